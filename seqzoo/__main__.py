@@ -1,0 +1,3 @@
+from seqzoo.cli import main
+
+raise SystemExit(main())

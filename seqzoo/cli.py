@@ -1,0 +1,66 @@
+"""The ``seqzoo`` command: one entry point, one module per subcommand.
+
+Each subcommand module defines ``add_arguments(parser)`` and ``run(args) -> int`` and keeps
+heavy imports (torch, onnxruntime) inside ``run`` so that ``seqzoo --help`` and the serving
+commands never import PyTorch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from seqzoo import __version__
+from seqzoo.zoo.errors import SeqzooError
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("seqzoo.training.cli_train", "train a CNN on sequences and publish it into the zoo"),
+    "simulate": ("seqzoo.training.cli_simulate", "simulate planted-motif sequences (FOXO1 exercise)"),
+    "report": ("seqzoo.training.cli_report", "write the HTML interpretation report of a model version"),
+    "zoo": ("seqzoo.zoo.cli", "list, show, verify, pull, push, index and export zoo models"),
+    "serve": ("seqzoo.serving.cli_serve", "serve zoo models over gRPC"),
+    "score": ("seqzoo.serving.cli_score", "score sequences through a server or in-process"),
+    "variants": ("seqzoo.serving.cli_variants", "score the effects of VCF variants"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqzoo", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"seqzoo {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module_name, help_text) in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # the command is not built yet in this checkout
+                continue
+            raise
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(command)
+        command.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.run(args) or 0)
+    except SeqzooError as exc:
+        print(f"seqzoo {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"seqzoo {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

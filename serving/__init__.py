@@ -1,0 +1,1 @@
+"""Applies models without PyTorch: ONNX Runtime engine, scoring, variant effects, gRPC server, client."""

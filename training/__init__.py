@@ -1,0 +1,1 @@
+"""Produces models: readers, RNA structure, networks, trainer, search, metrics, interpretation, export."""

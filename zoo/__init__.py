@@ -1,0 +1,1 @@
+"""The core every wing shares: alphabets and encoding, the model card, the artifact layout, registries."""
