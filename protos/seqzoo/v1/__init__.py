@@ -1,0 +1,1 @@
+"""Generated gRPC stubs for the seqzoo.v1 protocol (made by `make protos` from the .proto files here)."""
