@@ -1,0 +1,99 @@
+"""The model card: one JSON document per version, checked against a versioned JSON Schema.
+
+The schema lives in ``zoo/schema/card.schema.json`` (``schema_version`` 1). The same card is
+written as ``card.json`` beside the graphs and stored in each ONNX file's metadata under the key
+``seqzoo.card`` (readable with onnxruntime alone). The version's digest is not in the card: the
+card is one of the files the digest covers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from seqzoo.zoo.errors import InputError, NotFoundError
+
+SCHEMA_VERSION = 1
+CARD_FILE = "card.json"
+METADATA_KEY = "seqzoo.card"
+
+
+@lru_cache(maxsize=1)
+def load_schema() -> dict:
+    """The card's JSON Schema (a dict), shipped as package data."""
+    return json.loads(resources.files("seqzoo.zoo").joinpath("schema/card.schema.json").read_text())
+
+
+def card_errors(card: dict) -> list[str]:
+    """Every schema violation of ``card``, each as ``field.path: message`` (empty when valid)."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(load_schema(), format_checker=jsonschema.FormatChecker())
+    errors = sorted(validator.iter_errors(card), key=lambda e: list(map(str, e.absolute_path)))
+    return [f"{'.'.join(map(str, e.absolute_path)) or '(card)'}: {e.message}" for e in errors]
+
+
+def validate_card(card: dict, where: str = "card") -> dict:
+    """Return ``card`` if it satisfies the schema, else raise InputError listing the bad fields.
+
+    Parameters
+    ----------
+    card : dict
+    where : str
+        Names the card's source (a file path) in the error.
+    """
+    if not isinstance(card, dict):
+        raise InputError(f"{where}: a card must be a JSON object, got {type(card).__name__}")
+    if card.get("schema_version") != SCHEMA_VERSION:
+        raise InputError(f"{where}: schema_version {card.get('schema_version')!r} is not supported "
+                         f"(this seqzoo reads {SCHEMA_VERSION})")
+    errors = card_errors(card)
+    if errors:
+        shown = "; ".join(errors[:5]) + (f"; and {len(errors) - 5} more" if len(errors) > 5 else "")
+        raise InputError(f"{where}: invalid model card: {shown}")
+    return card
+
+
+def card_text(card: dict) -> str:
+    """The canonical JSON text of a card (the bytes of card.json and of the ONNX metadata)."""
+    return json.dumps(card, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def read_card(path: str | os.PathLike, validate: bool = True) -> dict:
+    """Read ``card.json`` (a file, or a version folder holding one)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / CARD_FILE
+    try:
+        card = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise NotFoundError(f"{path}: no model card here") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: card is not valid JSON ({exc})") from None
+    return validate_card(card, str(path)) if validate else card
+
+
+def write_card(card: dict, path: str | os.PathLike, validate: bool = True) -> Path:
+    """Write ``card`` to ``path`` atomically (temporary name in the same folder, then os.replace)."""
+    if validate:
+        validate_card(card, str(path))
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(card_text(card))
+    os.replace(tmp, path)
+    return path
+
+
+def onnx_card(model_path: str | os.PathLike) -> dict | None:
+    """The card stored in an ONNX file's metadata (read with onnxruntime; no torch, no onnx)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+    return None if text is None else json.loads(text)

@@ -1,0 +1,127 @@
+"""MANIFEST.json: the sha256 and size of every file of a version; its own sha256 is the digest.
+
+The manifest is written last (after every file it lists), so a version with a manifest is
+complete and a version without one is invisible. Its bytes are canonical (sorted keys, no
+spaces varying), so the same files always give the same digest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+
+from seqzoo.zoo.errors import IntegrityError, InputError
+
+MANIFEST = "MANIFEST.json"
+MANIFEST_VERSION = 1
+CHUNK = 1 << 20
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """``sha256:<hex>`` of a file's bytes, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            h.update(block)
+    return "sha256:" + h.hexdigest()
+
+
+def sha256_bytes(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def build_manifest(folder: str | os.PathLike) -> dict:
+    """The manifest of every regular file under ``folder`` (relative POSIX paths, MANIFEST excluded).
+
+    Returns
+    -------
+    dict
+        ``{"manifest_version": 1, "files": {path: {"sha256": "sha256:...", "size": bytes}}}``
+    """
+    folder = Path(folder)
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if rel == MANIFEST or path.is_dir():
+            continue
+        if path.is_symlink() or not path.is_file():
+            raise InputError(f"{path}: only regular files can be published (no links or devices)")
+        files[rel] = {"sha256": sha256_file(path), "size": path.stat().st_size}
+    return {"manifest_version": MANIFEST_VERSION, "files": files}
+
+
+def manifest_bytes(manifest: dict) -> bytes:
+    """Canonical bytes of a manifest (the digest is the sha256 of exactly these bytes)."""
+    return (json.dumps(manifest, sort_keys=True, indent=1) + "\n").encode()
+
+
+def write_manifest(folder: str | os.PathLike) -> str:
+    """Write ``folder/MANIFEST.json`` atomically and return the version's digest."""
+    data = manifest_bytes(build_manifest(folder))
+    target = Path(folder) / MANIFEST
+    tmp = target.with_name(f".{MANIFEST}.{uuid.uuid4().hex}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    return sha256_bytes(data)
+
+
+def parse_manifest(data: bytes, where: str) -> dict:
+    """Parse and check manifest bytes; ``where`` names the source in errors."""
+    try:
+        manifest = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IntegrityError(f"{where}: MANIFEST.json is not valid JSON ({exc})") from None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not files:
+        raise IntegrityError(f"{where}: MANIFEST.json has no 'files' table")
+    for rel, entry in files.items():
+        parts = rel.split("/")
+        if rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts) or rel == MANIFEST:
+            raise IntegrityError(f"{where}: MANIFEST.json lists an unsafe path {rel!r}")
+        if (not isinstance(entry, dict) or not isinstance(entry.get("size"), int)
+                or not str(entry.get("sha256", "")).startswith("sha256:")):
+            raise IntegrityError(f"{where}: MANIFEST.json entry for {rel!r} lacks sha256 or size")
+    return manifest
+
+
+def check_file(path: str | os.PathLike, entry: dict, name: str) -> None:
+    """Raise IntegrityError if the file's size or sha256 differs from its manifest entry."""
+    size = os.path.getsize(path)
+    if size != entry["size"]:
+        what = "truncated" if size < entry["size"] else "longer than recorded"
+        raise IntegrityError(f"{name}: {what}: {size} bytes, the manifest says {entry['size']}")
+    digest = sha256_file(path)
+    if digest != entry["sha256"]:
+        raise IntegrityError(f"{name}: sha256 {digest} does not match the manifest's {entry['sha256']} "
+                             "(the file was changed or corrupted)")
+
+
+def verify_folder(folder: str | os.PathLike, expected_digest: str | None = None) -> str:
+    """Check every file of a version folder against its manifest; return the digest.
+
+    Also refuses files that are present but not listed, and a manifest whose sha256 is not
+    ``expected_digest`` (when given).
+    """
+    folder = Path(folder)
+    try:
+        data = (folder / MANIFEST).read_bytes()
+    except FileNotFoundError:
+        raise IntegrityError(f"{folder}: MANIFEST.json is missing") from None
+    digest = sha256_bytes(data)
+    if expected_digest and digest != expected_digest:
+        raise IntegrityError(f"{folder / MANIFEST}: digest {digest} is not the expected {expected_digest}")
+    manifest = parse_manifest(data, str(folder))
+    for rel, entry in manifest["files"].items():
+        path = folder / rel
+        if not path.is_file():
+            raise IntegrityError(f"{path}: listed in MANIFEST.json but missing")
+        check_file(path, entry, str(path))
+    listed = set(manifest["files"])
+    for path in folder.rglob("*"):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_file() and rel != MANIFEST and rel not in listed:
+            raise IntegrityError(f"{path}: present but not listed in MANIFEST.json")
+    return digest

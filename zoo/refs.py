@@ -1,0 +1,92 @@
+"""Model names and references: ``name``, ``name:latest``, ``name:3``, ``name@sha256:<hex>``.
+
+A name becomes a folder in the zoo and a key prefix in a remote registry, so it is checked
+against a fixed character set before it touches a path: lower-case letters, digits, ``.``,
+``_`` and ``-``, starting with a letter or digit, at most 64 characters, never ``..``. Nothing
+with a slash, a backslash, a colon or a NUL can get through, so a malicious name can never
+write outside the zoo. Versions are positive integers (no free-text versions).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from seqzoo.zoo.errors import InputError
+
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+DIGEST_PATTERN = re.compile(r"sha256:[0-9a-f]{64}")
+MAX_VERSION = 10**9
+
+
+def validate_name(name: str) -> str:
+    """Return ``name`` if it is a valid model name, else raise InputError naming the problem.
+
+    Parameters
+    ----------
+    name : str
+        A model name such as ``pum2`` or ``foxo1-sim.v2``.
+    """
+    if not isinstance(name, str) or not name:
+        raise InputError("model name is empty")
+    if ".." in name:
+        raise InputError(f"model name {name!r} contains '..'")
+    bad = next((c for c in name if not re.fullmatch(r"[a-z0-9._-]", c)), None)
+    if bad is not None:
+        raise InputError(f"model name {name!r}: character {bad!r} at position {name.index(bad) + 1} is not "
+                         "allowed (use lower-case letters, digits, '.', '_' and '-')")
+    if not NAME_PATTERN.fullmatch(name):
+        raise InputError(f"model name {name!r} must start with a letter or digit and be at most 64 characters")
+    return name
+
+
+def validate_version(version: int | str) -> int:
+    """A version as a positive int (``"3"`` -> 3); raise InputError for anything else."""
+    text = str(version)
+    if not text.isdigit() or text.startswith("0") or int(text) > MAX_VERSION:
+        raise InputError(f"version {text!r} is not a positive integer")
+    return int(text)
+
+
+def validate_digest(digest: str) -> str:
+    """``sha256:<64 lower-case hex>``; raise InputError for anything else."""
+    if not isinstance(digest, str) or not DIGEST_PATTERN.fullmatch(digest):
+        raise InputError(f"digest {digest!r} is not of the form sha256:<64 hex digits>")
+    return digest
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A parsed reference: a name and at most one of version or digest (neither means latest)."""
+
+    name: str
+    version: int | None = None
+    digest: str | None = None
+
+    def __str__(self) -> str:
+        if self.digest:
+            return f"{self.name}@{self.digest}"
+        return f"{self.name}:{self.version}" if self.version else f"{self.name}:latest"
+
+
+def parse_ref(ref: str) -> Ref:
+    """Parse ``name``, ``name:latest``, ``name:3`` or ``name@sha256:<hex>``.
+
+    Parameters
+    ----------
+    ref : str
+
+    Returns
+    -------
+    Ref
+    """
+    if not isinstance(ref, str) or not ref.strip():
+        raise InputError("model reference is empty (use name, name:latest, name:3 or name@sha256:...)")
+    ref = ref.strip()
+    if "@" in ref:
+        name, _, digest = ref.partition("@")
+        return Ref(validate_name(name), digest=validate_digest(digest))
+    name, sep, tag = ref.partition(":")
+    if not sep or tag == "latest":
+        return Ref(validate_name(name))
+    return Ref(validate_name(name), version=validate_version(tag))
