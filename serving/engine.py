@@ -1,0 +1,444 @@
+"""The ONNX Runtime engine: one model version's graphs, loaded on GPU or CPU, and its verbs.
+
+An ``Engine`` holds the sessions of one zoo version (``model.onnx`` for probabilities and
+in-silico mutagenesis, ``grad.onnx`` for saliency, ``ig.onnx`` for integrated gradients) and
+speaks the model card's terms: its alphabet, length and classes. It never imports PyTorch.
+
+On a machine where ONNX Runtime's CUDA execution provider loads, the forward graph runs there
+with IO binding, and batches are padded up to a few bucket sizes that are warmed up once, so
+cuDNN's per-shape algorithm search happens at start-up and never under load. Everywhere else
+the CPU provider runs with a fixed number of threads that do not spin (the gRPC threads share
+the cores). The chosen provider is logged and reported (``Engine.provider``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+from seqzoo.zoo.alphabets import Alphabet, ProductAlphabet, alphabet_from_dict
+from seqzoo.zoo.errors import InputError, NotFoundError, UnavailableError
+
+log = logging.getLogger(__name__)
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+DEVICES = ("auto", "cpu", "cuda")
+# Batch sizes the GPU path pads to: a handful of shapes, each searched by cuDNN once at warm-up.
+GPU_BUCKETS = (1, 8, 32, 128, 512, 1024, 4096)
+# The most sequences one forward call sees on CPU; larger inputs are chunked (bounded memory).
+CPU_CHUNK = 4096
+# The most float32 values one IG call materialises (steps x N x L x A), ~256 MiB.
+IG_VALUES = 64 * 2**20
+
+
+@dataclass(frozen=True)
+class VersionId:
+    """Who an engine is: zoo name, version number and digest ("" for a loose directory)."""
+
+    name: str
+    version: int
+    digest: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+def _read_card(path: Path) -> dict:
+    card_path = path / "card.json"
+    if not card_path.is_file():
+        raise NotFoundError(f"{card_path}: no model card (is {path} a zoo version directory?)")
+    try:
+        return json.loads(card_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{card_path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+
+
+def _card_field(card: dict, *keys: str, where: str):
+    value = card
+    for key in keys:
+        if not isinstance(value, dict) or key not in value:
+            raise InputError(f"{where}: the model card has no field {'.'.join(keys)!r}")
+        value = value[key]
+    return value
+
+
+class Engine:
+    """ONNX Runtime sessions for one model version.
+
+    Use :meth:`Engine.load`; the constructor is for tests that already have sessions' files.
+
+    Attributes
+    ----------
+    card : dict
+        The model card.
+    alphabet : Alphabet or ProductAlphabet
+        The input alphabet (a product alphabet for structure models).
+    length : int or None
+        The input length L, or None when the graph takes any length.
+    classes : list of str
+        The C output classes, in the order of the probability columns.
+    provider : str
+        The execution provider the forward graph runs on.
+    """
+
+    def __init__(self, path: Path, card: dict, identity: VersionId, device: str = "auto",
+                 threads: int | None = None, warmup: bool = True):
+        if device not in DEVICES:
+            raise InputError(f"device {device!r} is not one of {', '.join(DEVICES)}")
+        self.path = Path(path)
+        self.card = card
+        self.identity = identity
+        where = str(self.path / "card.json")
+        self.alphabet: Alphabet | ProductAlphabet = alphabet_from_dict(_card_field(card, "input", "alphabet",
+                                                                                    where=where))
+        dynamic = bool(card.get("input", {}).get("length_dynamic", False))
+        self.length: int | None = None if dynamic else int(_card_field(card, "input", "length", where=where))
+        self.classes: list[str] = [str(c) for c in _card_field(card, "classes", where=where)]
+        structure = card.get("input", {}).get("structure")
+        self.structure_form: str | None = structure.get("form") if isinstance(structure, dict) else None
+        self.threads = threads
+        self._lock = threading.Lock()
+        self._extra: dict[str, ort.InferenceSession] = {}
+        self._lut_cache: dict[bool, np.ndarray] = {}
+        self.provider, self.session = self._open("model.onnx", device)
+        self.buckets = GPU_BUCKETS if self.provider == CUDA else ()
+        log.info("loaded %s from %s on %s", identity.ref, self.path, self.provider,
+                 extra={"model": identity.name, "version": identity.version, "provider": self.provider})
+        if warmup:
+            self.warm_up()
+
+    # ------------------------------------------------------------------ loading
+    @classmethod
+    def load(cls, model_version_or_dir, device: str = "auto", threads: int | None = None,
+             warmup: bool = True) -> "Engine":
+        """Open a zoo version (a ``ModelVersion``) or a version directory.
+
+        Parameters
+        ----------
+        model_version_or_dir : ModelVersion or str or Path
+            A resolved zoo version (``.path``, ``.card``, ``.name``, ``.version``, ``.digest``),
+            or a directory holding ``model.onnx`` and ``card.json``.
+        device : {"auto", "cpu", "cuda"}
+            ``auto`` uses CUDA when its provider loads and the CPU otherwise; ``cuda`` fails
+            (UnavailableError) rather than fall back.
+        threads : int, optional
+            ONNX Runtime intra-op threads on CPU (default: ORT's choice, all cores).
+        warmup : bool
+            Run the forward graph once per bucket (GPU) or once (CPU) before returning.
+        """
+        mv = model_version_or_dir
+        if hasattr(mv, "path") and hasattr(mv, "card"):
+            identity = VersionId(str(mv.name), int(mv.version), str(getattr(mv, "digest", "") or ""))
+            return cls(Path(mv.path), dict(mv.card), identity, device, threads, warmup)
+        path = Path(mv)
+        if not path.is_dir():
+            raise NotFoundError(f"{path}: no such model version directory")
+        card = _read_card(path)
+        identity = VersionId(str(card.get("name") or path.parent.name or path.name),
+                             int(card.get("version") or 0), "")
+        return cls(path, card, identity, device, threads, warmup)
+
+    def _options(self) -> ort.SessionOptions:
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.inter_op_num_threads = 1
+        if self.threads:
+            options.intra_op_num_threads = int(self.threads)
+        # Spinning worker threads would steal the cores that gRPC needs between batches.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return options
+
+    def _open(self, filename: str, device: str) -> tuple[str, ort.InferenceSession]:
+        path = self.path / filename
+        if not path.is_file():
+            raise NotFoundError(f"{path}: the model version has no {filename}")
+        want_cuda = device in ("auto", "cuda") and CUDA in ort.get_available_providers()
+        if device == "cuda" and not want_cuda:
+            raise UnavailableError(f"device 'cuda' asked for {self.identity.ref} but ONNX Runtime has no CUDA "
+                                   f"provider here (available: {', '.join(ort.get_available_providers())})")
+        if want_cuda:
+            cuda_options = {"cudnn_conv_algo_search": "EXHAUSTIVE", "cudnn_conv1d_pad_to_nc1d": "1",
+                            "do_copy_in_default_stream": "1"}
+            try:
+                session = ort.InferenceSession(str(path), self._options(),
+                                               providers=[(CUDA, cuda_options), CPU])
+                if session.get_providers()[0] == CUDA:
+                    return CUDA, session
+                reason = "the session fell back to " + session.get_providers()[0]
+            except Exception as exc:  # a broken CUDA install must not stop a CPU server
+                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if device == "cuda":
+                raise UnavailableError(f"{path}: CUDA provider did not load ({reason})")
+            log.warning("%s: CUDA provider did not load (%s); using the CPU", path, reason)
+        try:
+            return CPU, ort.InferenceSession(str(path), self._options(), providers=[CPU])
+        except Exception as exc:
+            raise InputError(f"{path}: ONNX Runtime cannot load it ({str(exc).splitlines()[0]})") from None
+
+    def _graph(self, filename: str) -> ort.InferenceSession:
+        """grad.onnx / ig.onnx, opened on first use on the same device as the forward graph."""
+        with self._lock:
+            if filename not in self._extra:
+                device = "cuda" if self.provider == CUDA else "cpu"
+                self._extra[filename] = self._open(filename, device)[1]
+            return self._extra[filename]
+
+    def warm_up(self) -> None:
+        """Run the forward graph on every bucket size (GPU) or once (CPU), and check the card's
+        expected predictions when it has any (a model that does not reproduce them is refused)."""
+        length = self.length or 1
+        sizes = self.buckets or (1,)
+        for size in sizes:
+            self._run_forward(np.zeros((size, length), dtype=np.uint8))
+        expect = self.card.get("expect") or []
+        if expect:
+            sequences = [e["sequence"] for e in expect]
+            structures = [e["structure"] for e in expect] if all("structure" in e for e in expect) else None
+            if self.length is None or all(len(s) == self.length for s in sequences):
+                got = self.predict(self.encode(sequences, structures))
+                want = np.asarray([e["probs"] for e in expect], dtype=np.float32)
+                if got.shape != want.shape or not np.allclose(got, want, atol=1e-4):
+                    err = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("nan")
+                    raise InputError(f"{self.path}: the model does not reproduce its card's expected "
+                                     f"predictions (max abs error {err:.3g})")
+
+    # ------------------------------------------------------------------ encoding
+    @property
+    def num_codes(self) -> int:
+        return self.alphabet.num_codes
+
+    @property
+    def columns(self) -> str:
+        """The A one-hot column names, one character each for plain alphabets."""
+        if isinstance(self.alphabet, ProductAlphabet):
+            return "".join(s + t for s in self.alphabet.sequence.letters for t in self.alphabet.structure.letters)
+        return self.alphabet.letters
+
+    def encode(self, sequences: Sequence[str], structures: Sequence[str] | None = None,
+               convert_tu: bool = False) -> np.ndarray:
+        """Encode sequences (and structures, for structure models) in the model's alphabet.
+
+        A structure model folds sequences that come without structures, with the predictor
+        named by its card. Sequences must all have the model's length (no silent crop or pad).
+
+        Parameters
+        ----------
+        sequences : sequence of str, N strings of length L
+        structures : sequence of str, optional
+            N structure strings (structure models only).
+        convert_tu : bool
+            Read T as U for an RNA model (U as T for a DNA model).
+
+        Returns
+        -------
+        np.ndarray, shape=(N, L), dtype=uint8
+        """
+        if isinstance(sequences, str):
+            raise InputError("expected a list of sequences, got one string")
+        if len(sequences) == 0:
+            raise InputError("the batch is empty: give at least one sequence")
+        if self.length is not None:
+            for i, s in enumerate(sequences):
+                if len(s) != self.length:
+                    raise InputError(f"sequence {i} is {len(s)} long but model {self.identity.ref} takes "
+                                     f"{self.length}")
+        if isinstance(self.alphabet, ProductAlphabet):
+            if structures is None or len(structures) == 0:
+                structures = self._fold(sequences, convert_tu)
+            return self.alphabet.encode(list(sequences), list(structures), convert_tu)
+        if structures:
+            raise InputError(f"model {self.identity.ref} is not a structure model: do not send structures")
+        return self.alphabet.encode(list(sequences), convert_tu)
+
+    def _fold(self, sequences: Sequence[str], convert_tu: bool) -> list[str]:
+        from seqzoo.zoo import structure  # ViennaRNA, only for structure models
+
+        return structure.fold_for_card(list(sequences), self.card)
+
+    # ------------------------------------------------------------------ checks
+    def check_codes(self, codes: np.ndarray) -> np.ndarray:
+        """Validate codes [N, L] (dtype, shape, length, code range); errors name the sequence index."""
+        codes = np.asarray(codes)
+        if codes.dtype != np.uint8:
+            raise InputError(f"codes must be uint8, got {codes.dtype}")
+        if codes.ndim != 2:
+            raise InputError(f"codes must be 2-d [N, L], got shape {codes.shape}")
+        if codes.shape[0] == 0:
+            raise InputError("the batch is empty: give at least one sequence")
+        if self.length is not None and codes.shape[1] != self.length:
+            raise InputError(f"sequence 0 is {codes.shape[1]} long but model {self.identity.ref} takes "
+                             f"{self.length}")
+        if codes.shape[1] == 0:
+            raise InputError("sequence 0 is empty")
+        if int(codes.max()) >= self.num_codes:
+            index, position = np.argwhere(codes >= self.num_codes)[0]
+            raise InputError(f"sequence {index}: code {int(codes[index, position])} at position {position + 1} "
+                             f"is outside the {self.alphabet.name} alphabet's {self.num_codes} codes")
+        return codes
+
+    def _check_onehot(self, onehot: np.ndarray, selector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        onehot = np.ascontiguousarray(onehot, dtype=np.float32)
+        selector = np.ascontiguousarray(selector, dtype=np.float32)
+        if onehot.ndim != 3 or onehot.shape[2] != self.alphabet.size or onehot.shape[0] == 0:
+            raise InputError(f"one-hot input must be [N, L, {self.alphabet.size}] with N > 0, got {onehot.shape}")
+        if self.length is not None and onehot.shape[1] != self.length:
+            raise InputError(f"sequence 0 is {onehot.shape[1]} long but model {self.identity.ref} takes "
+                             f"{self.length}")
+        if selector.shape != (onehot.shape[0], len(self.classes)):
+            raise InputError(f"selector must be [{onehot.shape[0]}, {len(self.classes)}], got {selector.shape}")
+        return onehot, selector
+
+    def selector(self, n: int, target: str | int | None = None) -> np.ndarray:
+        """float32 [n, C]: a one-hot class selector (default: the last class, a binary model's positive)."""
+        if target is None or target == "":
+            index = len(self.classes) - 1
+        elif isinstance(target, (int, np.integer)):
+            index = int(target)
+            if not 0 <= index < len(self.classes):
+                raise InputError(f"target class {index} is outside 0..{len(self.classes) - 1}")
+        elif target in self.classes:
+            index = self.classes.index(target)
+        else:
+            raise InputError(f"target class {target!r} is not one of the model's classes {self.classes}")
+        sel = np.zeros((n, len(self.classes)), dtype=np.float32)
+        sel[:, index] = 1.0
+        return sel
+
+    # ------------------------------------------------------------------ verbs
+    def _run_forward(self, codes: np.ndarray) -> np.ndarray:
+        n = codes.shape[0]
+        if self.provider != CUDA:
+            return self.session.run(["probs"], {"codes": codes})[0]
+        bucket = next((b for b in self.buckets if b >= n), None)
+        if bucket is None:  # larger than the largest bucket: chunk by it
+            big = self.buckets[-1]
+            return np.concatenate([self._run_forward(codes[i:i + big]) for i in range(0, n, big)])
+        if bucket != n:
+            codes = np.concatenate([codes, np.zeros((bucket - n, codes.shape[1]), dtype=np.uint8)])
+        binding = self.session.io_binding()
+        binding.bind_cpu_input("codes", np.ascontiguousarray(codes))
+        binding.bind_output("probs", "cuda", 0)
+        self.session.run_with_iobinding(binding)
+        return binding.copy_outputs_to_cpu()[0][:n]
+
+    def predict(self, codes: np.ndarray) -> np.ndarray:
+        """Class probabilities of encoded sequences.
+
+        Parameters
+        ----------
+        codes : np.ndarray, shape=(N, L), dtype=uint8
+
+        Returns
+        -------
+        np.ndarray, shape=(N, C), dtype=float32
+        """
+        codes = np.ascontiguousarray(self.check_codes(codes))
+        if codes.shape[0] <= CPU_CHUNK or self.provider == CUDA:
+            return self._run_forward(codes)
+        return np.concatenate([self._run_forward(codes[i:i + CPU_CHUNK])
+                               for i in range(0, codes.shape[0], CPU_CHUNK)])
+
+    def gradient(self, onehot: np.ndarray, selector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Saliency through grad.onnx: d sum(selector * probs) / d onehot.
+
+        Parameters
+        ----------
+        onehot : np.ndarray, shape=(N, L, A), float32
+        selector : np.ndarray, shape=(N, C), float32
+
+        Returns
+        -------
+        probs : np.ndarray, shape=(N, C)
+        grad : np.ndarray, shape=(N, L, A)
+        """
+        onehot, selector = self._check_onehot(onehot, selector)
+        probs, grad = self._graph("grad.onnx").run(["probs", "grad"], {"onehot": onehot, "selector": selector})
+        return probs, grad
+
+    def integrated_gradients(self, onehot: np.ndarray, selector: np.ndarray, steps: int = 50) -> np.ndarray:
+        """Integrated gradients from the all-zero baseline through ig.onnx (midpoint rule).
+
+        Parameters
+        ----------
+        onehot : np.ndarray, shape=(N, L, A), float32
+        selector : np.ndarray, shape=(N, C), float32
+        steps : int
+            Riemann steps S; alphas are (k + 0.5) / S.
+
+        Returns
+        -------
+        np.ndarray, shape=(N, L, A), float32
+        """
+        onehot, selector = self._check_onehot(onehot, selector)
+        if not 1 <= int(steps) <= 1000:
+            raise InputError(f"steps must be 1..1000, got {steps}")
+        steps = int(steps)
+        alphas = ((np.arange(steps, dtype=np.float32) + 0.5) / steps).astype(np.float32)
+        n, length, a = onehot.shape
+        chunk = max(1, IG_VALUES // (steps * length * a))
+        session = self._graph("ig.onnx")
+        parts = [session.run(["attributions"], {"onehot": onehot[i:i + chunk], "alphas": alphas,
+                                                "selector": selector[i:i + chunk]})[0]
+                 for i in range(0, n, chunk)]
+        return np.concatenate(parts).astype(np.float32, copy=False)
+
+    def ism(self, codes: np.ndarray, selector: np.ndarray) -> np.ndarray:
+        """In-silico mutagenesis through the forward graph: every single substitution.
+
+        Entry [i, j, a] is ``sum(selector * (probs(mutant) - probs(sequence i)))`` where the
+        mutant has letter a at position j; the reference letter's entry is 0. For a structure
+        model the base changes and the structure stays: column ``s * M + t`` holds the
+        substitution to base s at a position of structure t, other columns are 0.
+
+        Parameters
+        ----------
+        codes : np.ndarray, shape=(N, L), uint8
+        selector : np.ndarray, shape=(N, C), float32
+
+        Returns
+        -------
+        np.ndarray, shape=(N, L, A), float32
+        """
+        codes = self.check_codes(codes)
+        selector = np.asarray(selector, dtype=np.float32)
+        n, length = codes.shape
+        if selector.shape != (n, len(self.classes)):
+            raise InputError(f"selector must be [{n}, {len(self.classes)}], got {selector.shape}")
+        out = np.zeros((n, length, self.alphabet.size), dtype=np.float32)
+        if isinstance(self.alphabet, ProductAlphabet):
+            n_bases, m = self.alphabet.sequence.size, self.alphabet.structure.size
+        else:
+            n_bases, m = self.alphabet.size, 1
+        positions = np.arange(length)
+        for i in range(n):
+            ref = codes[i]
+            ref_score = float(self.predict(ref[None])[0] @ selector[i])
+            if isinstance(self.alphabet, ProductAlphabet):  # keep each position's structure element
+                struct = np.where(ref < self.alphabet.size, ref % m, ref.astype(np.int64) - self.alphabet.size)
+            else:
+                struct = np.zeros(length, dtype=np.int64)
+            mutants = np.repeat(ref[None], length * n_bases, axis=0)  # [L * B, L]
+            rows = np.arange(length * n_bases)
+            pos = np.repeat(positions, n_bases)
+            base = np.tile(np.arange(n_bases), length)
+            mutants[rows, pos] = (base * m + struct[pos]).astype(np.uint8)
+            scores = self.predict(mutants) @ selector[i] - ref_score
+            out[i, pos, base * m + struct[pos]] = scores
+        return out
+
+    def describe(self) -> dict:
+        """What GetModel reports besides the card."""
+        return {"name": self.identity.name, "version": self.identity.version, "digest": self.identity.digest,
+                "provider": self.provider, "length": self.length or 0, "length_dynamic": self.length is None,
+                "classes": list(self.classes), "columns": self.columns,
+                "structure": isinstance(self.alphabet, ProductAlphabet)}
