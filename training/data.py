@@ -1,0 +1,484 @@
+"""Training data: read labelled sequences, fix their length, split them, and check for leaks.
+
+Inputs are pysster's (one FASTA per class, or one FASTA whose headers carry class indices such
+as ``>0,2``) or a table (CSV, TSV, parquet) with a sequence column and one or more label
+columns. A FASTA record may carry its own structure (dot-bracket or annotated F/T/S/H/I/M) as
+the line(s) after the sequence, as pysster's structure files do; then every record must.
+
+Every error names the file and line (or table row) and the offending character or field, so a
+user can fix the input; readers never replace characters at random (the alphabet's unknown
+rule applies to ``N`` and IUPAC codes only).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from seqzoo.zoo.alphabets import (ANNOTATED_STRUCTURE_LETTERS, DOT_BRACKET_LETTERS, INVALID, Alphabet,
+                                  get_alphabet)
+from seqzoo.zoo.errors import InputError
+
+STRUCTURE_LETTERS = set(ANNOTATED_STRUCTURE_LETTERS + DOT_BRACKET_LETTERS)
+TASKS = ("binary", "multiclass", "multilabel")
+
+
+@dataclass
+class FastaRecord:
+    """One FASTA record: header (without ``>``), sequence, optional structure, where it starts."""
+
+    header: str
+    sequence: str
+    structure: str | None
+    line: int  # line number of the header (1-based)
+    line_starts: list[int] = field(default_factory=list)  # offset in `sequence` of each sequence line
+
+
+@dataclass
+class LabelledSet:
+    """Labelled sequences, as read (before length fixing and encoding).
+
+    Parameters
+    ----------
+    sequences : list of str, length N
+    labels : np.ndarray, shape=(N, C), float32 0/1
+        One-hot for binary/multiclass, any 0/1 pattern for multilabel.
+    classes : list of str, length C
+    task : {"binary", "multiclass", "multilabel"}
+    structures : list of str or None
+        Structures given in the input (None when the input has none).
+    origins : list of str, length N
+        ``file:line`` (or ``file: row i``) of each record, for error messages.
+    files : list of dict
+        ``{"path", "sha256", "class", "records"}`` of each input file (for the card).
+    """
+
+    sequences: list[str]
+    labels: np.ndarray
+    classes: list[str]
+    task: str
+    structures: list[str] | None = None
+    origins: list[str] = field(default_factory=list)
+    files: list[dict] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def subset(self, index: np.ndarray) -> "LabelledSet":
+        """The records at ``index`` (int array), files and classes kept."""
+        index = np.asarray(index, dtype=np.int64)
+        return LabelledSet([self.sequences[i] for i in index], self.labels[index], list(self.classes), self.task,
+                           None if self.structures is None else [self.structures[i] for i in index],
+                           [self.origins[i] for i in index] if self.origins else [], self.files)
+
+    def counts(self) -> dict[str, int]:
+        """Records per class (label column sums)."""
+        return {c: int(n) for c, n in zip(self.classes, self.labels.sum(axis=0))}
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_text(path: Path) -> str:
+    """A file's text, gunzipped when it starts with the gzip magic; errors name the file."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, expected a file")
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"{path}: unreadable gzip file ({exc})") from None
+    elif path.suffix == ".gz":
+        raise InputError(f"{path}: unreadable gzip file (no gzip header)")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not UTF-8 text (byte {raw[exc.start]:#04x})") from None
+
+
+def _split_structure(lines: list[str]) -> tuple[list[str], list[str] | None]:
+    """Split a record's lines into sequence lines and structure lines (the trailing half, if any).
+
+    A record carries a structure when its lines can be cut at a line boundary into two halves of
+    equal length whose second half uses only structure letters (``().`` or ``FTSHIM``) and at
+    least one of them is not a nucleotide code (so a DNA record ``TTTT/TTTT`` stays a sequence).
+    """
+    total = sum(len(s) for s in lines)
+    if len(lines) < 2 or total % 2:
+        return lines, None
+    acc = 0
+    for cut, line in enumerate(lines[:-1], start=1):
+        acc += len(line)
+        if acc == total // 2:
+            tail = "".join(lines[cut:])
+            chars = set(tail.upper())
+            if chars <= STRUCTURE_LETTERS and chars - set("ACGTUNRYSWKMBDHV"):
+                return lines[:cut], lines[cut:]
+            return lines, None
+        if acc > total // 2:
+            break
+    return lines, None
+
+
+def read_fasta(path: str | os.PathLike) -> list[FastaRecord]:
+    """Read a FASTA file (plain or gzip), multi-line records allowed.
+
+    Parameters
+    ----------
+    path : str or path
+        The file. Blank lines are skipped; text before the first ``>`` is an error.
+
+    Returns
+    -------
+    list of FastaRecord
+        In file order; ``structure`` is set for records that carry one.
+    """
+    path = Path(path)
+    text = _read_text(path)
+    if not text.strip():
+        raise InputError(f"{path}: file is empty")
+    records: list[FastaRecord] = []
+    header, start, lines = None, 0, []
+
+    def close() -> None:
+        if header is None:
+            return
+        if not lines:
+            raise InputError(f"{path}:{start}: record {header!r} has no sequence")
+        seq_lines, struct_lines = _split_structure(lines)
+        offsets = np.cumsum([0] + [len(s) for s in seq_lines[:-1]]).tolist()
+        records.append(FastaRecord(header, "".join(seq_lines),
+                                   None if struct_lines is None else "".join(struct_lines), start, offsets))
+
+    for number, line in enumerate(io.StringIO(text), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith(">"):
+            close()
+            header, start, lines = line[1:].strip(), number, []
+        elif header is None:
+            raise InputError(f"{path}:{number}: expected a '>' header line before sequence text")
+        elif line.startswith(";"):
+            continue
+        else:
+            lines.append(line)
+    close()
+    if not records:
+        raise InputError(f"{path}: no sequences (no '>' records)")
+    return records
+
+
+def _origin(record: FastaRecord, path: Path, offset: int) -> str:
+    """``file:line`` of the character at ``offset`` in a record's sequence."""
+    line_index = int(np.searchsorted(record.line_starts, offset, side="right")) - 1
+    return f"{path}:{record.line + 1 + line_index}"
+
+
+def check_characters(sequences: Sequence[str], origins: Sequence[str], alphabet: Alphabet,
+                     convert_tu: bool = False, records: Sequence[FastaRecord] | None = None,
+                     path: Path | None = None) -> None:
+    """Raise an InputError naming file:line and character of the first character outside ``alphabet``."""
+    lut = alphabet.lookup(convert_tu)
+    for i, seq in enumerate(sequences):
+        raw = seq.encode("ascii", errors="replace")
+        bad = np.flatnonzero(lut[np.frombuffer(raw, dtype=np.uint8)] == INVALID)
+        if len(bad):
+            pos = int(bad[0])
+            where = _origin(records[i], path, pos) if records is not None else origins[i]
+            hint = " (use --alphabet rna)" if seq[pos].upper() == "U" and "T" in alphabet.letters else (
+                " (use --alphabet dna)" if seq[pos].upper() == "T" and "U" in alphabet.letters else "")
+            raise InputError(f"{where}: character {seq[pos]!r} is not in the {alphabet.name} alphabet "
+                             f"{alphabet.letters}{hint}")
+
+
+def infer_alphabet(sequences: Sequence[str], unknown: str = "zero") -> Alphabet:
+    """Guess ``rna``, ``dna`` or ``protein`` from the letters used (the card then names it)."""
+    chars: set[str] = set()
+    for seq in sequences:
+        chars.update(seq.upper())
+    nucleotide = set("ACGTUNRYSWKMBDHV")
+    if chars <= nucleotide:
+        return get_alphabet("rna" if "U" in chars and "T" not in chars else "dna", unknown)
+    return get_alphabet("protein", unknown)
+
+
+def _check_structures(structures: list[str | None], origins: list[str]) -> list[str] | None:
+    """All records carry a structure, or none does; lengths are checked later against the sequence."""
+    have = [s is not None for s in structures]
+    if not any(have):
+        return None
+    if not all(have):
+        missing = have.index(False) if have[0] else have.index(True)
+        raise InputError(f"{origins[missing]}: mixed input: some records carry a structure line and "
+                         f"others do not (first {'without' if have[0] else 'with'} one here)")
+    return structures  # type: ignore[return-value]
+
+
+def read_class_files(pairs: Sequence[tuple[str, str | os.PathLike]]) -> tuple[LabelledSet, list]:
+    """Read one FASTA file per class (pysster's input).
+
+    Parameters
+    ----------
+    pairs : list of (label, path)
+        Class name and file; a label may repeat (its files are concatenated).
+
+    Returns
+    -------
+    (LabelledSet, records)
+        The set (task binary for 2 classes, multiclass for more) and, for error messages, the
+        list of (path, FastaRecord) per sequence.
+    """
+    if not pairs:
+        raise InputError("no input: give --class LABEL=PATH (one per class) or --table")
+    classes = list(dict.fromkeys(label for label, _ in pairs))
+    if len(classes) < 2:
+        raise InputError(f"only one class ({classes[0]!r}): a classifier needs at least two --class labels")
+    sequences, structures, origins, files, where, label_index = [], [], [], [], [], []
+    for label, path in pairs:
+        path = Path(path)
+        records = read_fasta(path)
+        files.append({"path": str(path), "sha256": sha256_file(path), "class": label, "records": len(records)})
+        for r in records:
+            sequences.append(r.sequence)
+            structures.append(r.structure)
+            origins.append(f"{path}:{r.line}")
+            where.append((path, r))
+            label_index.append(classes.index(label))
+    labels = np.zeros((len(sequences), len(classes)), dtype=np.float32)
+    labels[np.arange(len(sequences)), label_index] = 1.0
+    task = "binary" if len(classes) == 2 else "multiclass"
+    return LabelledSet(sequences, labels, classes, task, _check_structures(structures, origins), origins,
+                       files), where
+
+
+def parse_label_header(header: str, where: str) -> list[int]:
+    """Class indices from a multi-label header such as ``0,2`` (pysster's format)."""
+    token = header.split()[0] if header.split() else ""
+    try:
+        indices = [int(t) for t in token.split(",") if t != ""]
+    except ValueError:
+        raise InputError(f"{where}: header {header!r} is not a comma-separated list of class indices "
+                         "such as >0,2") from None
+    if not indices or min(indices) < 0:
+        raise InputError(f"{where}: header {header!r} has no class indices (expected e.g. >0,2)")
+    return indices
+
+
+def read_multilabel_fasta(path: str | os.PathLike, class_names: Sequence[str] | None = None
+                          ) -> tuple[LabelledSet, list]:
+    """Read one FASTA whose headers list each record's class indices (``>0,2``): a multilabel set."""
+    path = Path(path)
+    records = read_fasta(path)
+    parsed = [parse_label_header(r.header, f"{path}:{r.line}") for r in records]
+    n_classes = max(max(p) for p in parsed) + 1
+    if class_names is not None:
+        if len(class_names) < n_classes:
+            raise InputError(f"{path}: headers use class index {n_classes - 1} but only {len(class_names)} "
+                             "class names were given")
+        n_classes = len(class_names)
+    classes = list(class_names) if class_names is not None else [str(i) for i in range(n_classes)]
+    if n_classes < 2:
+        raise InputError(f"{path}: only one class (index 0): a classifier needs at least two")
+    labels = np.zeros((len(records), n_classes), dtype=np.float32)
+    for i, p in enumerate(parsed):
+        labels[i, p] = 1.0
+    origins = [f"{path}:{r.line}" for r in records]
+    files = [{"path": str(path), "sha256": sha256_file(path), "class": "*", "records": len(records)}]
+    data = LabelledSet([r.sequence for r in records], labels, classes, "multilabel",
+                       _check_structures([r.structure for r in records], origins), origins, files)
+    return data, [(path, r) for r in records]
+
+
+def read_table(path: str | os.PathLike, sequence_column: str, label_columns: Sequence[str],
+               structure_column: str | None = None) -> LabelledSet:
+    """Read a CSV / TSV / parquet table of sequences and labels.
+
+    One label column: its distinct values are the classes (2 -> binary, more -> multiclass).
+    Several label columns: a multilabel (multitask) set; each column holds 0/1 (or true/false).
+
+    Parameters
+    ----------
+    path : str or path
+        ``.csv``, ``.tsv`` / ``.txt`` (tab), ``.parquet``, optionally gzipped (``.csv.gz``).
+    sequence_column : str
+    label_columns : list of str
+    structure_column : str, optional
+        A column of structures given with the sequences.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    name = path.name.lower().removesuffix(".gz")
+    try:
+        if name.endswith(".parquet"):
+            frame = pd.read_parquet(path)
+            row_name = lambda i: f"{path}: row {i + 1}"  # noqa: E731
+        else:
+            sep = "," if name.endswith(".csv") else "\t"
+            frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, compression="infer")
+            row_name = lambda i: f"{path}:{i + 2}"  # noqa: E731 - line 1 is the header
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise InputError(f"{path}: unreadable file ({exc})") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: file is empty") from None
+    except Exception as exc:  # parser errors of pandas/pyarrow: one line naming the file
+        raise InputError(f"{path}: cannot read the table ({str(exc).splitlines()[0]})") from None
+    if not len(label_columns):
+        raise InputError("no label column given (--label-columns A,B)")
+    for column in [sequence_column, *label_columns] + ([structure_column] if structure_column else []):
+        if column not in frame.columns:
+            raise InputError(f"{path}: column {column!r} is missing (columns: {', '.join(map(str, frame.columns))})")
+    if not len(frame):
+        raise InputError(f"{path}: no sequences (the table has no rows)")
+    sequences = [str(s).strip() for s in frame[sequence_column]]
+    origins = [row_name(i) for i in range(len(frame))]
+    for i, s in enumerate(sequences):
+        if not s:
+            raise InputError(f"{origins[i]}: empty sequence in column {sequence_column!r}")
+    if len(label_columns) == 1:
+        values = [str(v).strip() for v in frame[label_columns[0]]]
+        classes = sorted(set(values), key=lambda v: (len(v), v))
+        if len(classes) < 2:
+            raise InputError(f"{path}: column {label_columns[0]!r} has one class only ({classes[0]!r})")
+        labels = np.zeros((len(values), len(classes)), dtype=np.float32)
+        labels[np.arange(len(values)), [classes.index(v) for v in values]] = 1.0
+        task = "binary" if len(classes) == 2 else "multiclass"
+    else:
+        classes = list(label_columns)
+        labels = np.zeros((len(frame), len(classes)), dtype=np.float32)
+        truth = {"1": 1.0, "0": 0.0, "true": 1.0, "false": 0.0, "1.0": 1.0, "0.0": 0.0}
+        for j, column in enumerate(classes):
+            for i, v in enumerate(frame[column]):
+                key = str(v).strip().lower()
+                if key not in truth:
+                    raise InputError(f"{origins[i]}: column {column!r} holds {v!r}; multilabel columns hold 0/1")
+                labels[i, j] = truth[key]
+            if labels[:, j].min() == labels[:, j].max():
+                raise InputError(f"{path}: label column {column!r} has one value only ({int(labels[0, j])})")
+        task = "multilabel"
+    structures = None
+    if structure_column:
+        structures = [str(s).strip() for s in frame[structure_column]]
+        empty = [i for i, s in enumerate(structures) if not s]
+        if empty and len(empty) < len(structures):
+            raise InputError(f"{origins[empty[0]]}: mixed input: some rows have a structure and others do not")
+        structures = None if empty else structures
+    files = [{"path": str(path), "sha256": sha256_file(path), "class": "*", "records": len(frame)}]
+    return LabelledSet(sequences, labels, classes, task, structures, origins, files)
+
+
+def choose_length(sequences: Sequence[str]) -> int:
+    """The default fixed length: the longest sequence (shorter ones are padded)."""
+    return max(len(s) for s in sequences)
+
+
+def centre(sequences: Sequence[str], length: int, pad_left: str = "N", pad_right: str | None = None) -> list[str]:
+    """Centre every string in a window of ``length``: pad both sides, or crop both sides.
+
+    Padding puts ``floor(extra / 2)`` characters on the left (``pad_left``) and the rest on the
+    right (``pad_right``, default the same character); cropping removes ``floor(excess / 2)`` from
+    the left. Structure strings use ``F``/``T`` (annotated) or ``.`` so that their element
+    letters stay meaningful (the padded bases are unknown, so their one-hot rows are zero).
+    """
+    pad_right = pad_left if pad_right is None else pad_right
+    out = []
+    for s in sequences:
+        n = len(s)
+        if n >= length:
+            start = (n - length) // 2
+            out.append(s[start:start + length])
+        else:
+            left = (length - n) // 2
+            out.append(pad_left * left + s + pad_right * (length - n - left))
+    return out
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices into (rest, held) with ``fraction`` of every label pattern held out.
+
+    Parameters
+    ----------
+    labels : np.ndarray, shape=(N, C)
+    fraction : float in (0, 1)
+    seed : int
+
+    Returns
+    -------
+    (rest, held) : int64 arrays, sorted
+        Each stratum (distinct label row) contributes ``round(fraction * n)`` records to ``held``
+        (at least one when it has two or more records), chosen by a seeded permutation.
+    """
+    if not 0 < fraction < 1:
+        raise InputError(f"split fraction {fraction} must be between 0 and 1")
+    rng = np.random.default_rng(seed)
+    keys = np.unique(labels, axis=0, return_inverse=True)[1].reshape(-1)
+    held = []
+    for k in np.unique(keys):
+        members = np.flatnonzero(keys == k)
+        members = members[rng.permutation(len(members))]
+        n = int(round(fraction * len(members)))
+        if len(members) >= 2:
+            n = min(max(n, 1), len(members) - 1)
+        held.append(members[:n])
+    held_index = np.sort(np.concatenate(held)) if held else np.zeros(0, dtype=np.int64)
+    rest = np.setdiff1d(np.arange(len(labels)), held_index)
+    return rest.astype(np.int64), held_index.astype(np.int64)
+
+
+def _key(sequence: str) -> str:
+    return sequence.upper().replace("T", "U")
+
+
+def is_all_unknown(sequence: str, alphabet: Alphabet) -> bool:
+    """True when no position of ``sequence`` holds a letter of the alphabet (e.g. all N)."""
+    letters = set(alphabet.letters)
+    return not any(c in letters for c in sequence.upper())
+
+
+def leakage(train: Sequence[str], val: Sequence[str], test: Sequence[str], alphabet: Alphabet) -> dict:
+    """Report sequences shared between splits and all-unknown (all-N) sequences.
+
+    Returns
+    -------
+    dict
+        ``{"train_test": n, "val_test": n, "train_val": n, "all_unknown": {split: n}}``: numbers
+        of records of the first split whose sequence (case-insensitive, T = U) occurs in the second.
+    """
+    test_keys = {_key(s) for s in test}
+    val_keys = {_key(s) for s in val}
+    return {
+        "train_test": sum(_key(s) in test_keys for s in train),
+        "val_test": sum(_key(s) in test_keys for s in val),
+        "train_val": sum(_key(s) in val_keys for s in train),
+        "all_unknown": {name: sum(is_all_unknown(s, alphabet) for s in seqs)
+                        for name, seqs in (("train", train), ("val", val), ("test", test))},
+    }
+
+
+def leak_mask(sequences: Sequence[str], others: Sequence[Sequence[str]], alphabet: Alphabet) -> np.ndarray:
+    """bool [N]: records to keep, dropping those found in any of ``others`` and all-unknown ones."""
+    keys = set()
+    for group in others:
+        keys.update(_key(s) for s in group)
+    return np.array([_key(s) not in keys and not is_all_unknown(s, alphabet) for s in sequences], dtype=bool)
