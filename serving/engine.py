@@ -253,17 +253,19 @@ class Engine:
                     raise InputError(f"sequence {i} is {len(s)} long but model {self.identity.ref} takes "
                                      f"{self.length}")
         if isinstance(self.alphabet, ProductAlphabet):
+            from seqzoo.zoo import structure  # ViennaRNA, only for structure models
+
+            form = self.structure_form or "annotated"
             if structures is None or len(structures) == 0:
-                structures = self._fold(sequences, convert_tu)
+                structures = structure.structures(list(sequences), form=form)
+            elif len(structures) != len(sequences):
+                raise InputError(f"{len(sequences)} sequences but {len(structures)} structures")
+            else:
+                structures = structure.convert(list(structures), form)
             return self.alphabet.encode(list(sequences), list(structures), convert_tu)
         if structures:
             raise InputError(f"model {self.identity.ref} is not a structure model: do not send structures")
         return self.alphabet.encode(list(sequences), convert_tu)
-
-    def _fold(self, sequences: Sequence[str], convert_tu: bool) -> list[str]:
-        from seqzoo.zoo import structure  # ViennaRNA, only for structure models
-
-        return structure.fold_for_card(list(sequences), self.card)
 
     # ------------------------------------------------------------------ checks
     def check_codes(self, codes: np.ndarray) -> np.ndarray:
