@@ -1,0 +1,186 @@
+"""The network: pysster's convolutional architecture in PyTorch, and loading a trained run.
+
+``SequenceCNN`` takes one-hot sequences [N, L, A] and returns logits [N, C]:
+dropout on the input, ``conv_num`` blocks of [Conv1d (``kernel_num`` x ``kernel_len``), ReLU,
+max-pool (``pool_size``, ``pool_stride``), dropout], an optional recurrent layer (GRU or LSTM,
+optionally bidirectional), a head (``flatten``: keep every position, as pysster; ``global``:
+max over positions, for inputs not centred on the signal), ``dense_num`` dense layers of
+``neuron_num`` units with dropout, and a linear output. Binary and multiclass tasks use a
+softmax over C outputs (binary as two classes, pysster's choice), multilabel a sigmoid per label.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from seqzoo.zoo.errors import InputError
+
+DEFAULTS: dict = {
+    "conv_num": 2,
+    "kernel_num": 30,
+    "kernel_len": 8,
+    "pool_size": 2,
+    "pool_stride": 2,
+    "dropout_input": 0.1,
+    "dropout_conv": 0.3,
+    "dropout_dense": 0.6,
+    "dense_num": 1,
+    "neuron_num": 100,
+    "rnn": "none",
+    "rnn_units": 32,
+    "bidirectional": False,
+    "head": "flatten",
+    "learning_rate": 5e-4,
+    "batch_size": 64,
+    "epochs": 100,
+    "patience": 10,
+}
+INT_PARAMS = ("conv_num", "kernel_num", "kernel_len", "pool_size", "pool_stride", "dense_num", "neuron_num",
+              "rnn_units", "batch_size", "epochs", "patience")
+FLOAT_PARAMS = ("dropout_input", "dropout_conv", "dropout_dense", "learning_rate")
+CHOICES = {"rnn": ("none", "gru", "lstm"), "head": ("flatten", "global")}
+
+
+def hyperparameters(overrides: dict | None = None) -> dict:
+    """DEFAULTS updated with ``overrides``, each value checked and converted to its type.
+
+    Raises InputError naming the parameter for an unknown name or a bad value.
+    """
+    params = dict(DEFAULTS)
+    for name, value in (overrides or {}).items():
+        if name not in DEFAULTS:
+            raise InputError(f"unknown hyperparameter {name!r} (known: {', '.join(DEFAULTS)})")
+        try:
+            if name in INT_PARAMS:
+                if isinstance(value, float) and not value.is_integer():
+                    raise ValueError
+                value = int(value)
+                if value < (0 if name in ("dense_num", "conv_num") else 1):
+                    raise ValueError
+            elif name in FLOAT_PARAMS:
+                value = float(value)
+                if name.startswith("dropout") and not 0 <= value < 1 or value < 0:
+                    raise ValueError
+            elif name == "bidirectional":
+                value = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+            else:
+                value = str(value).lower()
+                if value not in CHOICES[name]:
+                    raise ValueError
+        except (TypeError, ValueError):
+            allowed = f" (one of {', '.join(CHOICES[name])})" if name in CHOICES else ""
+            raise InputError(f"hyperparameter {name}={value!r} is not valid{allowed}") from None
+        params[name] = value
+    return params
+
+
+class SequenceCNN(nn.Module):
+    """pysster's CNN. ``forward(x: float32 [N, L, A]) -> logits [N, C]``.
+
+    Parameters
+    ----------
+    params : dict
+        Hyperparameters (see DEFAULTS).
+    alphabet_size : int
+        A, one-hot columns (24 for RNA x annotated structure).
+    n_classes : int
+        C outputs (2 for binary).
+    length : int
+        L, the input length (the flatten head needs it).
+    task : {"binary", "multiclass", "multilabel"}
+    """
+
+    def __init__(self, params: dict, alphabet_size: int, n_classes: int, length: int, task: str):
+        super().__init__()
+        if task not in ("binary", "multiclass", "multilabel"):
+            raise InputError(f"task {task!r} is not binary, multiclass or multilabel")
+        self.params = hyperparameters(params)
+        p = self.params
+        self.task = task
+        self.length = length
+        self.output_activation = "sigmoid" if task == "multilabel" else "softmax"
+        self.input_dropout = nn.Dropout(p["dropout_input"])
+        self.convs = nn.ModuleList()
+        channels, size = alphabet_size, length
+        for _ in range(p["conv_num"]):
+            self.convs.append(nn.Conv1d(channels, p["kernel_num"], p["kernel_len"]))
+            channels, size = p["kernel_num"], size - p["kernel_len"] + 1
+            size = (size - p["pool_size"]) // p["pool_stride"] + 1 if size >= p["pool_size"] else 0
+            if size < 1:
+                raise InputError(f"input length {length} is too short for {p['conv_num']} convolutions of "
+                                 f"length {p['kernel_len']} with pooling {p['pool_size']}")
+        self.conv_dropout = nn.Dropout(p["dropout_conv"])
+        self.rnn = None
+        if p["rnn"] != "none":
+            cls = nn.GRU if p["rnn"] == "gru" else nn.LSTM
+            self.rnn = cls(channels, p["rnn_units"], batch_first=True, bidirectional=p["bidirectional"])
+            channels = p["rnn_units"] * (2 if p["bidirectional"] else 1)
+        features = channels * size if p["head"] == "flatten" else channels
+        dense = []
+        for _ in range(p["dense_num"]):
+            dense += [nn.Linear(features, p["neuron_num"]), nn.ReLU(), nn.Dropout(p["dropout_dense"])]
+            features = p["neuron_num"]
+        self.dense = nn.Sequential(*dense)
+        self.out = nn.Linear(features, n_classes)
+
+    @property
+    def first_conv(self) -> nn.Conv1d:
+        """The first convolution (its kernels are the sequence motifs the model learned)."""
+        return self.convs[0]
+
+    @property
+    def length_dynamic(self) -> bool:
+        """Whether the network accepts inputs of other lengths (global head only)."""
+        return self.params["head"] == "global"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.input_dropout(x.transpose(1, 2))  # [N, A, L]
+        for conv in self.convs:
+            h = F.relu(conv(h))
+            h = F.max_pool1d(h, self.params["pool_size"], self.params["pool_stride"], return_indices=True)[0]
+            h = self.conv_dropout(h)
+        if self.rnn is not None:
+            h = self.rnn(h.transpose(1, 2))[0].transpose(1, 2)  # [N, units, L']
+        h = h.flatten(1) if self.params["head"] == "flatten" else h.amax(dim=2)
+        return self.out(self.dense(h))
+
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """Class probabilities [N, C]: softmax (binary, multiclass) or sigmoid (multilabel)."""
+        logits = self.forward(x)
+        return torch.sigmoid(logits) if self.output_activation == "sigmoid" else torch.softmax(logits, dim=1)
+
+
+def build_model(hyperparameters: dict, alphabet_size: int, n_classes: int, length: int, task: str) -> SequenceCNN:
+    """Build the network for a task (see SequenceCNN); unknown parameters raise InputError."""
+    return SequenceCNN(hyperparameters, alphabet_size, n_classes, length, task)
+
+
+def load_run(run_dir: str | Path) -> tuple[SequenceCNN, dict]:
+    """Rebuild a trained model from a run directory (config.json + weights.pt), in eval mode.
+
+    Returns
+    -------
+    (model, config)
+        ``config`` is config.json as a dict.
+    """
+    from seqzoo.zoo.alphabets import alphabet_from_dict
+
+    run_dir = Path(run_dir)
+    try:
+        config = json.loads((run_dir / "config.json").read_text())
+    except FileNotFoundError:
+        raise InputError(f"{run_dir}: not a training run (no config.json)") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{run_dir / 'config.json'}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    alphabet = alphabet_from_dict(config["alphabet"])
+    model = build_model(config["model"], alphabet.size, len(config["classes"]), config["length"], config["task"])
+    if not (run_dir / "weights.pt").exists():
+        raise InputError(f"{run_dir}: no weights.pt")
+    model.load_state_dict(torch.load(run_dir / "weights.pt", map_location="cpu", weights_only=True))
+    model.eval()
+    return model, config

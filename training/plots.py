@@ -1,0 +1,80 @@
+"""Plots of a trained model: ROC and precision-recall curves per class, and the training history.
+
+Matplotlib with the Agg backend (no display needed); every figure is written to a PNG file.
+Curves come from ``training.metrics`` so a plot and the card's numbers always agree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from seqzoo.training.metrics import auroc, average_precision, pr_curve, roc_curve
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    tmp.replace(path)
+
+
+def plot_roc(labels: np.ndarray, scores: np.ndarray, classes: list[str], path: str | Path, title: str = "") -> None:
+    """ROC curve of every class (one-vs-rest) into ``path`` (PNG); labels, scores [N, C]."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for c, cls in enumerate(classes):
+        if labels[:, c].min() == labels[:, c].max():
+            continue
+        fpr, tpr = roc_curve(labels[:, c], scores[:, c])
+        ax.plot(fpr, tpr, label=f"{cls} (AUROC {auroc(labels[:, c], scores[:, c]):.3f})")
+    ax.plot([0, 1], [0, 1], color="grey", lw=0.8, ls="--")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title or "ROC", xlim=(0, 1), ylim=(0, 1))
+    ax.legend(loc="lower right", fontsize=8)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_pr(labels: np.ndarray, scores: np.ndarray, classes: list[str], path: str | Path, title: str = "") -> None:
+    """Precision-recall curve of every class into ``path`` (PNG); labels, scores [N, C]."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for c, cls in enumerate(classes):
+        if labels[:, c].max() == 0 or labels[:, c].min() == 1:
+            continue
+        recall, precision = pr_curve(labels[:, c], scores[:, c])
+        ax.step(recall, precision, where="post",
+                label=f"{cls} (AP {average_precision(labels[:, c], scores[:, c]):.3f})")
+    ax.set(xlabel="recall", ylabel="precision", title=title or "precision-recall", xlim=(0, 1), ylim=(0, 1.02))
+    ax.legend(loc="lower left", fontsize=8)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def plot_history(history: list[dict], path: str | Path, best_epoch: int = 0) -> None:
+    """Training and validation loss, and validation AUROC, per epoch into ``path`` (PNG)."""
+    plt = _pyplot()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    epochs = [h["epoch"] for h in history]
+    left.plot(epochs, [h["loss"] for h in history], label="train loss")
+    left.plot(epochs, [h["val_loss"] for h in history], label="validation loss")
+    right.plot(epochs, [h["val_auroc"] for h in history], color="C2")
+    for ax in (left, right):
+        if best_epoch:
+            ax.axvline(best_epoch, color="grey", ls="--", lw=0.8)
+        ax.set_xlabel("epoch")
+    left.set_ylabel("loss")
+    left.legend(fontsize=8)
+    right.set_ylabel("validation AUROC")
+    _save(fig, path)
+    plt.close(fig)
