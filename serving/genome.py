@@ -16,7 +16,7 @@ Variant windows are cut from here. Three things users trip over are handled once
      separated, ``#`` comments), when one is given;
   2. the exact FASTA name (the first word of the header line);
   3. the name with a ``chr`` prefix added or dropped (``chr1`` <-> ``1``, ``chrM`` <-> ``MT``);
-  4. an accession token of an NCBI-style header, with or without its version: the header
+  4. an accession token of an NCBI-style header as given, then both without their versions: the header
      ``gi|88193823|ref|NC_007795.1|`` answers to ``NC_007795.1``, ``NC_007795`` and ``88193823``
      (the database tags gi, ref, gb, emb, dbj, lcl are not names).
 """
@@ -140,13 +140,8 @@ def _chr_variants(name: str) -> list[str]:
 
 
 def _accession_tokens(name: str) -> set[str]:
-    """Tokens of an NCBI-style header, each with and without its version suffix."""
-    tokens = set()
-    for token in name.split("|"):
-        if token and token.lower() not in _DATABASE_TAGS:
-            tokens.add(token)
-            tokens.add(_VERSION.sub("", token))
-    return tokens
+    """The '|'-separated tokens of an NCBI-style header, less the database tags."""
+    return {token for token in name.split("|") if token and token.lower() not in _DATABASE_TAGS}
 
 
 class Genome:
@@ -203,13 +198,12 @@ class Genome:
                 raise NotFoundError(f"contig map {contig_map}: {vcf_name!r} maps to {fasta_name!r}, "
                                     f"which is not in {self.path} ({self._names_hint()})")
         self._exact = set(self.lengths)
-        self._chr: dict[str, set[str]] = {}
         self._tokens: dict[str, set[str]] = {}
+        self._bases: dict[str, set[str]] = {}
         for name in self.lengths:
-            for alias in _chr_variants(name):
-                self._chr.setdefault(alias, set()).add(name)
             for token in _accession_tokens(name):
                 self._tokens.setdefault(token, set()).add(name)
+                self._bases.setdefault(_VERSION.sub("", token), set()).add(name)
         self._resolved: dict[str, str | None] = {}
 
     def _names_hint(self) -> str:
@@ -234,14 +228,14 @@ class Genome:
             found = name
         else:
             stages = (("chr prefix", set().union(*(self._exact & {v} for v in _chr_variants(name)))),
-                      ("accession", set().union(*(self._tokens.get(t, set())
-                                                   for t in {name, _VERSION.sub("", name)}))))
+                      ("accession", self._tokens.get(name, set())),
+                      ("accession without version", self._bases.get(_VERSION.sub("", name), set())))
             for stage, matches in stages:
                 if len(matches) > 1:
                     raise InputError(f"contig {name!r} matches several records of {self.path} by "
                                      f"{stage}: {', '.join(sorted(matches))}; give --contig-map")
                 if matches:
-                    found = matches.pop()
+                    found = next(iter(matches))
                     break
         self._resolved[name] = found
         return found
