@@ -128,3 +128,87 @@ def combine_strands(forward: dict[str, np.ndarray], reverse: dict[str, np.ndarra
             value = np.where(np.abs(f) >= np.abs(r), f, r)
         out[name] = value.astype(np.float32)
     return out
+
+
+def sequence_letters(alphabet) -> str:
+    """The nucleotide letters of a model's alphabet (the sequence part of a structure alphabet)."""
+    return getattr(alphabet, "sequence", alphabet).letters
+
+
+def is_rna(alphabet) -> bool:
+    """True when the alphabet reads U and not T (windows are transcribed T -> U for it)."""
+    letters = sequence_letters(alphabet)
+    return "U" in letters and "T" not in letters
+
+
+def check_rc_rule(alphabet, rule: str | None, strand: str) -> None:
+    """Refuse reverse-complement averaging where it makes no sense (RNA/protein models, both strands)."""
+    if rule is None:
+        return
+    if rule not in RC_RULES:
+        raise InputError(f"reverse-complement rule {rule!r} is not one of {', '.join(RC_RULES)}")
+    if sorted(sequence_letters(alphabet)) != sorted("ACGT"):
+        raise InputError("--rc-average is for DNA models (alphabet ACGT); this model reads "
+                         f"{sequence_letters(alphabet)}, whose sequences have a strand: use --strand")
+    if strand == "both":
+        raise InputError("--rc-average already scores both orientations: use it with --strand + or -, not both")
+
+
+def pair_sequences(ref_windows: list[str], alt_windows: list[str], rc_rule: str | None) -> list[str]:
+    """The sequences to predict for N variants: ref then alt, then (with a rule) their reverse
+    complements: ``[ref_1..ref_N, alt_1..alt_N, rc(ref_1)..rc(ref_N), rc(alt_1)..rc(alt_N)]``."""
+    from seqzoo.zoo.alphabets import reverse_complement
+
+    if len(ref_windows) != len(alt_windows):
+        raise InputError(f"{len(ref_windows)} ref windows but {len(alt_windows)} alt windows")
+    sequences = list(ref_windows) + list(alt_windows)
+    if rc_rule is not None:
+        sequences += [reverse_complement(s) for s in sequences]
+    return sequences
+
+
+def scores_from_probs(probs: np.ndarray, n: int, names: list[str], rc_rule: str | None
+                      ) -> dict[str, np.ndarray]:
+    """Scores from the probabilities of :func:`pair_sequences`' output.
+
+    Parameters
+    ----------
+    probs : np.ndarray, shape=(2N, C) or (4N, C) with a reverse-complement rule
+    n : int
+        N, the number of variants.
+    names : list of str
+    rc_rule : {None, "mean", "max", "absmax"}
+
+    Returns
+    -------
+    dict of str -> np.ndarray, shape=(N, C), dtype=float32
+    """
+    expect = n * (4 if rc_rule else 2)
+    if probs.shape[0] != expect:
+        raise InputError(f"expected {expect} rows of probabilities for {n} variants, got {probs.shape[0]}")
+    forward = effect_scores(probs[:n], probs[n:2 * n], names)
+    if rc_rule is None:
+        return forward
+    return combine_strands(forward, effect_scores(probs[2 * n:3 * n], probs[3 * n:], names), rc_rule)
+
+
+def score_windows(engine, ref_windows: list[str], alt_windows: list[str], names: list[str],
+                  rc_rule: str | None = None) -> dict[str, np.ndarray]:
+    """Scores of N variant window pairs through an in-process engine (``seqzoo variants --local``).
+
+    Parameters
+    ----------
+    engine : Engine
+        ``encode(sequences, convert_tu=True)`` and ``predict(codes)``.
+    ref_windows, alt_windows : list of str, N windows of the model's length each
+    names : list of str
+    rc_rule : {None, "mean", "max", "absmax"}
+
+    Returns
+    -------
+    dict of str -> np.ndarray, shape=(N, C), dtype=float32
+    """
+    if not ref_windows:
+        return {name: np.zeros((0, len(engine.classes)), dtype=np.float32) for name in names}
+    codes = engine.encode(pair_sequences(ref_windows, alt_windows, rc_rule), convert_tu=True)
+    return scores_from_probs(engine.predict(codes), len(ref_windows), names, rc_rule)
