@@ -1,0 +1,118 @@
+"""Sequence logos (logomaker) for motifs and attribution maps, saved as PNG files.
+
+A PWM logo stacks each column's letters with heights ``p * information content`` (bits), the
+way motif databases draw them; an attribution logo stacks the signed attribution of each letter
+(the observed letter only, or every letter). Every picture of seqzoo's reports that shows
+letters goes through here, so sequence, structure and attribution logos look alike.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from seqzoo.zoo.errors import InputError  # noqa: E402
+
+COLOURS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839", "U": "#D62839",
+           # structure elements (pysster's annotation) and dot-bracket
+           "F": "#7f7f7f", "T_": "#bcbd22", "S": "#1f77b4", "H": "#d62728", "I": "#2ca02c", "M": "#9467bd",
+           "(": "#1f77b4", ")": "#17becf", ".": "#d62728"}
+# logomaker draws glyphs from a font; these characters render poorly, so they are shown as letters
+_DISPLAY = {"(": "<", ")": ">", ".": "o"}
+
+
+def _frame(matrix: np.ndarray, letters: str) -> pd.DataFrame:
+    shown = [_DISPLAY.get(c, c) for c in letters]
+    if len(set(shown)) != len(shown):
+        raise InputError(f"letters {letters!r} repeat after display mapping")
+    return pd.DataFrame(np.asarray(matrix, dtype=float), columns=shown)
+
+
+def _colours(letters: str, structure: bool) -> dict:
+    out = {}
+    for c in letters:
+        key = "T_" if structure and c == "T" else c
+        out[_DISPLAY.get(c, c)] = COLOURS.get(key, "#444444")
+    return out
+
+
+def information_content(pwm: np.ndarray) -> np.ndarray:
+    """Bits per column of a PWM [W, A]: log2(A) - entropy (float [W])."""
+    p = np.clip(np.asarray(pwm, dtype=float), 1e-12, 1.0)
+    p = p / p.sum(axis=1, keepdims=True)
+    return np.log2(p.shape[1]) + (p * np.log2(p)).sum(axis=1)
+
+
+def draw_pwm(ax, pwm: np.ndarray, letters: str, title: str = "", structure: bool = False) -> None:
+    """Draw a PWM [W, A] as an information-content logo on a matplotlib axis."""
+    import logomaker
+
+    pwm = np.asarray(pwm, dtype=float)
+    if pwm.ndim != 2 or pwm.shape[1] != len(letters):
+        raise InputError(f"pwm of shape {pwm.shape} does not match the letters {letters!r}")
+    heights = pwm / pwm.sum(axis=1, keepdims=True) * information_content(pwm)[:, None]
+    logomaker.Logo(_frame(heights, letters), ax=ax, color_scheme=_colours(letters, structure),
+                   font_name="DejaVu Sans")
+    ax.set_ylim(0, np.log2(len(letters)))
+    ax.set_ylabel("bits")
+    ax.set_xticks([])
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def draw_weights(ax, weights: np.ndarray, letters: str, title: str = "", structure: bool = False) -> None:
+    """Draw signed per-letter weights [L, A] (attributions) as a logo around zero."""
+    import logomaker
+
+    weights = np.asarray(weights, dtype=float)
+    if weights.ndim != 2 or weights.shape[1] != len(letters):
+        raise InputError(f"weights of shape {weights.shape} do not match the letters {letters!r}")
+    logomaker.Logo(_frame(weights, letters), ax=ax, color_scheme=_colours(letters, structure),
+                   font_name="DejaVu Sans", flip_below=False)
+    ax.axhline(0, color="#888888", lw=0.5)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=9)
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 90) -> Path:
+    """Save a matplotlib figure as PNG atomically, close it, return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(buffer.getvalue())
+    os.replace(tmp, path)
+    return path
+
+
+def save_pwm_logos(path: str | os.PathLike, panels: list[tuple[np.ndarray, str, str, bool]]) -> Path:
+    """Save one PNG with PWM logos stacked vertically.
+
+    Parameters
+    ----------
+    path : PNG destination
+    panels : list of (pwm [W, A], letters, title, is_structure)
+    """
+    if not panels:
+        raise InputError("no logos to draw")
+    width = max(p[0].shape[0] for p in panels)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(max(2.5, 0.32 * width), 1.4 * len(panels)), squeeze=False)
+    for ax, (pwm, letters, title, structure) in zip(axes[:, 0], panels):
+        draw_pwm(ax, pwm, letters, title, structure)
+    return save_figure(fig, path)
