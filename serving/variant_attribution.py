@@ -1,0 +1,214 @@
+"""Attribution maps of both alleles of each variant: integrated gradients or in-silico mutagenesis.
+
+For every scored variant the ref and alt windows are explained for one target class (default:
+the last class, a binary model's positive one):
+
+* ``ig``: integrated gradients through the version's ``ig.onnx`` (all-zero baseline, ``steps``
+  midpoint alphas): ``[L, A]``, non-zero only at each window's own bases; the values sum to
+  about p(window) - p(all-N).
+* ``ism``: in-silico mutagenesis through the forward graph only: ``[L, A]`` where entry
+  ``[j, a]`` is p(window with letter a at j) - p(window); the window's own letter is 0.
+
+The arrays go to an ``.npz`` keyed by variant ID (``<key>/ref``, ``<key>/alt`` float32
+[L, A]; ``<key>/spans`` int64 [[ref_start, ref_end], [alt_start, alt_end]]) plus ``__meta__``,
+a JSON string naming the model, method, target class, steps and one-hot columns. The file is
+streamed member by member (bounded memory) under a temporary name and renamed at the end.
+
+Plots (DeepRiPe's figure 7): one PNG per variant, the ref logo above the alt logo, the allele
+shaded in both. IG logos show the attributions as they are; ISM logos show, at each position,
+the window's own letter with height ``-mean`` of its substitutions (how much the prediction
+relies on that letter). Structure models are drawn per base (structure columns summed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from seqzoo.zoo.errors import InputError
+
+METHODS = ("ig", "ism")
+
+# attribute(sequences, method, target, steps) -> float32 [N, L, A]
+AttributeFn = Callable[[list, str, "str | None", int], np.ndarray]
+
+
+def local_attribution(engine) -> AttributeFn:
+    """An attribution function over an in-process Engine (``seqzoo variants --local``)."""
+
+    def attribute(sequences: list[str], method: str, target: str | None, steps: int) -> np.ndarray:
+        if method not in METHODS:
+            raise InputError(f"attribution method {method!r} is not one of {', '.join(METHODS)}")
+        codes = engine.encode(sequences, convert_tu=True)
+        selector = engine.selector(len(sequences), target)
+        if method == "ig":
+            return engine.integrated_gradients(engine.alphabet.one_hot(codes), selector, steps)
+        return engine.ism(codes, selector)
+
+    return attribute
+
+
+def attribute_pairs(attribute: AttributeFn, ref_windows: list[str], alt_windows: list[str], method: str,
+                    target: str | None = None, steps: int = 50) -> tuple[np.ndarray, np.ndarray]:
+    """Attributions of N ref and N alt windows in one call.
+
+    Returns
+    -------
+    ref_attr, alt_attr : np.ndarray, shape=(N, L, A), float32
+    """
+    if len(ref_windows) != len(alt_windows):
+        raise InputError(f"{len(ref_windows)} ref windows but {len(alt_windows)} alt windows")
+    n = len(ref_windows)
+    if n == 0:
+        raise InputError("no windows to explain")
+    both = np.asarray(attribute(list(ref_windows) + list(alt_windows), method, target, steps), dtype=np.float32)
+    return both[:n], both[n:]
+
+
+def _unique(key: str, seen: dict[str, int]) -> str:
+    count = seen.get(key, 0)
+    seen[key] = count + 1
+    return key if count == 0 else f"{key}#{count + 1}"
+
+
+class AttributionWriter:
+    """Stream attribution maps into an ``.npz`` (complete or absent).
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.npz`` to write.
+    meta : dict
+        Written as ``__meta__`` (JSON): model, method, target, steps, columns, strand...
+    """
+
+    def __init__(self, path: str | os.PathLike, meta: dict) -> None:
+        self.path = Path(path)
+        if self.path.suffix != ".npz":
+            raise InputError(f"attribution output {self.path} must end in .npz")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self._zip = zipfile.ZipFile(self._tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
+        self._seen: dict[str, int] = {}
+        self.count = 0
+        self._put("__meta__", np.array(json.dumps(meta, sort_keys=True)))
+
+    def _put(self, name: str, array: np.ndarray) -> None:
+        with self._zip.open(name + ".npy", "w", force_zip64=True) as f:
+            np.lib.format.write_array(f, np.asarray(array), allow_pickle=False)
+
+    def add(self, key: str, ref_attr: np.ndarray, alt_attr: np.ndarray, ref_span: tuple[int, int],
+            alt_span: tuple[int, int]) -> str:
+        """Write one variant's maps; returns the key used (``#2`` appended to a repeated ID)."""
+        key = _unique(key, self._seen)
+        self._put(f"{key}/ref", np.asarray(ref_attr, dtype=np.float32))
+        self._put(f"{key}/alt", np.asarray(alt_attr, dtype=np.float32))
+        self._put(f"{key}/spans", np.array([ref_span, alt_span], dtype=np.int64))
+        self.count += 1
+        return key
+
+    def commit(self) -> Path:
+        """Finish the file and rename it into place."""
+        self._zip.close()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the partial file: the output stays absent."""
+        try:
+            self._zip.close()
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+
+def logo_matrix(attr: np.ndarray, window: str, method: str, columns: list[str], letters: str) -> np.ndarray:
+    """The [L, B] matrix a logo draws for one window (B nucleotide letters; see the module docstring).
+
+    Parameters
+    ----------
+    attr : np.ndarray, shape=(L, A)
+        Attributions over the model's one-hot columns.
+    window : str
+        The window's letters (for ISM: which letter is the window's own).
+    method : {"ig", "ism"}
+    columns : list of str
+        The A column names (single letters, or base+structure pairs for structure models).
+    letters : str
+        The B nucleotide letters.
+
+    Returns
+    -------
+    np.ndarray, shape=(L, B)
+    """
+    base_of = [letters.index(c[0]) for c in columns]
+    matrix = np.zeros((attr.shape[0], len(letters)), dtype=np.float64)
+    for col, base in enumerate(base_of):
+        matrix[:, base] += attr[:, col]
+    if method == "ig":
+        return matrix
+    own = np.zeros_like(matrix)
+    for j, char in enumerate(window.upper().replace("T", "U") if "U" in letters else window.upper()):
+        if char in letters:
+            own[j, letters.index(char)] = -matrix[j].sum() / max(len(letters) - 1, 1)
+    return own
+
+
+def plot_variant(path: str | os.PathLike, title: str, ref_matrix: np.ndarray, alt_matrix: np.ndarray,
+                 letters: str, ref_span: tuple[int, int], alt_span: tuple[int, int]) -> Path:
+    """Write one PNG: the ref logo above the alt logo, each allele shaded (matplotlib Agg, logomaker).
+
+    Parameters
+    ----------
+    path : str or Path
+        The PNG to write (atomically).
+    ref_matrix, alt_matrix : np.ndarray, shape=(L, B)
+        From :func:`logo_matrix`.
+    letters : str
+        The B column letters.
+    ref_span, alt_span : tuple of int
+        ``[start, end)`` of each allele in its window.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import logomaker
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    path = Path(path)
+    length = ref_matrix.shape[0]
+    fig, axes = plt.subplots(2, 1, figsize=(max(8.0, length / 14), 4.2), sharex=True, sharey=True)
+    lim = max(float(np.abs(ref_matrix).max()), float(np.abs(alt_matrix).max()), 1e-9) * 1.1
+    for ax, matrix, span, label in ((axes[0], ref_matrix, ref_span, "ref"), (axes[1], alt_matrix, alt_span, "alt")):
+        logomaker.Logo(pd.DataFrame(matrix, columns=list(letters)), ax=ax, color_scheme="classic")
+        ax.axvspan(span[0] - 0.5, span[1] - 0.5, color="gold", alpha=0.35, lw=0)
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.set_ylim(-lim, lim)
+        ax.set_ylabel(label)
+    axes[0].set_title(title, fontsize=9)
+    axes[1].set_xlabel("position in window (0-based)")
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=80)
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def plot_name(index: int, key: str) -> str:
+    """A safe file name for variant ``index``'s plot: ``000012_NC_007795_22181_C_A.png``."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("_")[:80]
+    return f"{index:06d}_{safe}.png"
