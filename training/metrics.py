@@ -88,15 +88,15 @@ def compute_metrics(labels: np.ndarray, scores: np.ndarray, classes: list[str], 
         for multilabel). Weighted values average the classes by their number of positives.
     """
     labels, scores = np.asarray(labels, dtype=np.float64), np.asarray(scores, dtype=np.float64)
-    pred = predictions(scores, task)
+    pred = predictions(scores, task).astype(np.float64)
     out: dict = {"n": int(len(labels)), "accuracy": float(np.mean(np.all(pred == labels, axis=1)))}
     for name in ("auroc", "ap", "precision", "recall", "f1", "support"):
         out[name] = {}
     for c, cls in enumerate(classes):
         y, s, p = labels[:, c], scores[:, c], pred[:, c]
         tp = float(np.sum((p == 1) & (y == 1)))
-        precision = tp / p.sum() if p.sum() else 0.0
-        recall = tp / y.sum() if y.sum() else 0.0
+        precision = float(tp / p.sum()) if p.sum() else 0.0
+        recall = float(tp / y.sum()) if y.sum() else 0.0
         out["auroc"][cls] = auroc(y, s)
         out["ap"][cls] = average_precision(y, s)
         out["precision"][cls] = precision

@@ -156,7 +156,7 @@ def fit(model: SequenceCNN, train_codes: np.ndarray, train_labels: np.ndarray, v
                 scaler.scale(loss).backward()
                 scaler.step(optimiser)
                 scaler.update()
-                total += float(loss) * len(idx)
+                total += float(loss.detach()) * len(idx)
                 seen += len(idx)
             val_logits = predict_logits(model, val_codes, table, device=dev)
             with torch.no_grad():
