@@ -1,0 +1,114 @@
+"""Planted-motif sequences (the FOXO1 exercise): a known answer to test a classifier against.
+
+Negatives are uniform i.i.d. bases. Positives are uniform bases with a site sampled from each
+motif's probability matrix (a new sample per sequence, column by column) planted at the centre,
+or at a random position; optionally on a random strand (the sampled site reverse-complemented).
+With several motifs, each positive gets one site of every motif: centred as one block (in the
+order given), or at random non-overlapping positions.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from seqzoo.zoo.errors import InputError, NotFoundError
+from seqzoo.zoo.motifs_io import Motif, read_meme
+
+
+def pick_motifs(path: str | os.PathLike, ids: list[str] | None = None) -> tuple[str, list[Motif]]:
+    """Motifs of a MEME file by id (first word or the factor name), or the first one without ids."""
+    letters, motifs = read_meme(path)
+    if not motifs:
+        raise InputError(f"{path}: no MOTIF in the file")
+    if not ids:
+        return letters, motifs[:1]
+    chosen = []
+    for wanted in ids:
+        found = [m for m in motifs if wanted in (m.name, m.description) or wanted in m.description.split()]
+        if not found:
+            raise NotFoundError(f"{path}: no motif {wanted!r} (first ids: {', '.join(m.name for m in motifs[:5])})")
+        chosen.append(found[0])
+    return letters, chosen
+
+
+def sample_site(pwm: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One site sampled from a PWM [W, A]: int codes [W]."""
+    cumulative = np.cumsum(pwm / pwm.sum(axis=1, keepdims=True), axis=1)
+    return (rng.random((len(pwm), 1)) > cumulative).sum(axis=1).clip(0, pwm.shape[1] - 1)
+
+
+def simulate(pwms: list[np.ndarray], letters: str, n: int, length: int, seed: int = 0,
+             position: str = "centre", strand: str = "forward") -> tuple[list[str], list[str]]:
+    """Simulate ``n`` sequences: ``n // 2`` positives (motifs planted) and ``n - n // 2`` negatives.
+
+    Parameters
+    ----------
+    pwms : list of np.ndarray, each shape=(W, A)
+    letters : str
+        The alphabet of the PWM columns (ACGT for DNA motifs).
+    n, length : int
+    seed : int
+    position : {"centre", "random"}
+    strand : {"forward", "random"}
+        ``random`` plants the reverse complement of the sampled site with probability 1/2
+        (nucleotide alphabets only).
+
+    Returns
+    -------
+    (positives, negatives) : lists of str
+    """
+    if n < 2:
+        raise InputError(f"--n {n}: need at least 2 sequences (one of each class)")
+    widths = [len(p) for p in pwms]
+    if sum(widths) > length:
+        raise InputError(f"--length {length} is shorter than the motifs' total width {sum(widths)}")
+    if position not in ("centre", "random") or strand not in ("forward", "random"):
+        raise InputError(f"position {position!r} / strand {strand!r}: use centre|random and forward|random")
+    complement = None
+    if strand == "random":
+        pairs = {"A": "T", "C": "G", "G": "C", "T": "A", "U": "A"}
+        if not set(letters) <= set(pairs):
+            raise InputError(f"--random-strand needs a nucleotide alphabet, the motifs use {letters}")
+        complement = np.array([letters.index(pairs[c]) if pairs[c] in letters else letters.index("U")
+                               for c in letters])
+    rng = np.random.default_rng(seed)
+    a = len(letters)
+    n_pos = n // 2
+    codes = rng.integers(0, a, size=(n, length))
+    for i in range(n_pos):
+        sites = []
+        for pwm in pwms:
+            site = sample_site(pwm, rng)
+            if complement is not None and rng.random() < 0.5:
+                site = complement[site[::-1]]
+            sites.append(site)
+        if position == "centre":
+            start = (length - sum(widths)) // 2
+            block = np.concatenate(sites)
+            codes[i, start:start + len(block)] = block
+        else:
+            # random non-overlapping placement: distribute the free space in random gaps
+            free = length - sum(widths)
+            cuts = np.sort(rng.integers(0, free + 1, size=len(sites)))
+            order = rng.permutation(len(sites))
+            offset = 0
+            for k, j in enumerate(order):
+                start = cuts[k] + offset
+                codes[i, start:start + widths[j]] = sites[j]
+                offset += widths[j]
+    table = np.frombuffer(letters.encode(), dtype=np.uint8)
+    strings = [row.tobytes().decode() for row in table[codes]]
+    return strings[:n_pos], strings[n_pos:]
+
+
+def write_fasta(path: str | os.PathLike, sequences: list[str], prefix: str) -> None:
+    """Write sequences as FASTA (one line each), atomically (temporary name, then rename)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w") as f:
+        for i, s in enumerate(sequences):
+            f.write(f">{prefix}_{i}\n{s}\n")
+    os.replace(tmp, path)
