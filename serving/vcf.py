@@ -80,7 +80,7 @@ def is_bcf(path: str | os.PathLike) -> bool:
         return False
 
 
-def check_text_vcf(path: str | os.PathLike) -> int:
+def check_text_vcf(path: str | os.PathLike) -> tuple[int, int]:
     """Check a text VCF line by line before htslib reads it.
 
     Checks what htslib cannot survive or would silently misread: the ``##fileformat`` line, a
@@ -95,8 +95,8 @@ def check_text_vcf(path: str | os.PathLike) -> int:
 
     Returns
     -------
-    int
-        The number of header lines (record k, 0-based, is on line ``header + k + 1``).
+    (int, int)
+        The number of header lines (record k, 0-based, is on line ``header + k + 1``) and of records.
 
     Raises
     ------
@@ -106,6 +106,7 @@ def check_text_vcf(path: str | os.PathLike) -> int:
     problems: list[str] = []
     count = 0
     header = 0
+    records = 0
     seen_columns = False
     try:
         with _open_text(Path(path)) as f:
@@ -125,6 +126,7 @@ def check_text_vcf(path: str | os.PathLike) -> int:
                     problem = "record before the #CHROM header line"
                 else:
                     problem = _check_record(line)
+                    records += 1
                 if problem:
                     count += 1
                     if len(problems) < MAX_REPORTED:
@@ -136,7 +138,7 @@ def check_text_vcf(path: str | os.PathLike) -> int:
     if problems:
         more = f" (and {count - len(problems)} more malformed lines)" if count > len(problems) else ""
         raise InputError("malformed VCF: " + "; ".join(problems) + more)
-    return header
+    return header, records
 
 
 def _check_record(line: str) -> str | None:
@@ -171,8 +173,8 @@ class VcfReader:
     path : str or Path
         ``.vcf``, ``.vcf.gz`` (gzip or bgzip) or ``.bcf``.
     check : bool
-        Check a text VCF line by line first (see :func:`check_text_vcf`); leave on unless the
-        file was just written by a trusted tool.
+        Check a text VCF line by line first (see :func:`check_text_vcf`; it also counts the
+        records, ``.records``, for progress bars); leave on unless a trusted tool wrote the file.
     threads : int
         htslib decompression threads.
     """
@@ -184,7 +186,8 @@ class VcfReader:
         if not self.path.is_file():
             raise NotFoundError(f"VCF {self.path} does not exist")
         self.binary = is_bcf(self.path)
-        self.header_lines = check_text_vcf(self.path) if (check and not self.binary) else None
+        self.header_lines, self.records = (check_text_vcf(self.path) if (check and not self.binary)
+                                           else (None, None))
         try:
             self.vcf = cyvcf2.VCF(str(self.path), threads=threads, lazy=True)
         except (OSError, Exception) as exc:  # cyvcf2 raises bare Exception for unreadable files

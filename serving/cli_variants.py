@@ -1,0 +1,218 @@
+"""``seqzoo variants``: score the effects of a VCF's variants with a zoo model.
+
+Streams the VCF in chunks (bounded memory, a progress bar), builds ref/alt windows from the
+reference genome (``serving/windows.py``), scores them in-process (``--local``) or through a
+server (``--server HOST:PORT``, the Variants service), and writes an annotated VCF or a table
+(``serving/variant_writer.py``); optionally attribution maps of both alleles (``.npz``) and one
+plot per variant. Outputs are complete or absent. See docs/variant-effects.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections import Counter
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``seqzoo variants``."""
+    parser.add_argument("--model", required=True, help="zoo ref: name, name:3, name@sha256:...")
+    parser.add_argument("--vcf", required=True, help="input VCF/BCF (plain, gzip or bgzip)")
+    parser.add_argument("--genome", required=True, help="reference FASTA (plain, bgzip or gzip)")
+    parser.add_argument("--contig-map", help="two-column file: VCF contig name, FASTA record name")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--server", metavar="HOST:PORT", help="score through a seqzoo server")
+    where.add_argument("--local", action="store_true", help="score in this process (ONNX Runtime)")
+    parser.add_argument("-o", "--output", required=True, help="OUT.vcf.gz, OUT.vcf, OUT.tsv or OUT.parquet")
+    parser.add_argument("--scores", nargs="+", default=["diff"],
+                        help="ref alt diff abs_diff ratio log2fc logit_diff deepsea_effect (default diff)")
+    parser.add_argument("--strand", choices=["+", "-", "both"], default="+",
+                        help="score the plus strand, the minus strand (reverse complement) or both")
+    parser.add_argument("--rc-average", choices=["mean", "max", "absmax"],
+                        help="DNA models: also score the reverse complement and combine (stated in the output)")
+    parser.add_argument("--attribution", choices=["ig", "ism"], help="explain both alleles of every scored variant")
+    parser.add_argument("--attribution-out", metavar="FILE.npz", help="attribution maps keyed by variant ID")
+    parser.add_argument("--plots", metavar="DIR", help="one PNG per variant: ref and alt logos (needs --attribution)")
+    parser.add_argument("--target", help="class to explain (default: the last class, a binary model's positive)")
+    parser.add_argument("--ig-steps", type=int, default=50, help="integrated-gradients steps (default 50)")
+    parser.add_argument("--max-n-fraction", type=float, default=0.5,
+                        help="skip windows more than this fraction N (default 0.5)")
+    parser.add_argument("--chunk-size", type=int, default=10_000, help="VCF records per chunk (default 10000)")
+    parser.add_argument("--zoo", help="zoo root for --local (default $SEQZOO_ZOO or ./zoo)")
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="--local: where to run")
+    parser.add_argument("--threads", type=int, help="--local: ONNX Runtime threads")
+    parser.add_argument("--token", help="--server: bearer token")
+    parser.add_argument("--tls-ca", help="--server: CA certificate (PEM) for TLS")
+    parser.add_argument("--batch", type=int, default=1024, help="--server: variants per request (default 1024)")
+    parser.add_argument("--genome-cache", help="folder for decompressed genomes and indexes ($SEQZOO_CACHE)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+class LocalScorer:
+    """Scores and attributions from an in-process Engine."""
+
+    def __init__(self, args):
+        from seqzoo.serving.engine import Engine
+        from seqzoo.serving.variant_attribution import local_attribution
+        from seqzoo.zoo.registry import open_zoo
+
+        mv = open_zoo(args.zoo).resolve(args.model)
+        self.engine = Engine.load(mv, device=args.device, threads=args.threads)
+        ident = self.engine.identity
+        self.info = {"name": ident.name, "ref": ident.ref, "digest": ident.digest, "length": self.engine.length}
+        self.alphabet, self.classes, self.columns = self.engine.alphabet, self.engine.classes, self.engine.columns
+        self.attribute = local_attribution(self.engine)
+
+    def score(self, ref, alt, names, rc_rule):
+        from seqzoo.serving.effects import score_windows
+
+        return score_windows(self.engine, ref, alt, names, rc_rule)
+
+    def close(self):
+        pass
+
+
+class RemoteScorer:
+    """Scores through the Variants service and attributions through SeqZoo.Attribute."""
+
+    def __init__(self, args):
+        from seqzoo.serving.client import SeqZooClient
+        from seqzoo.serving.variant_service import VariantsClient
+        from seqzoo.zoo.alphabets import alphabet_from_dict
+
+        self.client = SeqZooClient(args.server, token=args.token, tls_ca=args.tls_ca, timeout=600.0)
+        self.variants = VariantsClient(self.client)
+        self.batch = max(1, args.batch)
+        model = self.client.get_model(args.model)
+        self.ref = model["ref"]  # pin the exact version for the whole run
+        self.info = {"name": model["name"], "ref": model["ref"], "digest": model["digest"], "length": model["length"]}
+        self.alphabet = alphabet_from_dict(model["card"]["input"]["alphabet"])
+        self.classes = model["classes"]
+        a = self.alphabet.size
+        letters = model["alphabet"]
+        self.columns = letters if len(letters) == a else [letters[2 * k:2 * k + 2] for k in range(a)]
+
+    def score(self, ref, alt, names, rc_rule):
+        return self.variants.score_windows_many(self.ref, ref, alt, names, rc_rule, self.batch)
+
+    def attribute(self, sequences, method, target, steps):
+        return self.client.attribute(self.ref, sequences=sequences, method=method, target=target, steps=steps,
+                                     convert_tu=True)[0]
+
+    def close(self):
+        self.client.close()
+
+
+def _check_args(args) -> None:
+    from seqzoo.zoo.errors import InputError
+
+    if (args.attribution_out or args.plots) and not args.attribution:
+        raise InputError("--attribution-out and --plots need --attribution ig|ism")
+    if args.attribution and not (args.attribution_out or args.plots):
+        raise InputError("--attribution needs --attribution-out FILE.npz and/or --plots DIR")
+    if args.chunk_size < 1:
+        raise InputError(f"--chunk-size must be positive, got {args.chunk_size}")
+    if not 0 <= args.max_n_fraction <= 1:
+        raise InputError(f"--max-n-fraction must be in [0, 1], got {args.max_n_fraction}")
+
+
+def run(args) -> int:
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from seqzoo.serving.effects import check_rc_rule, is_rna, parse_scores, sequence_letters
+    from seqzoo.serving.genome import Genome
+    from seqzoo.serving.variant_attribution import (AttributionWriter, attribute_pairs, logo_matrix, plot_name,
+                                                    plot_variant)
+    from seqzoo.serving.variant_writer import open_writer, output_format, skip_code
+    from seqzoo.serving.vcf import VcfReader
+    from seqzoo.serving.windows import build_windows
+    from seqzoo.zoo.errors import InputError
+
+    _check_args(args)
+    names = parse_scores(args.scores)
+    output_format(args.output)
+    started = time.monotonic()
+    reader = VcfReader(args.vcf)
+    genome = Genome(args.genome, contig_map=args.contig_map, cache=args.genome_cache)
+    scorer = LocalScorer(args) if args.local else RemoteScorer(args)
+    writer = attr_writer = None
+    try:
+        length = scorer.info["length"]
+        if not length:
+            raise InputError(f"model {scorer.info['ref']} takes any length; variant windows need a fixed one")
+        check_rc_rule(scorer.alphabet, args.rc_average, args.strand)
+        rna = is_rna(scorer.alphabet)
+        letters = sequence_letters(scorer.alphabet)
+        writer = open_writer(args.output, reader.vcf, scorer.info, scorer.classes, names, args.strand,
+                             args.rc_average)
+        if args.attribution_out:
+            attr_writer = AttributionWriter(args.attribution_out, {
+                "model": scorer.info["ref"], "digest": scorer.info["digest"], "method": args.attribution,
+                "target": args.target or scorer.classes[-1], "steps": args.ig_steps if args.attribution == "ig" else 0,
+                "columns": list(scorer.columns), "strand": args.strand, "length": length,
+                "layout": "<key>/ref, <key>/alt: float32 [L, A]; <key>/spans: [[ref_start, ref_end], [alt_start, alt_end]]"})
+        plots = Path(args.plots) if args.plots else None
+        if plots:
+            plots.mkdir(parents=True, exist_ok=True)
+        counts: Counter = Counter()
+        n_records = plotted = 0
+        with tqdm(total=reader.records, unit="variant", disable=args.quiet, file=sys.stderr) as bar:
+            for chunk in reader.chunks(args.chunk_size):
+                rows = build_windows(chunk, genome, length, args.strand, rna, args.max_n_fraction)
+                scored = [i for i, row in enumerate(rows) if row.skip is None]
+                values: list = [None] * len(rows)
+                if scored:
+                    result = scorer.score([rows[i].ref_window for i in scored], [rows[i].alt_window for i in scored],
+                                          names, args.rc_average)
+                    for k, i in enumerate(scored):
+                        values[i] = {name: result[name][k] for name in names}
+                writer.write_chunk(chunk, rows, values)
+                for row in rows:
+                    counts[skip_code(row.skip) if row.skip else "scored"] += 1
+                if args.attribution and scored:
+                    for start in range(0, len(scored), 64):
+                        part = [rows[i] for i in scored[start:start + 64]]
+                        ref_attr, alt_attr = attribute_pairs(scorer.attribute, [r.ref_window for r in part],
+                                                             [r.alt_window for r in part], args.attribution,
+                                                             args.target, args.ig_steps)
+                        for k, row in enumerate(part):
+                            key = row.key
+                            if attr_writer is not None:
+                                key = attr_writer.add(row.key, ref_attr[k], alt_attr[k], row.ref_span, row.alt_span)
+                            if plots is not None:
+                                title = (f"{key}  |  {scorer.info['ref']}  class {args.target or scorer.classes[-1]}"
+                                         f"  |  {args.attribution}  |  strand {row.strand}")
+                                plot_variant(plots / plot_name(plotted, key), title,
+                                             logo_matrix(ref_attr[k], row.ref_window, args.attribution,
+                                                         list(scorer.columns), letters),
+                                             logo_matrix(alt_attr[k], row.alt_window, args.attribution,
+                                                         list(scorer.columns), letters),
+                                             letters, row.ref_span, row.alt_span)
+                                plotted += 1
+                n_records += len(chunk)
+                bar.update(len(chunk))
+        writer.commit()
+        if attr_writer is not None:
+            attr_writer.commit()
+    except BaseException:
+        for w in (writer, attr_writer):
+            if w is not None:
+                w.abort()
+        raise
+    finally:
+        scorer.close()
+        genome.close()
+        reader.close()
+    seconds = time.monotonic() - started
+    skipped = {k: v for k, v in counts.items() if k != "scored"}
+    print(f"seqzoo variants: {n_records} records, {sum(counts.values())} variant x ALT x strand rows: "
+          f"{counts['scored']} scored, {sum(skipped.values())} skipped"
+          + (f" ({', '.join(f'{k} {v}' for k, v in sorted(skipped.items()))})" if skipped else "")
+          + f"; {seconds:.1f} s -> {args.output}", file=sys.stderr)
+    return 0

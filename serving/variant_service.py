@@ -1,0 +1,237 @@
+"""The ``seqzoo.v1.Variants`` gRPC service (server side) and its client.
+
+ScoreVariants takes either the ref/alt windows a client built, or, when the server was started
+with ``--genome``, the variants' coordinates (the server builds windows with
+``serving/windows.py``, the same rule as ``seqzoo variants --local``). Either way the windows
+are encoded and sent through the model's scoring batcher (the one ``SeqZoo.Score`` uses, so
+variant traffic and plain scoring share batches), and the scores come from
+``serving/effects.py``: one formula set for local, client and server.
+
+The service is added to the server by ``register`` (listed in ``server.SERVICE_HOOKS``); the
+genome is opened once by ``set_genome`` (``seqzoo serve --genome FASTA``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+import grpc
+import numpy as np
+
+from seqzoo.serving.effects import (check_rc_rule, is_rna, pair_sequences, parse_scores, scores_from_probs)
+from seqzoo.serving.genome import Genome
+from seqzoo.serving.windows import STRANDS, build_windows
+from seqzoo.v1 import variants_pb2 as vpb
+from seqzoo.v1 import variants_pb2_grpc as vpb_grpc
+from seqzoo.zoo.errors import InputError
+
+log = logging.getLogger(__name__)
+
+SERVICE = vpb.DESCRIPTOR.services_by_name["Variants"].full_name
+MAX_VARIANTS = 32768  # per request (each is 2 or 4 windows)
+
+_genome: Genome | None = None
+
+
+def set_genome(path, contig_map=None, cache=None) -> Genome:
+    """Open the reference genome the Variants service builds windows from (``--genome``)."""
+    global _genome
+    _genome = Genome(path, contig_map=contig_map, cache=cache)
+    log.info("variant windows from %s (%d contigs)", path, len(_genome.lengths))
+    return _genome
+
+
+def register(server: grpc.aio.Server, store) -> list[str]:
+    """Server hook: add the Variants servicer; returns its service name (for reflection)."""
+    vpb_grpc.add_VariantsServicer_to_server(VariantsServicer(store, _genome), server)
+    return [SERVICE]
+
+
+@dataclass
+class _Coordinates:
+    chrom: str
+    pos: int
+    id: str | None
+    ref: str
+    alts: list[str] = field(default_factory=list)
+
+
+def _rc_rule(text: str) -> str | None:
+    return None if text in ("", "none") else text
+
+
+class VariantsServicer(vpb_grpc.VariantsServicer):
+    """seqzoo.v1.Variants over a ModelStore (and an optional genome)."""
+
+    def __init__(self, store, genome: Genome | None = None):
+        self.store = store
+        self.genome = genome
+
+    def _windows(self, engine, request) -> tuple[list[str], list[str], list]:
+        """(ref windows, alt windows, results) from either form of request."""
+        if request.variants and (request.ref_windows or request.alt_windows):
+            raise InputError("give either windows or variants (coordinates), not both")
+        rc_rule = _rc_rule(request.rc_average)
+        if not request.variants:
+            ref, alt = list(request.ref_windows), list(request.alt_windows)
+            if len(ref) != len(alt):
+                raise InputError(f"{len(ref)} ref windows but {len(alt)} alt windows")
+            if not ref:
+                raise InputError("the request is empty: give windows or variants")
+            if len(ref) > MAX_VARIANTS:
+                raise InputError(f"the request has {len(ref)} window pairs; the limit is {MAX_VARIANTS}")
+            check_rc_rule(engine.alphabet, rc_rule, "+")
+            return ref, alt, []
+        if self.genome is None:
+            raise InputError("this server was started without --genome: send ref/alt windows, not coordinates")
+        if engine.length is None:
+            raise InputError(f"model {engine.identity.ref} takes any length: send windows, not coordinates")
+        if len(request.variants) > MAX_VARIANTS:
+            raise InputError(f"the request has {len(request.variants)} variants; the limit is {MAX_VARIANTS}")
+        strand = request.strand or "+"
+        if strand not in STRANDS:
+            raise InputError(f"field 'strand' {strand!r} is not one of {', '.join(STRANDS)}")
+        check_rc_rule(engine.alphabet, rc_rule, strand)
+        records = []
+        for i, v in enumerate(request.variants):
+            if v.pos < 1 or not v.chrom or not v.ref:
+                raise InputError(f"variant {i}: chrom, pos (1-based) and ref are required")
+            records.append(_Coordinates(v.chrom, int(v.pos), v.id or None, v.ref, [v.alt] if v.alt else []))
+        rows = build_windows(records, self.genome, engine.length, strand, is_rna(engine.alphabet),
+                             request.max_n_fraction or 0.5)
+        ref, alt, results = [], [], []
+        for row in rows:
+            scored = row.skip is None
+            results.append(vpb.VariantResult(
+                variant=row.record, key=row.key, strand=row.strand,
+                ref_match=-1 if row.ref_match is None else int(row.ref_match), skip=row.skip or "",
+                row=len(ref) if scored else -1, ref_span=row.ref_span, alt_span=row.alt_span))
+            if scored:
+                ref.append(row.ref_window)
+                alt.append(row.alt_window)
+        return ref, alt, results
+
+    async def ScoreVariants(self, request, context):
+        from seqzoo.serving.server import status_of  # the server imports this module: import late
+
+        try:
+            served = self.store.get(request.model)
+            engine = served.engine
+            names = parse_scores(list(request.scores) or None)
+            rc_rule = _rc_rule(request.rc_average)
+            loop = asyncio.get_running_loop()
+            if request.variants or engine.structure_form:  # genome reads / folding: off the event loop
+                ref, alt, results = await loop.run_in_executor(None, self._windows, engine, request)
+            else:
+                ref, alt, results = self._windows(engine, request)
+            n = len(ref)
+            scores = np.zeros((len(names), 0, len(engine.classes)), dtype=np.float32)
+            if n:
+                sequences = pair_sequences(ref, alt, rc_rule)
+                if engine.structure_form:
+                    codes = await loop.run_in_executor(None, lambda: engine.encode(sequences, convert_tu=True))
+                else:
+                    codes = engine.encode(sequences, convert_tu=True)
+                remaining = context.time_remaining()
+                deadline = None if remaining is None else time.monotonic() + remaining
+                probs = await served.batcher.submit(codes, deadline)
+                by_name = scores_from_probs(probs, n, names, rc_rule)
+                scores = np.stack([by_name[name] for name in names])
+        except Exception as exc:
+            code = status_of(exc)
+            if code == grpc.StatusCode.INTERNAL:
+                log.error("ScoreVariants on %s failed: %r", request.model, exc, exc_info=exc)
+            await context.abort(code, str(exc) if code != grpc.StatusCode.INTERNAL else f"internal error: {exc!r}")
+            return
+        return vpb.ScoreVariantsResponse(model=engine.identity.ref, classes=engine.classes, score_names=names,
+                                         scores=scores.astype("<f4").tobytes(), shape=scores.shape,
+                                         rc_average=rc_rule or "none", results=results)
+
+
+def scores_of(response) -> dict[str, np.ndarray]:
+    """dict score name -> float32 [N, C] from a ScoreVariantsResponse."""
+    array = np.frombuffer(response.scores, dtype="<f4").reshape(tuple(response.shape))
+    return {name: array[i] for i, name in enumerate(response.score_names)}
+
+
+class VariantsClient:
+    """Client of ``seqzoo.v1.Variants`` over a :class:`~seqzoo.serving.client.SeqZooClient`'s channel.
+
+    Parameters
+    ----------
+    client : SeqZooClient
+        Its channel, token metadata and timeout are reused.
+    in_flight : int
+        Requests :meth:`score_windows_many` keeps outstanding (the server batches them together).
+    """
+
+    def __init__(self, client, in_flight: int = 8):
+        self.client = client
+        self.stub = vpb_grpc.VariantsStub(client.channel)
+        self.in_flight = max(1, int(in_flight))
+
+    def _error(self, exc: grpc.RpcError):
+        from seqzoo.serving.client import error_from
+
+        return error_from(exc.code(), exc.details() or "")
+
+    def request(self, model: str, ref_windows: list[str], alt_windows: list[str], names: list[str],
+                rc_rule: str | None) -> vpb.ScoreVariantsRequest:
+        return vpb.ScoreVariantsRequest(model=model, ref_windows=ref_windows, alt_windows=alt_windows,
+                                        scores=names, rc_average=rc_rule or "")
+
+    def call(self, request: vpb.ScoreVariantsRequest, timeout: float | None = None):
+        """One ScoreVariants call; server errors come back as seqzoo errors."""
+        try:
+            return self.stub.ScoreVariants(request, timeout=timeout or self.client.timeout,
+                                           metadata=self.client.metadata)
+        except grpc.RpcError as exc:
+            raise self._error(exc) from None
+
+    def score_coordinates(self, model: str, variants: list[tuple], names: list[str] | None = None,
+                          strand: str = "+", rc_rule: str | None = None):
+        """Score ``(chrom, pos, id, ref, alt)`` tuples on a server started with ``--genome``.
+
+        Returns
+        -------
+        (dict of str -> np.ndarray [N, C], list of VariantResult)
+        """
+        request = vpb.ScoreVariantsRequest(
+            model=model, variants=[vpb.VariantCoordinates(chrom=c, pos=p, id=i or "", ref=r, alt=a)
+                                   for c, p, i, r, a in variants],
+            strand=strand, scores=names or ["diff"], rc_average=rc_rule or "")
+        response = self.call(request)
+        return scores_of(response), list(response.results)
+
+    def score_windows_many(self, model: str, ref_windows: list[str], alt_windows: list[str], names: list[str],
+                           rc_rule: str | None, batch: int = 1024) -> dict[str, np.ndarray]:
+        """Score N window pairs in requests of ``batch`` pairs, ``in_flight`` at a time, in order.
+
+        Returns
+        -------
+        dict of str -> np.ndarray, shape=(N, C)
+        """
+        pending: list[tuple[int, Future]] = []
+        parts: list[dict] = []
+        starts = list(range(0, len(ref_windows), batch))
+        for start in starts:
+            request = self.request(model, ref_windows[start:start + batch], alt_windows[start:start + batch],
+                                   names, rc_rule)
+            pending.append((start, self.stub.ScoreVariants.future(request, timeout=self.client.timeout,
+                                                                  metadata=self.client.metadata)))
+            if len(pending) >= self.in_flight:
+                parts.append(self._result(pending.pop(0)[1]))
+        parts.extend(self._result(f) for _, f in pending)
+        if not parts:
+            return {}
+        return {name: np.concatenate([p[name] for p in parts]) for name in names}
+
+    def _result(self, future) -> dict[str, np.ndarray]:
+        try:
+            return scores_of(future.result())
+        except grpc.RpcError as exc:
+            raise self._error(exc) from None
