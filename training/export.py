@@ -164,8 +164,15 @@ def _trace(fn, model: nn.Module, example: tuple, wrapper: type) -> _Traced:
 
     names = [n for n, _ in model.named_parameters()] + [n for n, _ in model.named_buffers()]
     params = [p.detach() for _, p in model.named_parameters()] + [b for _, b in model.named_buffers()]
-    graph_module = make_fx(fn(model, names), decomposition_table=_decompositions(),
-                           tracing_mode="symbolic")(params, *example)
+    # the max-pool backward decomposition declines in deterministic mode (which training switches on)
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(False)
+    try:
+        graph_module = make_fx(fn(model, names), decomposition_table=_decompositions(),
+                               tracing_mode="symbolic")(params, *example)
+    finally:
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
     return wrapper(graph_module, params)
 
 

@@ -1,0 +1,212 @@
+"""Publish a training run into the zoo: the one orchestrator behind ``seqzoo train`` and ``seqzoo zoo export``.
+
+``publish_run(run_dir, zoo, name)`` goes through fixed steps, each a function below:
+
+1. export: the three ONNX graphs into a staging folder, parity-checked against PyTorch (a failed
+   check raises ``ExportError`` and nothing is published);
+2. interpretation: the run's interpretation products (motifs, report, plots) join the version;
+3. card: the run's card completed with input/output, graphs, parity, ``expect`` (reference
+   sequences and the probabilities the artifact must reproduce) and provenance, then validated;
+4. publish: ``LocalZoo.publish`` copies the staging folder in, stamps the final name and version
+   into card.json and into each ONNX file's metadata, writes MANIFEST.json and renames.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from seqzoo.zoo.alphabets import ProductAlphabet, alphabet_from_dict
+from seqzoo.zoo.card import SCHEMA_VERSION, card_text, read_card, validate_card
+from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.refs import validate_name
+from seqzoo.zoo.registry import LocalZoo, ModelVersion
+
+log = logging.getLogger(__name__)
+
+EXPECT_COUNT = 4
+# run files that travel with the version (weights.pt, data.npz and config.json stay in the run)
+CARRIED_SUFFIXES = (".png", ".svg", ".html", ".meme", ".tsv")
+
+
+def publish_run(run_dir: str | os.PathLike, zoo: LocalZoo, name: str, description: str | None = None) -> ModelVersion:
+    """Export, check, describe and publish a training run as the next version of ``name``.
+
+    Parameters
+    ----------
+    run_dir : path
+        A run directory written by ``seqzoo train --out`` (config.json, weights.pt, card.json, data.npz).
+    zoo : LocalZoo
+    name : str
+        The model's name in the zoo (validated before any work).
+    description : str, optional
+        Overrides the card's description.
+
+    Returns
+    -------
+    ModelVersion
+    """
+    import torch
+
+    from seqzoo.training.models import load_run
+
+    name = validate_name(name)
+    run_dir = Path(run_dir)
+    torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
+    model, config = load_run(run_dir)
+    run_card = read_card(run_dir, validate=False) if (run_dir / "card.json").is_file() else {}
+    zoo.root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".staging-", dir=zoo.root) as staging:
+        staging = Path(staging)
+        graphs, parity = export_step(model, config, staging)
+        interpretation = interpretation_step(run_dir, staging, run_card)
+        card = card_step(run_dir, staging, config, run_card, graphs, parity, interpretation, name, description)
+        (staging / "card.json").write_text(card_text(card))
+        return zoo.publish(staging, name, stamp=stamp_graphs)
+
+
+def export_spec(model, config: dict):
+    """The ExportSpec of a run: alphabet table, length, whether length is dynamic, classes."""
+    from seqzoo.training.export import ExportSpec
+
+    alphabet = alphabet_from_dict(config["alphabet"])
+    return ExportSpec(alphabet.table, int(config["length"]), bool(getattr(model, "length_dynamic", False)),
+                      len(config["classes"]))
+
+
+def export_step(model, config: dict, staging: Path) -> tuple[dict, dict]:
+    """Step 1: write the three graphs and check them against torch; returns (graphs, parity)."""
+    from seqzoo.training.export import check_parity, export_graphs
+
+    spec = export_spec(model, config)
+    graphs = export_graphs(model, spec, staging)
+    parity = check_parity(model, spec, staging)
+    return graphs, parity
+
+
+def interpretation_step(run_dir: Path, staging: Path, run_card: dict) -> dict:
+    """Step 2: bring the run's interpretation products into the version.
+
+    Copies plots, report.html, motifs.meme and tables the run wrote (see CARRIED_SUFFIXES) and
+    returns the card fields they stand for (``motifs`` from the run's card). The interpretation
+    engineer's report/motif calls belong here.
+    """
+    for path in sorted(run_dir.iterdir()):
+        if path.is_file() and not path.is_symlink() and path.suffix in CARRIED_SUFFIXES:
+            shutil.copyfile(path, staging / path.name)
+    return {"motifs": list(run_card.get("motifs") or [])}
+
+
+def card_step(run_dir: Path, staging: Path, config: dict, run_card: dict, graphs: dict, parity: dict,
+              interpretation: dict, name: str, description: str | None) -> dict:
+    """Step 3: the complete card (name and version provisional until the zoo stamps them)."""
+    alphabet = alphabet_from_dict(config["alphabet"])
+    structure = config.get("structure")
+    length_dynamic = graphs["model.onnx"]["inputs"][0]["shape"][1] == "L"
+    input_ = {
+        "alphabet": alphabet.to_dict(),
+        "length": int(config["length"]),
+        "length_dynamic": length_dynamic,
+        "length_policy": ("any length; the card's length is the trained one" if length_dynamic
+                          else f"exactly {config['length']}: centre, pad with N or crop"),
+        "unknown": (alphabet.sequence if isinstance(alphabet, ProductAlphabet) else alphabet).unknown,
+        "structure": None if not structure else {"form": structure, "predictor": "ViennaRNA",
+                                                 "version": _vienna_version()},
+    }
+    card = {
+        "description": f"{config['task']} classifier of {', '.join(config['classes'])}",
+        "license": "MIT",
+        "citation": "",
+        "training": {},
+        "hyperparameters": dict(config.get("model") or {}),
+        "metrics": {},
+        "baseline": None,
+        "motifs": [],
+        **run_card,
+        **interpretation,
+        "schema_version": SCHEMA_VERSION,
+        "name": name,
+        "version": 1,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "task": config["task"],
+        "classes": list(config["classes"]),
+        "input": input_,
+        "output": {"activation": "sigmoid" if config["task"] == "multilabel" else "softmax", "name": "probs"},
+        "graphs": graphs,
+        "parity": parity,
+        "expect": expect_entries(run_dir, staging / "model.onnx", alphabet),
+        "provenance": provenance(),
+    }
+    if description:
+        card["description"] = description
+    return validate_card(card, str(run_dir / "card.json"))
+
+
+def expect_entries(run_dir: Path, model_path: Path, alphabet, count: int = EXPECT_COUNT) -> list[dict]:
+    """Reference inputs (test-split sequences, half from each end of the score range) and the probs
+    model.onnx gives them; ``seqzoo zoo verify`` re-runs them."""
+    import onnxruntime as ort
+
+    data_path = run_dir / "data.npz"
+    if not data_path.is_file():
+        raise InputError(f"{run_dir}: no data.npz (the test split), so the card's expect entries cannot be made")
+    with np.load(data_path) as data:
+        codes = np.asarray(data["codes"], dtype=np.uint8)
+        scores = np.asarray(data["scores"]) if "scores" in data else None
+    if len(codes) == 0:
+        raise InputError(f"{data_path}: the test split is empty")
+    order = np.argsort(scores[:, -1], kind="stable") if scores is not None and len(scores) == len(codes) \
+        else np.arange(len(codes))
+    pick = np.unique(np.concatenate([order[: (count + 1) // 2], order[len(order) - count // 2:]]))[:count]
+    chosen = codes[pick]
+    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    probs = session.run(None, {"codes": chosen})[0]
+    if isinstance(alphabet, ProductAlphabet):
+        sequences, structures = alphabet.decode(chosen)
+        return [{"sequence": s, "structure": t, "probs": p.tolist()} for s, t, p in zip(sequences, structures, probs)]
+    return [{"sequence": s, "probs": p.tolist()} for s, p in zip(alphabet.decode(chosen), probs)]
+
+
+def stamp_graphs(folder: Path, card: dict) -> None:
+    """The zoo's stamp: the final card into each ONNX file's metadata (card.json is written by the zoo)."""
+    from seqzoo.training.export import embed_card
+
+    embed_card(folder, card_text(card))
+
+
+def provenance() -> dict:
+    """Package versions and the git commit of the seqzoo source, if it is a checkout."""
+    import onnx
+    import onnxruntime
+    import torch
+
+    import seqzoo
+
+    return {"seqzoo": seqzoo.__version__, "python": platform.python_version(), "torch": torch.__version__,
+            "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, "git_commit": _git_commit()}
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _vienna_version() -> str | None:
+    try:
+        from seqzoo.zoo.structure import vienna_version
+
+        return vienna_version()
+    except ImportError:
+        return None
