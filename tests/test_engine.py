@@ -18,6 +18,7 @@ from onnx import TensorProto, helper, numpy_helper
 from seqzoo.serving.engine import Engine
 from seqzoo.zoo.alphabets import get_alphabet
 from seqzoo.zoo.errors import InputError, NotFoundError
+from seqzoo.zoo.manifest import write_manifest
 
 OPSET = [helper.make_opsetid("", 18)]
 
@@ -119,6 +120,7 @@ def make_version_dir(root: Path, name: str = "toy", version: int = 1, length: in
             "expect": ([{"sequence": s, "probs": p.tolist()} for s, p in zip(expect_seqs, probs)] if expect else [])}
     (path / "card.json").write_text(json.dumps(card))
     np.savez(path / "weights_for_tests.npz", w=w, b=b)
+    write_manifest(path)  # complete: the zoo lists it
     return path
 
 

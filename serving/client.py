@@ -1,0 +1,188 @@
+"""A Python client for a seqzoo server: scoring, streaming, attribution, model cards, health.
+
+Arrays go over the wire packed (uint8 codes in, float32 probabilities out), so a client that
+already has codes pays almost nothing to send 1,024 sequences. Server errors come back as the
+seqzoo errors they started as (INVALID_ARGUMENT -> InputError, NOT_FOUND -> NotFoundError, ...),
+with the server's message, so callers handle local and remote failures the same way.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+import grpc
+import numpy as np
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from seqzoo.v1 import seqzoo_pb2 as pb
+from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc
+from seqzoo.zoo.errors import (ConflictError, InputError, IntegrityError, NotFoundError, SeqzooError,
+                               UnavailableError)
+
+METHODS = {"ig": pb.INTEGRATED_GRADIENTS, "saliency": pb.SALIENCY, "ism": pb.ISM}
+ERRORS = {grpc.StatusCode.INVALID_ARGUMENT: InputError, grpc.StatusCode.NOT_FOUND: NotFoundError,
+          grpc.StatusCode.DATA_LOSS: IntegrityError, grpc.StatusCode.ALREADY_EXISTS: ConflictError}
+
+
+class ServerError(SeqzooError):
+    """A server answer that is not a user error: RESOURCE_EXHAUSTED, UNAUTHENTICATED, INTERNAL, ...
+
+    Attributes
+    ----------
+    code : grpc.StatusCode
+    """
+
+    def __init__(self, code: grpc.StatusCode, message: str):
+        super().__init__(f"{code.name}: {message}")
+        self.code = code
+
+
+def error_from(code: grpc.StatusCode, message: str) -> SeqzooError:
+    """The seqzoo error for a gRPC status (UnavailableError for UNAVAILABLE and DEADLINE_EXCEEDED)."""
+    if code in ERRORS:
+        return ERRORS[code](message)
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return UnavailableError(f"{code.name}: {message}")
+    return ServerError(code, message)
+
+
+def _code_from_number(number: int) -> grpc.StatusCode:
+    return next((c for c in grpc.StatusCode if c.value[0] == number), grpc.StatusCode.UNKNOWN)
+
+
+def channel_options(max_message_bytes: int = 64 * 2**20) -> list:
+    return [("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes)]
+
+
+def probs_of(response) -> np.ndarray:
+    """float32 [N, C] from a ScoreResponse (raises the seqzoo error of a stream error answer)."""
+    if response.error_code:
+        raise error_from(_code_from_number(response.error_code), response.error_message)
+    return np.frombuffer(response.probs, dtype=np.float32).reshape(tuple(response.shape))
+
+
+class SeqZooClient:
+    """A blocking client for ``seqzoo.v1.SeqZoo``.
+
+    Parameters
+    ----------
+    target : str
+        ``host:port``.
+    token : str, optional
+        Bearer token (the server's ``--token-file``).
+    tls_ca : str or Path, optional
+        PEM of the CA (or the server's self-signed certificate): connect with TLS.
+    timeout : float
+        Default deadline of every call, seconds.
+    """
+
+    def __init__(self, target: str, token: str | None = None, tls_ca: str | Path | None = None,
+                 timeout: float = 60.0, max_message_bytes: int = 64 * 2**20):
+        options = channel_options(max_message_bytes)
+        if tls_ca is not None:
+            creds = grpc.ssl_channel_credentials(root_certificates=Path(tls_ca).read_bytes())
+            self.channel = grpc.secure_channel(target, creds, options=options)
+        else:
+            self.channel = grpc.insecure_channel(target, options=options)
+        self.stub = pb_grpc.SeqZooStub(self.channel)
+        self.health_stub = health_pb2_grpc.HealthStub(self.channel)
+        self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self.timeout = timeout
+
+    def __enter__(self) -> "SeqZooClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def _call(self, method, request, timeout: float | None):
+        try:
+            return method(request, timeout=timeout or self.timeout, metadata=self.metadata)
+        except grpc.RpcError as exc:
+            raise error_from(exc.code(), exc.details() or "") from None
+
+    # ------------------------------------------------------------------ models
+    def list_models(self) -> list[dict]:
+        """Every served version: name, version, digest, provider, classes, ... and the card."""
+        return [_info(m) for m in self._call(self.stub.ListModels, pb.ListModelsRequest(), None).models]
+
+    def get_model(self, model: str) -> dict:
+        """One version's card and serving details (``card``, ``provider``, ``digest``, ``length``, ...)."""
+        return _info(self._call(self.stub.GetModel, pb.GetModelRequest(model=model), None))
+
+    def health(self, service: str = "", timeout: float = 5.0) -> str:
+        """``SERVING``, ``NOT_SERVING`` or ``SERVICE_UNKNOWN`` for a ref ("" = the server)."""
+        try:
+            answer = self.health_stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                return "SERVICE_UNKNOWN"
+            raise error_from(exc.code(), exc.details() or "") from None
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
+
+    # ------------------------------------------------------------------ scoring
+    @staticmethod
+    def request(model: str, sequences: Sequence[str] | None = None, codes: np.ndarray | None = None,
+                structures: Sequence[str] | None = None, convert_tu: bool = False, id: int = 0) -> pb.ScoreRequest:
+        """A ScoreRequest from strings or from uint8 codes [N, L] (packed)."""
+        if (sequences is None) == (codes is None):
+            raise InputError("give either sequences or codes")
+        if codes is not None:
+            codes = np.ascontiguousarray(codes, dtype=np.uint8)
+            if codes.ndim != 2:
+                raise InputError(f"codes must be 2-d [N, L], got shape {codes.shape}")
+            return pb.ScoreRequest(model=model, codes=codes.tobytes(), length=codes.shape[1], id=id)
+        return pb.ScoreRequest(model=model, sequences=list(sequences), structures=list(structures or []),
+                               convert_tu=convert_tu, id=id)
+
+    def score(self, model: str, sequences: Sequence[str] | None = None, codes: np.ndarray | None = None,
+              structures: Sequence[str] | None = None, convert_tu: bool = False,
+              timeout: float | None = None) -> np.ndarray:
+        """Class probabilities, float32 [N, C] (columns in the order of the model's classes)."""
+        return probs_of(self._call(self.stub.Score, self.request(model, sequences, codes, structures, convert_tu),
+                                   timeout))
+
+    def score_stream(self, requests: Iterable[pb.ScoreRequest], timeout: float | None = None) -> Iterator:
+        """Send requests on one bidirectional stream; yields (id, probs [n, C]) in order.
+
+        The stream is consumed lazily, so a generator of requests over a huge file keeps
+        memory bounded (the server holds at most its stream window of messages).
+        """
+        responses = self.stub.ScoreStream(iter(requests), timeout=timeout, metadata=self.metadata)
+        try:
+            for response in responses:
+                yield response.id, probs_of(response)
+        except grpc.RpcError as exc:
+            raise error_from(exc.code(), exc.details() or "") from None
+
+    def attribute(self, model: str, sequences: Sequence[str] | None = None, codes: np.ndarray | None = None,
+                  method: str = "ig", target: str | None = None, steps: int = 50, float16: bool = False,
+                  structures: Sequence[str] | None = None, convert_tu: bool = False,
+                  timeout: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Attribution maps [N, L, A] (float32, or float16 when asked) and probabilities [N, C].
+
+        ``method`` is ``ig`` (integrated gradients), ``saliency`` or ``ism``; ``target`` is a class
+        name (default: the last class, a binary model's positive class).
+        """
+        if method not in METHODS:
+            raise InputError(f"method {method!r} is not one of {', '.join(METHODS)}")
+        base = self.request(model, sequences, codes, structures, convert_tu)
+        request = pb.AttributeRequest(model=model, codes=base.codes, length=base.length, sequences=base.sequences,
+                                      structures=base.structures, convert_tu=convert_tu, method=METHODS[method],
+                                      target=target or "", steps=steps, float16=float16)
+        answer = self._call(self.stub.Attribute, request, timeout)
+        attributions = np.frombuffer(answer.attributions, dtype=np.dtype(answer.dtype)).reshape(tuple(answer.shape))
+        probs = np.frombuffer(answer.probs, dtype=np.float32).reshape(tuple(answer.probs_shape))
+        return attributions, probs
+
+
+def _info(m) -> dict:
+    return {"name": m.name, "version": m.version, "ref": m.ref, "digest": m.digest, "provider": m.provider,
+            "length": m.length or None, "classes": list(m.classes), "alphabet": m.alphabet_letters,
+            "structure": m.structure, "card": json.loads(m.card_json) if m.card_json else {}}

@@ -1,0 +1,422 @@
+"""The gRPC server: seqzoo.v1.SeqZoo on grpc.aio, with health, reflection, auth, TLS and drain.
+
+The event loop only parses, validates and answers; forward passes run on each model version's
+batcher thread (ONNX Runtime releases the GIL) and attribution on its lane, so thousands of
+small requests from many clients and streams share a few large batches. Errors a user can fix
+become status codes with the same words (InputError -> INVALID_ARGUMENT naming the sequence
+index, NotFoundError -> NOT_FOUND, QueueFullError -> RESOURCE_EXHAUSTED, ...); anything else is
+logged and answered INTERNAL, and never takes the server down.
+
+Health (grpc.health.v1) has one entry per served ref (``pum2``, ``pum2:3``) and ``""`` for the
+server; it stays open without a token so load balancers can probe it. SIGTERM starts a drain:
+health turns NOT_SERVING, new RPCs are refused, in-flight ones finish within the grace period.
+
+Extra services (issue 5's ``Variants``) plug in through ``SERVICE_HOOKS``: each hook is called
+as ``hook(server, store)`` with the grpc.aio server and the ModelStore, registers its servicer,
+and returns the full names of the services it added (for reflection). Adding a service is one
+line in that list, or ``build_server(..., hooks=[...])``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import grpc
+import numpy as np
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from seqzoo.serving.batcher import DeadlineExpiredError, QueueFullError
+from seqzoo.serving.store import ModelStore, Served
+from seqzoo.serving.telemetry import Metrics
+from seqzoo.v1 import seqzoo_pb2 as pb
+from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc
+from seqzoo.zoo.errors import (ConflictError, InputError, IntegrityError, NotFoundError, SeqzooError,
+                               UnavailableError)
+
+log = logging.getLogger(__name__)
+
+SERVICE = pb.DESCRIPTOR.services_by_name["SeqZoo"].full_name
+HEALTH_PREFIX = "/grpc.health.v1.Health/"
+# hook(server, store) -> [service full names]; issue 5 adds its Variants servicer here.
+SERVICE_HOOKS: list[Callable[[grpc.aio.Server, ModelStore], list[str]]] = []
+
+STATUS = {InputError: grpc.StatusCode.INVALID_ARGUMENT, NotFoundError: grpc.StatusCode.NOT_FOUND,
+          QueueFullError: grpc.StatusCode.RESOURCE_EXHAUSTED, DeadlineExpiredError: grpc.StatusCode.DEADLINE_EXCEEDED,
+          IntegrityError: grpc.StatusCode.DATA_LOSS, ConflictError: grpc.StatusCode.ALREADY_EXISTS,
+          UnavailableError: grpc.StatusCode.UNAVAILABLE}
+
+
+def status_of(exc: BaseException) -> grpc.StatusCode:
+    """The gRPC status code for an exception (INTERNAL for anything not a SeqzooError)."""
+    for cls, code in STATUS.items():
+        if isinstance(exc, cls):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+@dataclass
+class ServerSettings:
+    """Network-side settings of ``seqzoo serve``.
+
+    Attributes
+    ----------
+    address : str
+        ``host:port`` to listen on (port 0 picks a free port; see ``SeqZooServer.port``).
+    max_message_bytes : int
+        Largest request or response message.
+    max_sequences : int
+        Most sequences in one request (more is INVALID_ARGUMENT).
+    stream_window : int
+        Messages of one stream in flight at once (back-pressure for fast writers).
+    tls_cert, tls_key : Path, optional
+        PEM files; both or neither.
+    token : str, optional
+        Bearer token every RPC but health must carry (``authorization: Bearer <token>``).
+    grace_seconds : float
+        How long in-flight RPCs may take to finish on drain.
+    """
+
+    address: str = "127.0.0.1:50051"
+    max_message_bytes: int = 64 * 2**20
+    max_sequences: int = 65536
+    stream_window: int = 256
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    token: str | None = None
+    grace_seconds: float = 30.0
+    extra_options: list = field(default_factory=list)
+
+
+def _decode_request(served: Served, request, max_sequences: int) -> np.ndarray:
+    """Codes [N, L] from a ScoreRequest or AttributeRequest (packed codes or strings)."""
+    engine = served.engine
+    if request.codes:
+        if request.sequences:
+            raise InputError("give either codes or sequences, not both")
+        length = request.length or engine.length or 0
+        if length <= 0:
+            raise InputError("field 'length' must be set with packed codes for a model of dynamic length")
+        if len(request.codes) % length:
+            raise InputError(f"field 'codes' holds {len(request.codes)} bytes, not a multiple of length {length}")
+        n = len(request.codes) // length
+        if n > max_sequences:
+            raise InputError(f"the request has {n} sequences; the limit is {max_sequences}")
+        return engine.check_codes(np.frombuffer(request.codes, dtype=np.uint8).reshape(n, length))
+    if len(request.sequences) > max_sequences:
+        raise InputError(f"the request has {len(request.sequences)} sequences; the limit is {max_sequences}")
+    if not request.sequences:
+        raise InputError("the batch is empty: give codes or sequences")
+    return engine.encode(list(request.sequences), list(request.structures) or None, request.convert_tu)
+
+
+class SeqZooServicer(pb_grpc.SeqZooServicer):
+    """seqzoo.v1.SeqZoo over a ModelStore."""
+
+    def __init__(self, store: ModelStore, settings: ServerSettings, metrics: Metrics):
+        self.store = store
+        self.settings = settings
+        self.metrics = metrics
+
+    # -- helpers ---------------------------------------------------------------------------
+    @staticmethod
+    def _deadline(context) -> float | None:
+        remaining = context.time_remaining()
+        return None if remaining is None else time.monotonic() + remaining
+
+    async def _codes(self, served: Served, request) -> np.ndarray:
+        if served.engine.structure_form and request.sequences and not request.structures:
+            # folding takes ~35 ms a sequence: keep it off the event loop
+            return await asyncio.get_running_loop().run_in_executor(
+                None, _decode_request, served, request, self.settings.max_sequences)
+        return _decode_request(served, request, self.settings.max_sequences)
+
+    async def _fail(self, context, method: str, model: str, exc: BaseException):
+        code = status_of(exc)
+        if code == grpc.StatusCode.INTERNAL:
+            log.error("%s on %s failed: %r", method, model, exc, exc_info=exc, extra={"method": method})
+        self.metrics.answered(model or "-", "-", method, code.name)
+        await context.abort(code, str(exc) if code != grpc.StatusCode.INTERNAL else f"internal error: {exc!r}")
+
+    def _info(self, served: Served) -> pb.ModelInfo:
+        e, info = served.engine, served.info
+        if "card_json" not in info:
+            info["card_json"] = json.dumps(e.card, sort_keys=True)
+        return pb.ModelInfo(name=e.identity.name, version=e.identity.version, digest=e.identity.digest,
+                            card_json=info["card_json"], provider=e.provider, length=e.length or 0,
+                            length_dynamic=e.length is None, classes=e.classes, alphabet_letters=e.columns,
+                            structure=bool(e.structure_form), ref=e.identity.ref)
+
+    # -- RPCs ------------------------------------------------------------------------------
+    async def ListModels(self, request, context):
+        return pb.ListModelsResponse(models=[self._info(s) for s in self.store.list()])
+
+    async def GetModel(self, request, context):
+        try:
+            return self._info(self.store.get(request.model))
+        except Exception as exc:
+            await self._fail(context, "GetModel", request.model, exc)
+
+    async def Score(self, request, context):
+        try:
+            served = self.store.get(request.model)
+            codes = await self._codes(served, request)
+            probs = await served.batcher.submit(codes, self._deadline(context))
+        except Exception as exc:
+            await self._fail(context, "Score", request.model, exc)
+            return
+        ident = served.engine.identity
+        self.metrics.answered(ident.name, ident.version, "Score", "OK", probs.shape[0])
+        return pb.ScoreResponse(probs=probs.tobytes(), shape=probs.shape, classes=served.engine.classes,
+                                model=ident.ref, id=request.id)
+
+    async def ScoreStream(self, request_iterator, context):
+        """Each message is scored as it arrives (merged into batches with everyone else's);
+        answers come back in order; a bad message gets an error answer and the stream goes on."""
+        window: asyncio.Queue = asyncio.Queue(maxsize=self.settings.stream_window)
+        deadline = self._deadline(context)
+
+        async def read():
+            try:
+                async for request in request_iterator:
+                    try:
+                        served = self.store.get(request.model)
+                        codes = await self._codes(served, request)
+                        item = (request, served, served.batcher.submit(codes, deadline))
+                    except Exception as exc:
+                        item = (request, None, exc)
+                    await window.put(item)
+            finally:
+                await window.put(None)
+
+        reader = asyncio.create_task(read())
+        try:
+            while True:
+                item = await window.get()
+                if item is None:
+                    break
+                request, served, pending = item
+                try:
+                    if served is None:
+                        raise pending
+                    probs = await pending
+                except Exception as exc:
+                    code = status_of(exc)
+                    self.metrics.answered(request.model or "-", "-", "ScoreStream", code.name)
+                    yield pb.ScoreResponse(id=request.id, error_code=code.value[0], error_message=str(exc))
+                    continue
+                ident = served.engine.identity
+                self.metrics.answered(ident.name, ident.version, "ScoreStream", "OK", probs.shape[0])
+                yield pb.ScoreResponse(probs=probs.tobytes(), shape=probs.shape, classes=served.engine.classes,
+                                       model=ident.ref, id=request.id)
+            await reader  # surfaces a broken request stream
+        finally:
+            reader.cancel()
+
+    async def Attribute(self, request, context):
+        try:
+            served = self.store.get(request.model)
+            codes = await self._codes(served, request)
+            engine, n = served.engine, codes.shape[0]
+            selector = engine.selector(n, request.target or None)
+            deadline = self._deadline(context)
+            length, a = codes.shape[1], engine.alphabet.size
+            if request.method == pb.INTEGRATED_GRADIENTS:
+                steps = request.steps or 50
+                if not 1 <= steps <= 1000:
+                    raise InputError(f"field 'steps' must be 1..1000, got {steps}")
+                onehot = engine.alphabet.one_hot(codes)
+                chunk = max(1, 2**20 // (steps * length * a))
+                job = served.lane.submit("ig", lambda i, j: engine.integrated_gradients(
+                    onehot[i:j], selector[i:j], steps), n, chunk, deadline)
+            elif request.method == pb.SALIENCY:
+                onehot = engine.alphabet.one_hot(codes)
+                job = served.lane.submit("saliency", lambda i, j: engine.gradient(onehot[i:j], selector[i:j])[1],
+                                         n, 256, deadline)
+            elif request.method == pb.ISM:
+                job = served.lane.submit("ism", lambda i, j: engine.ism(codes[i:j], selector[i:j]), n, 1, deadline)
+            else:
+                raise InputError(f"field 'method' {request.method} is not IG, SALIENCY or ISM")
+            probs_future = served.batcher.submit(codes, deadline)
+            attributions, probs = await asyncio.gather(job, probs_future)
+        except Exception as exc:
+            await self._fail(context, "Attribute", request.model, exc)
+            return
+        dtype = np.float16 if request.float16 else np.float32
+        target = request.target or engine.classes[-1]
+        ident = engine.identity
+        self.metrics.answered(ident.name, ident.version, "Attribute", "OK", n)
+        return pb.AttributeResponse(attributions=attributions.astype(dtype).tobytes(), shape=attributions.shape,
+                                    dtype=np.dtype(dtype).name, probs=probs.tobytes(), probs_shape=probs.shape,
+                                    target=target, model=ident.ref, columns=list(engine.columns)
+                                    if len(engine.columns) == a else [engine.columns[2 * k:2 * k + 2]
+                                                                      for k in range(a)])
+
+
+class TokenAuth(grpc.aio.ServerInterceptor):
+    """Every RPC but health must carry ``authorization: Bearer <token>``; else UNAUTHENTICATED."""
+
+    def __init__(self, token: str):
+        self.expected = f"Bearer {token}"
+
+        async def deny(request, context):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token "
+                                "(send metadata 'authorization: Bearer <token>')")
+
+        async def deny_stream(request_iterator, context):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token "
+                                "(send metadata 'authorization: Bearer <token>')")
+            yield  # pragma: no cover - makes this an async generator
+
+        self._deny = {"unary_unary": grpc.unary_unary_rpc_method_handler(deny),
+                      "stream_stream": grpc.stream_stream_rpc_method_handler(deny_stream),
+                      "unary_stream": grpc.unary_stream_rpc_method_handler(deny),
+                      "stream_unary": grpc.stream_unary_rpc_method_handler(deny)}
+
+    async def intercept_service(self, continuation, handler_call_details):
+        if handler_call_details.method.startswith(HEALTH_PREFIX):
+            return await continuation(handler_call_details)
+        for key, value in handler_call_details.invocation_metadata or ():
+            if key == "authorization" and value == self.expected:
+                return await continuation(handler_call_details)
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        kind = ("stream" if handler.request_streaming else "unary") + "_" + (
+            "stream" if handler.response_streaming else "unary")
+        return self._deny[kind]
+
+
+class SeqZooServer:
+    """A running server: ``await start()``, ``await wait()``, ``await drain()``.
+
+    Parameters
+    ----------
+    store : ModelStore
+        Not yet started; ``start`` loads and warms its models before anything reports SERVING.
+    settings : ServerSettings
+    metrics : Metrics, optional
+    hooks : list of callables, optional
+        Extra services: ``hook(server, store) -> [service names]`` (default: SERVICE_HOOKS).
+    poll_seconds : float, optional
+        Poll the zoo for new versions this often.
+    """
+
+    def __init__(self, store: ModelStore, settings: ServerSettings | None = None, metrics: Metrics | None = None,
+                 hooks: list | None = None, poll_seconds: float | None = None):
+        self.store = store
+        self.settings = settings or ServerSettings()
+        self.metrics = metrics or Metrics()
+        self.hooks = list(SERVICE_HOOKS if hooks is None else hooks)
+        self.poll_seconds = poll_seconds
+        self.health = health.aio.HealthServicer()
+        self.port: int | None = None
+        self.server: grpc.aio.Server | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._draining = False
+
+    def _options(self) -> list:
+        size = int(self.settings.max_message_bytes)
+        return [("grpc.max_receive_message_length", size), ("grpc.max_send_message_length", size),
+                ("grpc.max_concurrent_streams", 1024), *self.settings.extra_options]
+
+    def _on_change(self, served: Served, serving: bool) -> None:
+        """Called by the store (any thread) when a version starts or stops serving."""
+        if self.loop is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._set_health(serving), self.loop)
+
+    async def _set_health(self, _serving: bool) -> None:
+        if self._draining:
+            return
+        status = health_pb2.HealthCheckResponse
+        refs: dict[str, bool] = {}
+        for served in self.store.list():
+            ident = served.engine.identity
+            refs[ident.name] = refs[f"{ident.name}:latest"] = refs[ident.ref] = True
+        for ref in list(self._health_refs):
+            if ref not in refs:
+                await self.health.set(ref, status.SERVICE_UNKNOWN)
+        for ref in refs:
+            await self.health.set(ref, status.SERVING)
+        self._health_refs = set(refs)
+        await self.health.set("", status.SERVING if refs else status.NOT_SERVING)
+        await self.health.set(SERVICE, status.SERVING if refs else status.NOT_SERVING)
+
+    async def start(self) -> int:
+        """Load models (warm), bind, start serving; returns the bound port."""
+        self.loop = asyncio.get_running_loop()
+        self._stopped = asyncio.Event()
+        self._health_refs: set[str] = set()
+        self.store.on_change = self._on_change
+        self.store.observer = self.metrics.observer
+        # loading and warm-up are CPU work: keep the loop free while they run
+        await self.loop.run_in_executor(None, self.store.start, self.poll_seconds)
+        interceptors = [TokenAuth(self.settings.token)] if self.settings.token else []
+        self.server = grpc.aio.server(options=self._options(), interceptors=interceptors,
+                                      maximum_concurrent_rpcs=None)
+        pb_grpc.add_SeqZooServicer_to_server(SeqZooServicer(self.store, self.settings, self.metrics), self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        names = [SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME]
+        for hook in self.hooks:
+            names.extend(hook(self.server, self.store) or [])
+        reflection.enable_server_reflection(names, self.server)
+        if bool(self.settings.tls_cert) != bool(self.settings.tls_key):
+            raise InputError("give both --tls-cert and --tls-key, or neither")
+        if self.settings.tls_cert:
+            key, cert = Path(self.settings.tls_key).read_bytes(), Path(self.settings.tls_cert).read_bytes()
+            creds = grpc.ssl_server_credentials([(key, cert)])
+            self.port = self.server.add_secure_port(self.settings.address, creds)
+        else:
+            self.port = self.server.add_insecure_port(self.settings.address)
+        if not self.port:
+            raise UnavailableError(f"cannot listen on {self.settings.address}")
+        await self.server.start()
+        await self._set_health(True)  # every loaded model is warm: SERVING
+        log.info("listening on port %d (%s)", self.port, "TLS" if self.settings.tls_cert else "plaintext",
+                 extra={"port": self.port, "models": [s.ref for s in self.store.list()]})
+        return self.port
+
+    async def drain(self, grace: float | None = None) -> None:
+        """Refuse new RPCs, let in-flight ones finish (up to ``grace`` s), then unload models."""
+        if self._draining:
+            return
+        self._draining = True
+        log.info("draining: refusing new requests, finishing in-flight ones")
+        await self.health.enter_graceful_shutdown()
+        if self.server is not None:
+            await self.server.stop(self.settings.grace_seconds if grace is None else grace)
+        await asyncio.get_running_loop().run_in_executor(None, self.store.close)
+        self._stopped.set()
+        log.info("stopped")
+
+    async def wait(self) -> None:
+        """Return when a drain has finished (models unloaded)."""
+        await self._stopped.wait()
+
+    def handle_signals(self) -> None:
+        """SIGTERM and SIGINT start a graceful drain."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(self.drain()))
+
+
+async def serve(store: ModelStore, settings: ServerSettings, metrics_port: int | None = None,
+                poll_seconds: float | None = None, ready: Callable[[int], None] | None = None) -> None:
+    """Run a server until SIGTERM/SIGINT (then drain)."""
+    metrics = Metrics()
+    if metrics_port:
+        metrics.serve(metrics_port)
+    server = SeqZooServer(store, settings, metrics, poll_seconds=poll_seconds)
+    port = await server.start()
+    server.handle_signals()
+    if ready is not None:
+        ready(port)
+    await server.wait()

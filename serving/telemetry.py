@@ -1,0 +1,97 @@
+"""What the server tells operators: Prometheus metrics and structured (JSON) logs.
+
+Metrics are labelled by model name and version, so a dashboard can compare the version being
+rolled out with the one it replaces. They live in their own registry (tests can start many
+servers in one process) and are served on ``--metrics-port`` by prometheus_client.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
+TIME_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+class Metrics:
+    """The server's Prometheus metrics (one registry per server).
+
+    requests_total{model, version, method, code}, sequences_total{model, version, method},
+    batch_size{model, version}, queue_seconds{model, version}, compute_seconds{model, version},
+    queued_sequences{model, version}, model_info{model, version, digest, provider}.
+    """
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("seqzoo_requests", "RPCs answered", ["model", "version", "method", "code"],
+                                registry=r)
+        self.sequences = Counter("seqzoo_sequences", "sequences scored or attributed",
+                                 ["model", "version", "method"], registry=r)
+        self.batch_size = Histogram("seqzoo_batch_size", "sequences per forward pass", ["model", "version"],
+                                    buckets=BATCH_BUCKETS, registry=r)
+        self.queue_seconds = Histogram("seqzoo_queue_seconds", "time a request waited for its batch",
+                                       ["model", "version"], buckets=TIME_BUCKETS, registry=r)
+        self.compute_seconds = Histogram("seqzoo_compute_seconds", "forward pass time per batch",
+                                         ["model", "version"], buckets=TIME_BUCKETS, registry=r)
+        self.queued = Gauge("seqzoo_queued_sequences", "sequences waiting", ["model", "version"], registry=r)
+        self.info = Gauge("seqzoo_model_info", "a loaded model version (value 1)",
+                          ["model", "version", "digest", "provider"], registry=r)
+
+    def observer(self, model: str, version: int, batcher=None):
+        """The batcher's ``observe(batch_size, queue_seconds, compute_seconds)`` hook for one version."""
+        labels = (model, str(version))
+        batch, queue, compute = (self.batch_size.labels(*labels), self.queue_seconds.labels(*labels),
+                                 self.compute_seconds.labels(*labels))
+        queued = self.queued.labels(*labels)
+
+        def observe(size: int, queue_times: list, compute_time: float) -> None:
+            batch.observe(size)
+            for t in queue_times:
+                queue.observe(t)
+            compute.observe(compute_time)
+            if batcher is not None:
+                queued.set(batcher.queued)
+
+        return observe
+
+    def answered(self, model: str, version: int | str, method: str, code: str, sequences: int = 0) -> None:
+        self.requests.labels(model, str(version), method, code).inc()
+        if sequences:
+            self.sequences.labels(model, str(version), method).inc(sequences)
+
+    def serve(self, port: int, addr: str = "0.0.0.0"):
+        """Serve /metrics on ``port`` (a daemon thread); returns prometheus_client's server."""
+        return start_http_server(port, addr=addr, registry=self.registry)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message and any ``extra`` fields."""
+
+    _standard = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) +
+               f".{int(record.msecs):03d}Z",
+               "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        for key, value in vars(record).items():
+            if key not in self._standard and not key.startswith("_"):
+                out[key] = value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out)
+
+
+def json_logging(level: int = logging.INFO) -> None:
+    """Route the root logger to stderr as JSON lines (the server's structured logs)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
