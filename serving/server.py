@@ -11,8 +11,8 @@ Health (grpc.health.v1) has one entry per served ref (``pum2``, ``pum2:3``) and 
 server; it stays open without a token so load balancers can probe it. SIGTERM starts a drain:
 health turns NOT_SERVING, new RPCs are refused, in-flight ones finish within the grace period.
 
-Extra services (issue 5's ``Variants``) plug in through ``SERVICE_HOOKS``: each hook is called
-as ``hook(server, store)`` with the grpc.aio server and the ModelStore, registers its servicer,
+Extra services (issue 5's ``Variants``) plug in through ``SERVICE_HOOKS``: each hook
+(``"module:function"`` or a callable) is called as ``hook(server, store)`` with the grpc.aio server and the ModelStore, registers its servicer,
 and returns the full names of the services it added (for reflection). Adding a service is one
 line in that list, or ``build_server(..., hooks=[...])``.
 """
@@ -20,6 +20,7 @@ line in that list, or ``build_server(..., hooks=[...])``.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import signal
@@ -45,8 +46,18 @@ log = logging.getLogger(__name__)
 
 SERVICE = pb.DESCRIPTOR.services_by_name["SeqZoo"].full_name
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
-# hook(server, store) -> [service full names]; issue 5 adds its Variants servicer here.
-SERVICE_HOOKS: list[Callable[[grpc.aio.Server, ModelStore], list[str]]] = []
+# Extra services, as "module:function" (imported at start, so they may import this module):
+# hook(server, store) -> [service full names]. One line per service.
+SERVICE_HOOKS: list[str | Callable[[grpc.aio.Server, ModelStore], list[str]]] = [
+    "seqzoo.serving.variant_service:register",
+]
+
+
+def _resolve_hook(hook):
+    if callable(hook):
+        return hook
+    module, _, name = hook.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 STATUS = {InputError: grpc.StatusCode.INVALID_ARGUMENT, NotFoundError: grpc.StatusCode.NOT_FOUND,
           QueueFullError: grpc.StatusCode.RESOURCE_EXHAUSTED, DeadlineExpiredError: grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -366,7 +377,7 @@ class SeqZooServer:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         names = [SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME]
         for hook in self.hooks:
-            names.extend(hook(self.server, self.store) or [])
+            names.extend(_resolve_hook(hook)(self.server, self.store) or [])
         reflection.enable_server_reflection(names, self.server)
         if bool(self.settings.tls_cert) != bool(self.settings.tls_key):
             raise InputError("give both --tls-cert and --tls-key, or neither")
