@@ -1,0 +1,99 @@
+import numpy as np
+import pytest
+import torch
+
+from seqzoo.training.metrics import auroc
+from seqzoo.training.models import DEFAULTS, build_model, hyperparameters, load_run
+from seqzoo.training.train import fit, predict, seed_everything
+from seqzoo.zoo.alphabets import get_alphabet
+from seqzoo.zoo.errors import InputError
+
+torch.set_num_threads(1)
+
+
+@pytest.mark.parametrize("task, classes, activation", [("binary", 2, "softmax"), ("multiclass", 4, "softmax"),
+                                                      ("multilabel", 3, "sigmoid")])
+@pytest.mark.parametrize("extra", [{}, {"head": "global"}, {"rnn": "gru", "bidirectional": True},
+                                   {"rnn": "lstm", "conv_num": 1, "dense_num": 0}])
+def test_output_shapes_and_activation_per_task(task, classes, activation, extra):
+    model = build_model(extra, alphabet_size=4, n_classes=classes, length=50, task=task).eval()
+    x = torch.zeros(3, 50, 4)
+    assert model(x).shape == (3, classes)
+    assert model.output_activation == activation
+    probs = model.probabilities(torch.rand(5, 50, 4))
+    assert probs.shape == (5, classes) and float(probs.detach().min()) >= 0
+    if activation == "softmax":
+        assert torch.allclose(probs.sum(dim=1), torch.ones(5), atol=1e-6)
+    assert isinstance(model.first_conv, torch.nn.Conv1d) and model.first_conv.in_channels == 4
+    assert model.first_conv.out_channels == DEFAULTS["kernel_num"]
+
+
+def test_global_head_accepts_other_lengths_flatten_does_not():
+    glob = build_model({"head": "global"}, 4, 2, 60, "binary").eval()
+    assert glob.length_dynamic and glob(torch.zeros(2, 120, 4)).shape == (2, 2)
+    flat = build_model({}, 4, 2, 60, "binary").eval()
+    assert not flat.length_dynamic
+    with pytest.raises(RuntimeError):
+        flat(torch.zeros(2, 120, 4))
+
+
+def test_bad_hyperparameters_name_the_parameter():
+    with pytest.raises(InputError, match="unknown hyperparameter 'kernels'"):
+        hyperparameters({"kernels": 3})
+    with pytest.raises(InputError, match=r"rnn='transformer' is not valid \(one of none, gru, lstm\)"):
+        hyperparameters({"rnn": "transformer"})
+    with pytest.raises(InputError, match="dropout_conv=1.5"):
+        hyperparameters({"dropout_conv": 1.5})
+    with pytest.raises(InputError, match="too short"):
+        build_model({"kernel_len": 20}, 4, 2, 30, "binary")
+    assert hyperparameters({"kernel_num": "12", "bidirectional": "true"})["kernel_num"] == 12
+
+
+def _toy(seed=0, n=320, length=30):
+    """Positives carry GATA at the centre; an easy task a few epochs learn."""
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 4, size=(n, length)).astype(np.uint8)
+    codes[: n // 2, 13:17] = [2, 0, 3, 0]
+    labels = np.zeros((n, 2), dtype=np.float32)
+    labels[: n // 2, 1] = 1
+    labels[n // 2:, 0] = 1
+    return codes, labels
+
+
+def _train(seed):
+    codes, labels = _toy()
+    seed_everything(seed)
+    params = {"kernel_num": 8, "neuron_num": 16, "epochs": 8, "patience": 3, "batch_size": 16, "learning_rate": 0.005}
+    model = build_model(params, 4, 2, 30, "binary")
+    result = fit(model, codes[::2], labels[::2], codes[1::2], labels[1::2], get_alphabet("dna").table,
+                 ["neg", "pos"], seed=seed, device="cpu", quiet=True)
+    return model, result
+
+
+def test_same_seed_same_weights_on_cpu():
+    a, _ = _train(1)
+    b, _ = _train(1)
+    c, _ = _train(2)
+    for (name, wa), wb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(wa, wb), name
+    assert not torch.equal(a.first_conv.weight, c.first_conv.weight)
+
+
+def test_training_learns_and_load_run_round_trips(tmp_path):
+    import json
+
+    model, result = _train(0)
+    codes, labels = _toy(seed=5)
+    table = get_alphabet("dna").table
+    probs = predict(model, codes, table)
+    assert probs.shape == (len(codes), 2)
+    assert auroc(labels[:, 1], probs[:, 1]) > 0.9  # held-out toy data: the planted GATA is learned
+    assert result.best_epoch >= 1 and len(result.history) <= 8
+    assert result.history[result.best_epoch - 1]["val_loss"] == min(h["val_loss"] for h in result.history)
+    torch.save(model.state_dict(), tmp_path / "weights.pt")
+    (tmp_path / "config.json").write_text(json.dumps({"model": model.params, "alphabet": get_alphabet("dna").to_dict(),
+                                                      "length": 30, "task": "binary", "classes": ["neg", "pos"],
+                                                      "structure": None}))
+    loaded, config = load_run(tmp_path)
+    assert not loaded.training and config["classes"] == ["neg", "pos"]
+    assert np.allclose(predict(loaded, codes, table), probs, atol=1e-6)
