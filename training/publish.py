@@ -67,7 +67,7 @@ def publish_run(run_dir: str | os.PathLike, zoo: LocalZoo, name: str, descriptio
     with tempfile.TemporaryDirectory(prefix=".staging-", dir=zoo.root) as staging:
         staging = Path(staging)
         graphs, parity = export_step(model, config, staging)
-        interpretation = interpretation_step(run_dir, staging, run_card)
+        interpretation = interpretation_step(run_dir, staging, {**run_card, "name": name})
         card = card_step(run_dir, staging, config, run_card, graphs, parity, interpretation, name, description)
         (staging / "card.json").write_text(card_text(card))
         return zoo.publish(staging, name, stamp=stamp_graphs)
@@ -102,7 +102,12 @@ def interpretation_step(run_dir: Path, staging: Path, run_card: dict) -> dict:
     for path in sorted(run_dir.iterdir()):
         if path.is_file() and not path.is_symlink() and path.suffix in CARRIED_SUFFIXES:
             shutil.copyfile(path, staging / path.name)
-    return {"motifs": list(run_card.get("motifs") or [])}
+    from seqzoo.training.interpret import interpret_run
+    from seqzoo.training.report import write_report
+
+    result = interpret_run(run_dir, staging)  # motifs.meme + interpretation/ (issue 6)
+    write_report(staging / "report.html", {**run_card, "motifs": result["motifs"]}, result["summary"], [staging])
+    return {"motifs": result["motifs"]}
 
 
 def card_step(run_dir: Path, staging: Path, config: dict, run_card: dict, graphs: dict, parity: dict,
