@@ -95,7 +95,7 @@ def interpret_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, databa
 def interpret_model(model, config: dict, codes: np.ndarray, labels: np.ndarray, scores: np.ndarray,
                     out_dir: str | os.PathLike, database: str | os.PathLike | None = None, top_kernels: int = 12,
                     max_sequences: int = 4000, ig_sequences: int = 300, ig_steps: int = 32,
-                    optimise_steps: int = 300, seed: int = 0) -> dict:
+                    optimise_steps: int = 200, optimise_starts: int = 4, seed: int = 0) -> dict:
     """Interpret a model on encoded test data (the work of :func:`interpret_run`).
 
     Parameters
@@ -108,7 +108,7 @@ def interpret_model(model, config: dict, codes: np.ndarray, labels: np.ndarray, 
     out_dir : destination folder
     database : motif database (see :func:`seqzoo.training.motif_match.database_path`)
     top_kernels : kernels drawn individually in the report (all are in motifs.meme and the card)
-    max_sequences, ig_sequences, ig_steps, optimise_steps, seed : work limits and the seed
+    max_sequences, ig_sequences, ig_steps, optimise_steps, optimise_starts, seed : work limits and the seed
     """
     import torch
 
@@ -157,12 +157,23 @@ def interpret_model(model, config: dict, codes: np.ndarray, labels: np.ndarray, 
             log.warning("motif matching skipped: %s", exc)
             return [None] * len(pwms)
 
+    timings: dict[str, float] = {}
+    mark = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal mark
+        now = time.perf_counter()
+        timings[name] = round(timings.get(name, 0.0) + now - mark, 3)
+        mark = now
+
     # 1. kernel motifs and importance (pysster)
     values, starts, width = kernel_motifs.first_layer_activations(model, onehot)
     kms = kernel_motifs.kernel_motifs(onehot, values, starts, sub_labels, width)
     order = sorted(range(len(kms)), key=lambda k: -kms[k].importance)
     split = [seq_pwm(km.pwm) for km in kms]
+    lap("kernel_motifs")
     kernel_matches = matches_of([split[k][0] for k in order])
+    lap("matching")
     hist = enrichment.positional_histograms(values, starts, sub_labels, np.array([km.threshold for km in kms]),
                                             codes.shape[1], width)
     dists = enrichment.class_distributions(values, sub_labels)
@@ -187,6 +198,7 @@ def interpret_model(model, config: dict, codes: np.ndarray, labels: np.ndarray, 
                 pictures / f"kernel_{k}_enrichment.png", hist[k], [d[:, k] for d in dists], classes,
                 f"kernel {k}: positions of max activation (above threshold) and max activation per class").name
         kernels_summary.append(item)
+    lap("kernel_plots")
 
     # 2. co-occurrence
     heatmap = None
@@ -194,6 +206,7 @@ def interpret_model(model, config: dict, codes: np.ndarray, labels: np.ndarray, 
         clustering = cooccurrence.cluster_activations(values, max_sequences=1500, seed=seed)
         heatmap = cooccurrence.plot_cooccurrence(pictures / "cooccurrence.png", clustering, sub_labels, classes,
                                                  [f"k{k}" for k in range(values.shape[1])]).name
+    lap("cooccurrence")
 
     # 3. attribution (IG) consensus and examples, 4. optimisation, 5. k-mers: per explained class
     sequences_all = alphabet.decode(codes)[0] if product else alphabet.decode(codes)
@@ -206,12 +219,16 @@ def interpret_model(model, config: dict, codes: np.ndarray, labels: np.ndarray, 
             chosen = np.sort(rng.choice(chosen, ig_sequences, replace=False))
         if len(chosen):
             x = alphabet.one_hot(codes[chosen])
+            lap("other")
             attr = attribution.integrated_gradients(model, x, c, steps=ig_steps)
+            lap("integrated_gradients")
             seq_attr = attr.reshape(len(x), x.shape[1], seq_alpha.size, -1).sum(axis=3) if product else attr
             seq_x = x.reshape(len(x), x.shape[1], seq_alpha.size, -1).sum(axis=3) if product else x
             seqlets = attribution.find_seqlets(seq_attr, seq_x, width=min(seqlet_width, x.shape[1]))
             motifs = attribution.consensus_motifs(seqlets)
+            lap("seqlets")
             motif_matches = matches_of([m.pwm for m in motifs])
+            lap("matching")
             for i, (m, mm) in enumerate(zip(motifs, motif_matches)):
                 mid = f"consensus_{classes[c]}_{i}"
                 logo = save_pwm_logos(pictures / f"{mid}_logo.png",
@@ -226,8 +243,10 @@ def interpret_model(model, config: dict, codes: np.ndarray, labels: np.ndarray, 
                 pictures / f"attribution_{classes[c]}.png", attr[top3], x[top3], letters,
                 [f"test sequence {int(chosen[j])} (score {scores[chosen[j], c]:.3f})" for j in top3],
                 struct_letters).name})
+        lap("attribution_plots")
         opt = optimise.optimise_class(model, c, codes.shape[1], alphabet.size, width=max(width, 12),
-                                      steps=optimise_steps, seed=seed)
+                                      starts=optimise_starts, steps=optimise_steps, seed=seed)
+        lap("optimisation")
         opt_pwm, _ = seq_pwm(opt.pwm)
         mm = matches_of([opt_pwm])[0]
         mid = f"optimised_{classes[c]}"
@@ -239,10 +258,12 @@ def interpret_model(model, config: dict, codes: np.ndarray, labels: np.ndarray, 
         entries.append(entry)
         optimised_summary.append({**entry, "probability": opt.probability, "start": opt.start + 1, "matches": mm,
                                   "logo": logo, "pwm": opt_pwm.round(5).tolist()})
+        lap("matching")
         class_rows = np.flatnonzero(labels[:, c] > 0.5)
         kmer_summary.append({"class": classes[c], **kmers.top_bottom_kmers(
             [sequences_all[i] for i in class_rows], scores[class_rows, c], letters)})
 
+    lap("other")
     # motifs.meme: sequence motifs; structure motifs in their own file
     seq_motifs = [Motif(f"kernel_{k}", split[k][0], f"importance={kms[k].importance:.4f}", max(kms[k].n_sites, 1))
                   for k in order]
@@ -262,7 +283,7 @@ def interpret_model(model, config: dict, codes: np.ndarray, labels: np.ndarray, 
         "kmers": kmer_summary, "examples": examples,
         "database": None if database is None and seq_alpha.name not in ("dna", "rna") else
         str(database or ("jaspar2024" if seq_alpha.name == "dna" else "attract")),
-        "seconds": round(time.perf_counter() - started, 2),
+        "seconds": round(time.perf_counter() - started, 2), "timings": timings,
     }
     _write_json(pictures / SUMMARY_FILE, summary)
     return {"motifs": entries, "summary": summary}
