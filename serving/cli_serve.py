@@ -1,0 +1,90 @@
+"""``seqzoo serve``: serve zoo models over gRPC.
+
+    seqzoo serve --zoo ./zoo --port 50051 [--models pum2,qki:2] [--device auto|cpu|cuda]
+                 [--registry URL] [--max-batch 1024] [--max-delay-ms 2] [--queue 65536]
+                 [--threads N] [--metrics-port 9100] [--tls-cert C --tls-key K] [--token-file F]
+                 [--poll-seconds 30]
+
+Models load and warm up before the server reports SERVING; SIGTERM drains (in-flight requests
+finish, new ones are refused). Logs are JSON lines on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+from pathlib import Path
+
+from seqzoo.zoo.errors import InputError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--zoo", help="zoo folder (default $SEQZOO_ZOO or ./zoo); pulled models land here")
+    parser.add_argument("--port", type=int, default=50051, help="port to listen on (0: any free port)")
+    parser.add_argument("--host", default="0.0.0.0", help="address to listen on")
+    parser.add_argument("--registry", help="pull models from this registry URL (file://, http(s)://, s3://)")
+    parser.add_argument("--models", help="comma-separated refs to serve (name follows its latest version; "
+                                         "name:3 is pinned); default: every model in the zoo")
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    parser.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads per model (default: all cores)")
+    parser.add_argument("--max-batch", type=int, default=1024, help="sequences per forward pass at most")
+    parser.add_argument("--max-delay-ms", type=float, default=2.0,
+                        help="how long the oldest request waits for its batch to fill, ms")
+    parser.add_argument("--queue", type=int, default=65536,
+                        help="sequences waiting per model at most (RESOURCE_EXHAUSTED beyond)")
+    parser.add_argument("--keep-versions", type=int, default=2, help="newest versions of each model kept loaded")
+    parser.add_argument("--max-message-mb", type=float, default=64.0, help="largest request/response message")
+    parser.add_argument("--max-sequences", type=int, default=65536, help="most sequences in one request")
+    parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
+    parser.add_argument("--tls-cert", help="PEM certificate (with --tls-key): serve TLS")
+    parser.add_argument("--tls-key", help="PEM private key")
+    parser.add_argument("--token-file", help="require 'authorization: Bearer <token>' (health stays open)")
+    parser.add_argument("--poll-seconds", type=float, default=30.0,
+                        help="look for new versions this often (0: never)")
+    parser.add_argument("--grace-seconds", type=float, default=30.0, help="drain time on SIGTERM")
+
+
+def settings_from(args):
+    """(StoreSettings, ServerSettings) from parsed arguments; errors name the option."""
+    from seqzoo.serving.batcher import BatcherSettings
+    from seqzoo.serving.server import ServerSettings
+    from seqzoo.serving.store import StoreSettings
+
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads must be at least 1, got {args.threads}")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise InputError("give both --tls-cert and --tls-key, or neither")
+    for option in ("tls_cert", "tls_key", "token_file"):
+        value = getattr(args, option)
+        if value and not Path(value).is_file():
+            raise InputError(f"--{option.replace('_', '-')} {value}: no such file")
+    token = None
+    if args.token_file:
+        token = Path(args.token_file).read_text().strip()
+        if not token:
+            raise InputError(f"--token-file {args.token_file} is empty")
+    batcher = BatcherSettings(max_batch=args.max_batch, max_delay=args.max_delay_ms / 1000.0, max_queue=args.queue)
+    store = StoreSettings(device=args.device, threads=args.threads, batcher=batcher, keep=max(1, args.keep_versions))
+    server = ServerSettings(address=f"{args.host}:{args.port}", max_message_bytes=int(args.max_message_mb * 2**20),
+                            max_sequences=args.max_sequences, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                            token=token, grace_seconds=args.grace_seconds)
+    return store, server
+
+
+def run(args) -> int:
+    from seqzoo.serving.server import serve
+    from seqzoo.serving.store import ModelStore
+    from seqzoo.serving.telemetry import json_logging
+
+    json_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
+    store_settings, server_settings = settings_from(args)
+    models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    store = ModelStore(args.zoo, models=models, registry=args.registry, settings=store_settings)
+
+    def ready(port: int) -> None:
+        logging.getLogger("seqzoo.serve").info("ready on port %d", port, extra={"port": port})
+
+    asyncio.run(serve(store, server_settings, metrics_port=args.metrics_port,
+                      poll_seconds=args.poll_seconds or None, ready=ready))
+    return 0
