@@ -55,8 +55,7 @@ def read_fasta_gz(path: Path, limit: int) -> list[str]:
     return sequences
 
 
-@pytest.fixture(scope="session")
-def pum2_subset() -> dict:
+def load_pum2_subset() -> dict:
     """PUM2 sequences: ``{"train": (sequences, labels [N, 2]), "test": (...), "classes": [...]}``.
 
     300 + 300 training and 100 + 100 test sequences (the first of each file), 200 nt, RNA;
@@ -71,6 +70,12 @@ def pum2_subset() -> dict:
         labels[len(neg):, 1] = 1.0
         out[split] = (neg + pos, labels)
     return out
+
+
+@pytest.fixture(scope="session")
+def pum2_subset() -> dict:
+    """``load_pum2_subset()``, read once per session."""
+    return load_pum2_subset()
 
 
 def write_pum2_run(run_dir: Path, pum2: dict, params: dict | None = None, seed: int = 0) -> Path:

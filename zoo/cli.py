@@ -1,0 +1,182 @@
+"""``seqzoo zoo``: list, show, verify, pull, push, index and export zoo models.
+
+Tables for people, ``--json`` for pipelines. The local zoo is ``--zoo DIR`` (default
+``$SEQZOO_ZOO`` or ``./zoo``); remote registries are URLs (``file://``, ``http(s)://``, ``s3://``
+with ``--s3-endpoint`` or ``$SEQZOO_S3_ENDPOINT``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+ACTIONS = ("list", "show", "verify", "pull", "push", "index", "export")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--zoo", metavar="DIR", default=None, help="local zoo folder (default $SEQZOO_ZOO or ./zoo)")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                        help="seconds per registry operation before giving up (default 30)")
+    common.add_argument("--s3-endpoint", metavar="URL", default=None,
+                        help="S3 endpoint URL (default $SEQZOO_S3_ENDPOINT, else AWS)")
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = sub.add_parser("list", parents=[common], help="list model versions (local, or of a registry)")
+    p.add_argument("--registry", metavar="URL", help="list a remote registry instead of the local zoo")
+    p.add_argument("name", nargs="?", help="only this model")
+    p = sub.add_parser("show", parents=[common], help="show a version's model card")
+    p.add_argument("ref", help="name, name:latest, name:3 or name@sha256:...")
+    p = sub.add_parser("verify", parents=[common], help="check digests and re-run the card's expect entries")
+    p.add_argument("ref")
+    p = sub.add_parser("pull", parents=[common], help="copy a version from a registry into the local zoo")
+    p.add_argument("ref")
+    p.add_argument("--registry", metavar="URL", required=True)
+    p = sub.add_parser("push", parents=[common], help="upload a local version to a registry")
+    p.add_argument("ref")
+    p.add_argument("--registry", metavar="URL", required=True)
+    p = sub.add_parser("index", parents=[common], help="rewrite index.json of a zoo folder or registry (for http)")
+    p.add_argument("--registry", metavar="URL", help="registry to index (default: the local zoo)")
+    p = sub.add_parser("export", parents=[common], help="publish a training run directory into the zoo")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--name", required=True, help="model name in the zoo")
+    p.add_argument("--description", default=None)
+
+
+def run(args: argparse.Namespace) -> int:
+    from seqzoo.zoo.registry import open_zoo
+
+    zoo = open_zoo(args.zoo)
+    options = {"timeout": args.timeout, "s3_endpoint": args.s3_endpoint}
+    return {"list": _list, "show": _show, "verify": _verify, "pull": _pull, "push": _push, "index": _index,
+            "export": _export}[args.action](args, zoo, options)
+
+
+# -- output -----------------------------------------------------------------------------------
+def table(rows: list[dict], columns: list[str]) -> str:
+    """A plain text table: a header and one line per row, columns padded to width."""
+    cells = [[str(c).upper() for c in columns]] + [["" if r.get(c) is None else str(r.get(c)) for c in columns]
+                                                   for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in cells)
+
+
+def _emit(args, payload, text: str) -> None:
+    print(json.dumps(payload, indent=1, sort_keys=True) if args.json else text)
+
+
+def _short(digest: str | None) -> str | None:
+    return digest[:19] if digest else digest
+
+
+def _headline(card: dict) -> str | None:
+    test = (card.get("metrics") or {}).get("test") or {}
+    auroc = test.get("auroc")
+    if isinstance(auroc, dict) and auroc:
+        return f"{sum(auroc.values()) / len(auroc):.3f}"
+    return f"{auroc:.3f}" if isinstance(auroc, (int, float)) else None
+
+
+# -- actions ------------------------------------------------------------------------------------
+def _list(args, zoo, options) -> int:
+    if args.registry:
+        from seqzoo.zoo.remote import list_remote
+
+        rows = [r for r in list_remote(args.registry, **options) if not args.name or r["name"] == args.name]
+    else:
+        rows = [{**mv.to_dict(), "created": mv.card.get("created"), "task": mv.card.get("task"),
+                 "classes": mv.card.get("classes"), "auroc": _headline(mv.card)} for mv in zoo.list(args.name)]
+    shown = [{**r, "digest": _short(r.get("digest")),
+              "classes": ",".join(r.get("classes") or [])} for r in rows]
+    _emit(args, rows, table(shown, ["name", "version", "digest", "created", "task", "classes"]
+                            + (["auroc"] if not args.registry else [])) if rows else "no models")
+    return 0
+
+
+def _show(args, zoo, options) -> int:
+    mv = zoo.resolve(args.ref)
+    card = mv.card
+    if args.json:
+        print(json.dumps({**mv.to_dict(), "card": card}, indent=1, sort_keys=True))
+        return 0
+    inp = card.get("input", {})
+    alphabet = inp.get("alphabet", {})
+    structure = inp.get("structure")
+    lines = [
+        f"{mv.name}:{mv.version}   {mv.digest}",
+        f"  {card.get('description', '')}",
+        f"created      {card.get('created')}   license {card.get('license') or '-'}",
+        f"task         {card.get('task')}: {', '.join(card.get('classes', []))} ({card['output']['activation']})",
+        f"input        {alphabet.get('name')} {alphabet.get('letters')}"
+        + (f" x {structure['form']} structure ({structure['predictor']} {structure.get('version')})" if structure
+           else "")
+        + f", length {inp.get('length')}{' (any length)' if inp.get('length_dynamic') else ' (fixed)'}"
+        + f", unknown -> {inp.get('unknown')}",
+        f"parity       forward {card['parity']['forward']:.2g}, gradient {card['parity']['gradient']:.2g}, "
+        f"IG {card['parity']['ig']:.2g}",
+    ]
+    test = (card.get("metrics") or {}).get("test") or {}
+    for key in ("auroc", "ap"):
+        if isinstance(test.get(key), dict):
+            lines.append(f"test {key:<7} " + ", ".join(f"{c} {v:.3f}" for c, v in test[key].items()
+                                                        if isinstance(v, (int, float))))
+    motifs = card.get("motifs") or []
+    if motifs:
+        lines.append(f"motifs       {len(motifs)}: " + ", ".join(
+            f"{m['consensus']}" + (f" ({m['match']['name']})" if m.get("match") else "") for m in motifs[:5]))
+    files = sorted(p for p in mv.path.iterdir() if p.is_file())
+    lines.append("files        " + ", ".join(f"{p.name} ({p.stat().st_size / 1024:.0f} KiB)" for p in files))
+    lines.append(f"path         {mv.path}")
+    print("\n".join(lines))
+    return 0
+
+
+def _verify(args, zoo, options) -> int:
+    from seqzoo.zoo.expect import check_embedded_cards, check_expect
+
+    mv = zoo.verify(args.ref)
+    check_embedded_cards(mv.path, mv.card)
+    worst = check_expect(mv.path, mv.card)
+    payload = {**mv.to_dict(), "files": len(list(mv.path.iterdir())), "expect_entries": len(mv.card["expect"]),
+               "expect_max_error": worst, "ok": True}
+    _emit(args, payload, f"{mv.name}:{mv.version} OK: {payload['files']} files match {mv.digest}; "
+                         f"{payload['expect_entries']} expect entries reproduced (max error {worst:.2g})")
+    return 0
+
+
+def _pull(args, zoo, options) -> int:
+    from seqzoo.zoo.remote import pull
+
+    start = time.perf_counter()
+    mv = pull(args.ref, args.registry, zoo, **options)
+    payload = {**mv.to_dict(), "registry": args.registry, "seconds": round(time.perf_counter() - start, 3)}
+    _emit(args, payload, f"pulled {mv.name}:{mv.version} ({mv.digest}) into {mv.path}")
+    return 0
+
+
+def _push(args, zoo, options) -> int:
+    from seqzoo.zoo.remote import push
+
+    result = push(args.ref, args.registry, zoo, **options)
+    verb = "pushed" if result["status"] == "pushed" else "already present:"
+    _emit(args, result, f"{verb} {result['name']}:{result['version']} ({result['digest']}) to {result['registry']}")
+    return 0
+
+
+def _index(args, zoo, options) -> int:
+    from seqzoo.zoo.remote import write_index
+
+    target = args.registry or str(zoo.root)
+    index = write_index(target, **options)
+    count = sum(len(m["versions"]) for m in index["models"].values())
+    _emit(args, index, f"wrote {target.rstrip('/')}/index.json: {len(index['models'])} models, {count} versions")
+    return 0
+
+
+def _export(args, zoo, options) -> int:
+    from seqzoo.training.publish import publish_run
+
+    mv = publish_run(args.run_dir, zoo, args.name, description=args.description)
+    _emit(args, mv.to_dict(), f"published {mv.name}:{mv.version} ({mv.digest}) at {mv.path}")
+    return 0
