@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 FOLDER = "interpretation"
 SUMMARY_FILE = "interpretation.json"
+MATCH_Q = 0.05  # a database hit is reported as the motif's match below this q-value
 
 
 def _write_json(path: Path, payload: dict) -> None:
@@ -45,12 +46,12 @@ def _write_json(path: Path, payload: dict) -> None:
 
 
 def _best(matches: list[dict] | None) -> dict | None:
-    """The card's match entry: the best hit when its q-value is < 0.5, else None."""
+    """The card's match entry: the best hit when it is significant (q < 0.05), else None."""
     if not matches:
         return None
     m = matches[0]
     return {"database": m["database"], "id": m["id"], "name": m["name"], "q_value": m["q_value"]} \
-        if m["q_value"] < 0.5 else None
+        if m["q_value"] < MATCH_Q else None
 
 
 def explained_classes(task: str, classes: list[str]) -> list[int]:

@@ -60,12 +60,16 @@ class _Images:
         return ""
 
 
-def _match_cell(match: dict | None) -> str:
-    if not match:
-        return '<span class="nohit">no match (q &ge; 0.5)</span>'
-    cls = "hit" if match["q_value"] < 0.05 else ""
-    return (f'<span class="{cls}">{_esc(match["name"])}</span> <span class="muted">{_esc(match["id"])}, '
-            f'q = {_fmt(match["q_value"], 2)}</span>')
+def _match_cell(match: dict | None, hits: list | None = None) -> str:
+    """The significant match, or the best (not significant) hit in grey."""
+    if match:
+        return (f'<span class="hit">{_esc(match["name"])}</span> <span class="muted">{_esc(match["id"])}, '
+                f'q = {_fmt(match["q_value"], 2)}</span>')
+    if hits:
+        return (f'<span class="nohit">none significant (best {_esc(hits[0]["name"])}, '
+                f'q = {_fmt(hits[0]["q_value"], 2)})</span>')
+    return '<span class="nohit">not matched</span>'
+
 
 
 def _metrics(card: dict) -> str:
@@ -123,7 +127,7 @@ def render(card: dict, summary: dict | None, folders: Sequence[Path]) -> str:
         rows.append(f"<tr><td>{rank}</td><td>{k['kernel']}</td><td>{img.tag(k.get('logo'), k['id'], 240)}</td>"
                     f"<td class='mono'>{consensus}</td><td>{_fmt(k['importance'])}</td><td>{k['sites']}</td>"
                     f"<td>{_esc(k['top_class'])}</td><td>{_fmt(k.get('position_peak'))}</td>"
-                    f"<td>{_match_cell(k.get('match'))}</td><td>{img.tag(k.get('enrichment'), k['id'], 420)}</td></tr>")
+                    f"<td>{_match_cell(k.get('match'), k.get('matches'))}</td><td>{img.tag(k.get('enrichment'), k['id'], 420)}</td></tr>")
     parts.append("<table>" + "".join(rows) + "</table>")
     if summary.get("cooccurrence"):
         parts.append("<h2>Kernel co-occurrence</h2><p class='muted'>Maximum activations (z-scored per kernel), "
@@ -137,7 +141,7 @@ def render(card: dict, summary: dict | None, folders: Sequence[Path]) -> str:
         for m in summary["consensus"]:
             rows.append(f"<tr><td>{_esc(m['id'])}</td><td>{img.tag(m.get('logo'), m['id'], 260)}</td>"
                         f"<td class='mono'>{_esc(m['consensus'])}</td><td>{m['sites']} ({m['fraction']:.0%})</td>"
-                        f"<td>{_match_cell(m.get('match'))}</td></tr>")
+                        f"<td>{_match_cell(m.get('match'), m.get('matches'))}</td></tr>")
         parts.append("<table>" + "".join(rows) + "</table>")
     else:
         parts.append("<p class='muted'>No confident positives, so no consensus motifs.</p>")
@@ -150,7 +154,7 @@ def render(card: dict, summary: dict | None, folders: Sequence[Path]) -> str:
     for m in summary.get("optimised") or []:
         rows.append(f"<tr><td>{_esc(m['class'])}</td><td>{img.tag(m.get('logo'), m['id'], 260)}</td>"
                     f"<td class='mono'>{_esc(m['consensus'])}</td><td>{_fmt(m.get('probability'))}</td>"
-                    f"<td>{_match_cell(m.get('match'))}</td></tr>")
+                    f"<td>{_match_cell(m.get('match'), m.get('matches'))}</td></tr>")
     parts.append("<table>" + "".join(rows) + "</table>")
     parts.append("<h2>k-mers of the best and worst scored positives</h2>")
     for block in summary.get("kmers") or []:
