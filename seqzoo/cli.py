@@ -28,7 +28,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="seqzoo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="seqzoo",
+        description="Train CNNs on biological sequences, publish them into a versioned ONNX model zoo, "
+                    "and serve them over gRPC.")
     parser.add_argument("--version", action="version", version=f"seqzoo {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
