@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The main job end to end on the bundled default (PUM2, pysster's CLIP-seq set; S. aureus variants):
+# train -> publish into a zoo -> verify -> serve over gRPC -> score sequences -> score variants.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${SEQZOO_DEMO_OUT:-demo-out}
+ZOO="$OUT/zoo"
+DATA=datasets
+mkdir -p "$OUT"
+export SEQZOO_CACHE="$OUT/cache"
+
+echo "== 1. train the PUM2 model and publish it into $ZOO"
+seqzoo train --name pum2 --alphabet rna \
+  --class negative=$DATA/rbp/pum2.train.negative.fasta.gz --class positive=$DATA/rbp/pum2.train.positive.fasta.gz \
+  --test-class negative=$DATA/rbp/pum2.test.negative.fasta.gz --test-class positive=$DATA/rbp/pum2.test.positive.fasta.gz \
+  --zoo "$ZOO" --out "$OUT/runs/pum2" --force --json | tail -n 1 > "$OUT/train.json"
+cat "$OUT/train.json"
+
+echo "== 2. the zoo: list, show, verify (digests and the card's expected outputs)"
+seqzoo zoo list --zoo "$ZOO"
+seqzoo zoo verify pum2:latest --zoo "$ZOO"
+
+echo "== 3. serve the zoo over gRPC"
+PORT=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+seqzoo serve --zoo "$ZOO" --host 127.0.0.1 --port "$PORT" --genome $DATA/genome/NCTC8325.fasta.gz \
+  > "$OUT/server.log" 2>&1 &
+SERVER=$!
+trap 'kill -TERM $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 120); do
+  python -m seqzoo.serving.healthcheck --address "127.0.0.1:$PORT" --timeout 2 >/dev/null 2>&1 && break
+  kill -0 $SERVER 2>/dev/null || { cat "$OUT/server.log"; exit 1; }
+  sleep 1
+done
+python -m seqzoo.serving.healthcheck --address "127.0.0.1:$PORT"
+
+echo "== 4. score the PUM2 test sequences through the server"
+seqzoo score --server "127.0.0.1:$PORT" --model pum2 $DATA/rbp/pum2.test.positive.fasta.gz -o "$OUT/scores.tsv" --no-progress
+head -n 4 "$OUT/scores.tsv"
+
+echo "== 5. score the S. aureus variants (T read as U for this RNA model) with IG maps of both alleles"
+seqzoo variants --server "127.0.0.1:$PORT" --model pum2 --vcf $DATA/genome/variant.vcf.gz \
+  --genome $DATA/genome/NCTC8325.fasta.gz --scores diff log2fc deepsea_effect \
+  --attribution ig --attribution-out "$OUT/variants.attributions.npz" --plots "$OUT/variant-plots" \
+  -o "$OUT/variants.vcf.gz" --quiet
+seqzoo variants --server "127.0.0.1:$PORT" --model pum2 --vcf $DATA/genome/variant.vcf.gz \
+  --genome $DATA/genome/NCTC8325.fasta.gz --scores diff log2fc deepsea_effect -o "$OUT/variants.tsv" --quiet
+head -n 4 "$OUT/variants.tsv"
+
+kill -TERM $SERVER && wait $SERVER || true
+trap - EXIT
+echo "== done: $OUT/ holds the run, the zoo, scores, annotated VCF, attribution maps and plots;"
+echo "   the model's report: $(ls "$ZOO"/pum2/*/report.html | tail -n 1)"
