@@ -39,6 +39,7 @@ class Metrics:
         self.compute_seconds = Histogram("seqzoo_compute_seconds", "forward pass time per batch",
                                          ["model", "version"], buckets=TIME_BUCKETS, registry=r)
         self.queued = Gauge("seqzoo_queued_sequences", "sequences waiting", ["model", "version"], registry=r)
+        self._children: dict[tuple, tuple] = {}
         self.info = Gauge("seqzoo_model_info", "a loaded model version (value 1)",
                           ["model", "version", "digest", "provider"], registry=r)
 
@@ -48,6 +49,9 @@ class Metrics:
         batch, queue, compute = (self.batch_size.labels(*labels), self.queue_seconds.labels(*labels),
                                  self.compute_seconds.labels(*labels))
         queued = self.queued.labels(*labels)
+        engine = getattr(batcher, "engine", None)
+        if engine is not None:
+            self.info.labels(model, str(version), engine.identity.digest, engine.provider).set(1)
 
         def observe(size: int, queue_times: list, compute_time: float) -> None:
             batch.observe(size)
@@ -60,9 +64,16 @@ class Metrics:
         return observe
 
     def answered(self, model: str, version: int | str, method: str, code: str, sequences: int = 0) -> None:
-        self.requests.labels(model, str(version), method, code).inc()
+        key = (model, version, method, code)
+        children = self._children.get(key)
+        if children is None:  # label lookups cost microseconds; this runs once per request
+            children = (self.requests.labels(model, str(version), method, code),
+                        self.sequences.labels(model, str(version), method))
+            if len(self._children) < 4096:
+                self._children[key] = children
+        children[0].inc()
         if sequences:
-            self.sequences.labels(model, str(version), method).inc(sequences)
+            children[1].inc(sequences)
 
     def serve(self, port: int, addr: str = "0.0.0.0"):
         """Serve /metrics on ``port`` (a daemon thread); returns prometheus_client's server."""

@@ -283,3 +283,24 @@ def test_drain_finishes_in_flight_requests_then_refuses(zoo):
         assert len(results) == 1 and results[0].shape == (2, 2)  # the in-flight request was answered
         with pytest.raises(Exception):
             c.score("toy", codes=np.zeros((2, 12), np.uint8), timeout=2)
+
+
+def test_prometheus_metrics_count_requests_sequences_and_batches(server, client):
+    import socket
+    import urllib.request
+
+    client.score("toy", codes=np.zeros((7, 12), np.uint8))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    http, _thread = server.metrics.serve(port, addr="127.0.0.1")
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    finally:
+        http.shutdown()
+    values = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+              if line and not line.startswith("#")}
+    assert values['seqzoo_requests_total{code="OK",method="Score",model="toy",version="1"}'] >= 1
+    assert values['seqzoo_sequences_total{method="Score",model="toy",version="1"}'] >= 7
+    assert values['seqzoo_batch_size_count{model="toy",version="1"}'] >= 1
+    assert any(k.startswith("seqzoo_model_info{") and 'provider="CPUExecutionProvider"' in k for k in values)
