@@ -1,0 +1,163 @@
+"""Training benchmark: PUM2 and QKI (pysster's CLIP-seq sets) and the FOXO1 exercise.
+
+For each set and seed, one ``seqzoo train`` run sequence-only and one with ``--structure``
+(annotated); folding is timed once on its own with an empty cache, so the structure runs read
+their folds from the cache and their wall time is training alone. FOXO1: 20,000 simulated
+sequences of 100 nt, half for training. Each run is a subprocess; its wall time and peak
+resident memory (``os.wait4``) are measured here, its metrics come from its ``--json`` line.
+Results are written into BENCHMARKS.md after every run, so an interrupted benchmark keeps
+what finished.
+
+    .venv/bin/python benchmarks/train_bench.py [--sets pum2,qki] [--seeds 0,1,2]
+        [--modes sequence,structure] [--no-foxo1] [--device auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from record import record  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+RBP = ROOT / "datasets" / "rbp"
+WORK = ROOT / ".bench" / "train"
+SEQZOO = [sys.executable, "-m", "seqzoo"]
+PUBLISHED = {"pum2": (0.945, 0.927), "qki": (0.966, 0.954)}
+
+
+def run_measured(argv: list[str], env: dict | None = None) -> tuple[dict, float, float]:
+    """Run a seqzoo command: (its --json object, wall seconds, the child's own peak RSS MiB from os.wait4)."""
+    start = time.perf_counter()
+    out_path, err_path = WORK / "stdout.txt", WORK / "stderr.txt"
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        proc = subprocess.Popen(argv, cwd=ROOT, stdout=out, stderr=err, env={**os.environ, **(env or {})})
+        _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        tail = err_path.read_text().strip().splitlines()[-1:] if err_path.exists() else []
+        raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}): {tail}")
+    return json.loads(out_path.read_text().strip().splitlines()[-1]), wall, usage.ru_maxrss / 1024
+
+
+def rbp_argv(name: str, seed: int, structure: bool, out: Path, device: str) -> list[str]:
+    argv = [*SEQZOO, "train", "--name", f"{name}-bench", "--alphabet", "rna", "--seed", str(seed), "--quiet",
+            "--json", "--force", "--device", device, "--out", str(out)]
+    for label, cls in (("positive", name), ("negative", "other")):
+        argv += ["--class", f"{cls}={RBP / f'{name}.train.{label}.fasta.gz'}",
+                 "--test-class", f"{cls}={RBP / f'{name}.test.{label}.fasta.gz'}"]
+    return argv + (["--structure", "annotated"] if structure else [])
+
+
+def fold_once(name: str, cache: Path) -> tuple[float, int, int]:
+    """Fold every sequence of a set with an empty cache: (seconds, records, distinct sequences)."""
+    code = ("import sys, time; from seqzoo.training.data import read_fasta; from seqzoo.zoo.structure import fold;"
+            "seqs=[r.sequence for p in sys.argv[1:] for r in read_fasta(p)];"
+            "t=time.perf_counter(); fold(seqs); print(time.perf_counter()-t, len(seqs), len(set(seqs)))")
+    files = [str(RBP / f"{name}.{s}.{c}.fasta.gz") for s in ("train", "test") for c in ("positive", "negative")]
+    shutil.rmtree(cache, ignore_errors=True)
+    out = subprocess.run([sys.executable, "-c", code, *files], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env={**os.environ, "SEQZOO_CACHE": str(cache)})
+    seconds, records, distinct = out.stdout.split()
+    return float(seconds), int(records), int(distinct)
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def body(rows: list[dict], folds: dict, foxo: dict | None, load: str, device: str) -> str:
+    lines = [f"CPU shared with other engineers' work while this ran (load averages at start: {load}); "
+             "wall times are therefore upper bounds. Device: " + device + ".", "",
+             "| set | mode | seed | test AUROC | test AP | accuracy | epochs (best) | wall s | peak RSS MiB |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['set']} | {r['mode']} | {r['seed']} | {r['auroc']:.4f} | {r['ap']:.4f} | "
+                     f"{r['accuracy']:.4f} | {r['epochs']} ({r['best_epoch']}) | {r['wall']:.1f} | {r['rss']:.0f} |")
+    lines += ["", "Means over seeds (published pysster: PUM2 0.945 / AP 0.927, QKI 0.966 / AP 0.954):", "",
+              "| set | mode | seeds | mean test AUROC | mean AP | mean wall s | target AUROC | met |",
+              "|---|---|---|---|---|---|---|---|"]
+    for key in dict.fromkeys((r["set"], r["mode"]) for r in rows):
+        group = [r for r in rows if (r["set"], r["mode"]) == key]
+        auc = mean([r["auroc"] for r in group])
+        target = PUBLISHED[key[0]][0]
+        lines.append(f"| {key[0]} | {key[1]} | {len(group)} | {auc:.4f} | {mean([r['ap'] for r in group]):.4f} | "
+                     f"{mean([r['wall'] for r in group]):.1f} | {target} | {'yes' if auc >= target else 'no'} |")
+    if folds:
+        lines += ["", "Folding (ViennaRNA MFE, process pool on all cores, empty cache; the structure runs above "
+                  "then read the cache, so their wall time excludes folding):", ""]
+        for name, (seconds, records, distinct) in folds.items():
+            lines.append(f"- {name}: {records} records, {distinct} distinct sequences folded in {seconds:.1f} s "
+                         f"({1000 * seconds / max(distinct, 1):.1f} ms per sequence wall)")
+    if foxo:
+        lines += ["", f"FOXO1 exercise (`seqzoo simulate --motif zoo/resources/motifs/HOCOMOCO_v11_FOXO1.meme "
+                  f"--n 20000 --length 100 --seed 0`, trained with `--test-fraction 0.5`): test accuracy "
+                  f"{foxo['accuracy']:.4f} (target 0.975; Bayes-optimal 0.978), AUROC {foxo['auroc']:.4f}, "
+                  f"wall {foxo['wall']:.1f} s, peak RSS {foxo['rss']:.0f} MiB."]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default="pum2,qki")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--modes", default="sequence,structure")
+    parser.add_argument("--no-foxo1", action="store_true")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    cache = WORK / "cache"
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    command = "python benchmarks/train_bench.py " + " ".join(sys.argv[1:])
+    device_name = "CUDA" if args.device.startswith("cuda") else "CPU (auto)"
+    rows: list[dict] = []
+    folds: dict = {}
+    foxo = None
+    modes = args.modes.split(",")
+
+    def save() -> None:
+        record("train", "Training: PUM2, QKI, FOXO1", command, body(rows, folds, foxo, load, device_name))
+
+    for mode in modes:
+        for name in args.sets.split(","):
+            if mode == "structure" and name not in folds:
+                folds[name] = fold_once(name, cache)
+                save()
+            for seed in [int(s) for s in args.seeds.split(",")]:
+                out = WORK / f"{name}-{mode}-{seed}"
+                info, wall, rss = run_measured(rbp_argv(name, seed, mode == "structure", out, args.device),
+                                               {"SEQZOO_CACHE": str(cache)})
+                card = json.loads((out / "card.json").read_text())
+                test = info["metrics"]["test"]
+                rows.append({"set": name, "mode": mode, "seed": seed, "auroc": test["auroc"][name],
+                             "ap": test["ap"][name], "accuracy": test["accuracy"], "wall": wall, "rss": rss,
+                             "epochs": card["training"]["epochs"], "best_epoch": card["training"]["best_epoch"]})
+                print(json.dumps(rows[-1]), flush=True)
+                save()
+    if not args.no_foxo1:
+        sim = WORK / "foxo1"
+        subprocess.run([*SEQZOO, "simulate", "--motif", str(ROOT / "zoo/resources/motifs/HOCOMOCO_v11_FOXO1.meme"),
+                        "--n", "20000", "--length", "100", "--seed", "0", "--out", str(sim)], cwd=ROOT, check=True,
+                       capture_output=True)
+        out = WORK / "foxo1-run"
+        info, wall, rss = run_measured([*SEQZOO, "train", "--name", "foxo1-bench", "--class",
+                                        f"motif={sim / 'positive.fa'}", "--class", f"background={sim / 'negative.fa'}",
+                                        "--test-fraction", "0.5", "--seed", "0", "--quiet", "--json", "--force",
+                                        "--device", args.device, "--out", str(out)])
+        test = info["metrics"]["test"]
+        foxo = {"accuracy": test["accuracy"], "auroc": test["auroc"]["motif"], "wall": wall, "rss": rss}
+        print(json.dumps(foxo), flush=True)
+        save()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
