@@ -97,6 +97,12 @@ class ServerProcess:
                 time.sleep(0.2)
         raise RuntimeError("server did not become ready")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the server process has used so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def peak_rss_mib(self) -> float:
         with open(f"/proc/{self.proc.pid}/status") as f:
             return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
@@ -283,6 +289,7 @@ def main() -> int:
     parser.add_argument("--load-requests", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="short runs, no BENCHMARKS.md")
     parser.add_argument("--server-args", default="", help="extra seqzoo serve arguments")
+    parser.add_argument("--throughput-only", action="store_true", help="skip load and faults (no BENCHMARKS.md)")
     args = parser.parse_args()
     seconds = 2.0 if args.quick else args.seconds
     zoo = Path(args.zoo).resolve()
@@ -300,12 +307,19 @@ def main() -> int:
     server = ServerProcess(zoo, free_port(), extra)
     target = f"127.0.0.1:{server.port}"
     try:
-        results["bulk"] = asyncio.run(unary(target, codes, 1024, 4, seconds))
-        print("bulk", results["bulk"], file=sys.stderr)
-        results["unary"] = asyncio.run(unary(target, codes, 1, 256, seconds))
-        print("unary", results["unary"], file=sys.stderr)
-        results["stream"] = asyncio.run(stream(target, codes, 4, 256, seconds))
-        print("stream", results["stream"], file=sys.stderr)
+        scenarios = {"bulk": lambda: unary(target, codes, 1024, 4, seconds),
+                     "unary": lambda: unary(target, codes, 1, 256, seconds),
+                     "stream": lambda: stream(target, codes, 4, 256, seconds)}
+        for name, scenario in scenarios.items():
+            cpu0, own0, t0 = server.cpu_seconds(), time.process_time(), time.perf_counter()
+            results[name] = asyncio.run(scenario())
+            wall = time.perf_counter() - t0
+            # where the cores went: the server's and this client's share of the wall time
+            results[name]["server_cpu"] = (server.cpu_seconds() - cpu0) / wall
+            results[name]["client_cpu"] = (time.process_time() - own0) / wall
+            print(name, results[name], file=sys.stderr)
+        if args.throughput_only:
+            return 0
         total = 10_000 if args.quick else args.load_requests
         results["load"] = asyncio.run(load(target, codes, expected, total, 64))
         print("load", results["load"], file=sys.stderr)
@@ -332,12 +346,12 @@ Model `{r['model']}` (trained with `seqzoo train` on datasets/rbp/pum2.*, L = {r
 share the machine's 2 cores over loopback; **other engineers' jobs were running on the same 2 cores**, so
 every number is a lower bound and varies run to run. Each throughput scenario ran {args.seconds:g} s.
 
-| scenario | sequences/s | p50 ms | p99 ms | errors |
-|---|---|---|---|---|
-| in-process ORT `Engine.predict`, 1,024 per call | {r['in_process_seq_s']:,.0f} | | | |
-| bulk: 1,024 per request, packed codes, 4 in flight | {r['bulk']['seq_s']:,.0f} ({ratio:.0%} of in-process) | {r['bulk']['p50_ms']:.1f} | {r['bulk']['p99_ms']:.1f} | {r['bulk']['errors']} |
-| unary: 1 per request, 256 in flight | {r['unary']['seq_s']:,.0f} | {r['unary']['p50_ms']:.1f} | {r['unary']['p99_ms']:.1f} | {r['unary']['errors']} |
-| stream: 1 per message, 4 bidirectional streams x 256 in flight | {r['stream']['seq_s']:,.0f} | {r['stream']['p50_ms']:.1f} | {r['stream']['p99_ms']:.1f} | {r['stream']['errors']} |
+| scenario | sequences/s | p50 ms | p99 ms | errors | server / client CPU (cores) |
+|---|---|---|---|---|---|
+| in-process ORT `Engine.predict`, 1,024 per call | {r['in_process_seq_s']:,.0f} | | | | |
+| bulk: 1,024 per request, packed codes, 4 in flight | {r['bulk']['seq_s']:,.0f} ({ratio:.0%} of in-process) | {r['bulk']['p50_ms']:.1f} | {r['bulk']['p99_ms']:.1f} | {r['bulk']['errors']} | {r['bulk']['server_cpu']:.2f} / {r['bulk']['client_cpu']:.2f} |
+| unary: 1 per request, 256 in flight | {r['unary']['seq_s']:,.0f} | {r['unary']['p50_ms']:.1f} | {r['unary']['p99_ms']:.1f} | {r['unary']['errors']} | {r['unary']['server_cpu']:.2f} / {r['unary']['client_cpu']:.2f} |
+| stream: 1 per message, 4 bidirectional streams x 256 in flight | {r['stream']['seq_s']:,.0f} | {r['stream']['p50_ms']:.1f} | {r['stream']['p99_ms']:.1f} | {r['stream']['errors']} | {r['stream']['server_cpu']:.2f} / {r['stream']['client_cpu']:.2f} |
 | load: {load_['ok'] + load_['errors'] + load_['wrong']:,} requests (1 sequence) from 64 clients | {load_['seq_s']:,.0f} | {load_['p50_ms']:.1f} | {load_['p99_ms']:.1f} | {load_['errors']} errors, {load_['wrong']} wrong answers |
 
 Server peak resident memory (VmHWM) after these: {r['server_peak_rss_mib']:.0f} MiB.

@@ -108,6 +108,7 @@ class Batcher:
         self._queued = 0  # sequences in _pending
         self._cond = threading.Condition()
         self._computing = False
+        self._idle = False  # the thread waits for a first request (needs a notify)
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -141,7 +142,10 @@ class Batcher:
                                      f"{self.settings.max_queue}); retry later")
             self._pending.append(_Item(codes, future, deadline))
             self._queued += n
-            self._cond.notify()
+            # wake the thread only when it sleeps on an empty queue or the batch is now full:
+            # a notify per request costs a GIL hand-off per request under load
+            if self._idle or self._queued >= self.settings.max_batch:
+                self._cond.notify()
         return future
 
     @property
@@ -169,7 +173,9 @@ class Batcher:
             while not self._pending:
                 if self._closed:
                     return None
+                self._idle = True
                 self._cond.wait()
+                self._idle = False
             close_at = self._pending[0].enqueued + s.max_delay
             while self._queued < s.max_batch and not self._closed:
                 remaining = close_at - time.monotonic()
