@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from record import peak_rss_mib, record  # noqa: E402
+from record import peak_rss_mib, record
 
 REPO = Path(__file__).resolve().parent.parent
 SEQZOO = [sys.executable, "-m", "seqzoo.cli"]

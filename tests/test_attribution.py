@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-
 from seqzoo.training import attribution
 from seqzoo.training.models import build_model
 from seqzoo.zoo.alphabets import get_alphabet

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 from scipy.cluster.hierarchy import fcluster
-
 from seqzoo.training import cooccurrence
 from seqzoo.zoo.errors import InputError
 

@@ -3,11 +3,10 @@
 import numpy as np
 import pytest
 import torch
-import torch.nn as nn
-
 from seqzoo.training import enrichment, kernel_motifs
 from seqzoo.zoo.alphabets import get_alphabet
 from seqzoo.zoo.errors import InputError
+from torch import nn
 
 DNA = get_alphabet("dna")
 
@@ -44,7 +43,7 @@ def planted(n_pos: int, n_neg: int, length: int = 20, seed: int = 0):
 
 
 def test_max_activation_and_position_on_hand_made_kernel():
-    onehot, labels, where = planted(12, 6)
+    onehot, _, where = planted(12, 6)
     values, starts, width = kernel_motifs.first_layer_activations(OneKernel(), onehot)
     assert width == 4 and values.shape == (18, 2)
     np.testing.assert_allclose(values[:12, 0], 1.0)

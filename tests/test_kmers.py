@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from seqzoo.training.kmers import sequence_kmer_counts, top_bottom_kmers
 from seqzoo.zoo.errors import InputError
 

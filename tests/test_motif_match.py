@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from seqzoo.training import motif_match
 from seqzoo.zoo.errors import InputError, NotFoundError
 from seqzoo.zoo.motifs_io import Motif, consensus, read_meme, write_meme

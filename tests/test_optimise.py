@@ -2,10 +2,9 @@
 
 import numpy as np
 import torch
-import torch.nn as nn
-
 from seqzoo.training import optimise
 from seqzoo.zoo.motifs_io import consensus
+from torch import nn
 
 
 class MotifNet(nn.Module):

@@ -1,14 +1,11 @@
 """The published version carries its interpretation; the report is self-contained HTML."""
 
-import json
 import re
 
-import numpy as np
-import pytest
-
-from seqzoo.cli import main
 from seqzoo.training.report import load_summary, render
 from seqzoo.zoo.motifs_io import read_meme
+
+from seqzoo.cli import main
 
 
 def test_published_version_has_motifs_meme_report_and_card_motifs(published_model):

@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 from seqzoo.zoo.errors import InputError
 
 
@@ -109,7 +108,7 @@ def find_seqlets(attributions: np.ndarray, onehot: np.ndarray, width: int = 12, 
     onehot = np.asarray(onehot, dtype=np.float32)
     if attributions.shape != onehot.shape or attributions.ndim != 3:
         raise InputError(f"attributions {attributions.shape} and one-hot {onehot.shape} must both be [N, L, A]")
-    n, length, a = onehot.shape
+    n, length, _ = onehot.shape
     if width > length:
         raise InputError(f"seqlet width {width} is longer than the sequences ({length})")
     score = attributions.sum(axis=2)
@@ -239,7 +238,6 @@ def plot_attribution_maps(path, attributions: np.ndarray, onehot: np.ndarray, le
     titles : list of str (n)
     """
     import matplotlib.pyplot as plt
-
     from seqzoo.training.logos import draw_weights, save_figure
 
     attributions = np.asarray(attributions, dtype=np.float64)

@@ -12,12 +12,11 @@ both matter to the output.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
-
 from seqzoo.zoo.errors import InputError
 
 
@@ -100,7 +99,6 @@ def plot_cooccurrence(path: str | os.PathLike, clustering: Clustering, labels: n
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
     from scipy.cluster.hierarchy import dendrogram
-
     from seqzoo.training.logos import save_figure
 
     labels = np.asarray(labels) > 0.5

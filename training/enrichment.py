@@ -11,11 +11,10 @@ differ separates the classes. Neither says whether the model's output depends on
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
-
 from seqzoo.zoo.errors import InputError
 
 
@@ -80,7 +79,6 @@ def plot_enrichment(path: str | os.PathLike, histogram: np.ndarray, distribution
         Width of the moving average drawn over the histogram.
     """
     import matplotlib.pyplot as plt
-
     from seqzoo.training.logos import save_figure
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 2.2), gridspec_kw={"width_ratios": [2.2, 1]})

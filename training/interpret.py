@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from seqzoo.zoo.alphabets import ProductAlphabet, alphabet_from_dict
 from seqzoo.zoo.errors import InputError, NotFoundError
 from seqzoo.zoo.motifs_io import Motif, consensus, write_meme
@@ -76,7 +75,6 @@ def interpret_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, databa
     dict with ``motifs`` (card entries) and ``summary``.
     """
     import torch
-
     from seqzoo.training.models import load_run
 
     run_dir = Path(run_dir)
@@ -112,7 +110,6 @@ def interpret_model(model, config: dict, codes: np.ndarray, labels: np.ndarray, 
     max_sequences, ig_sequences, ig_steps, optimise_steps, optimise_starts, seed : work limits and the seed
     """
     import torch
-
     from seqzoo.training import attribution, cooccurrence, enrichment, kernel_motifs, kmers, optimise
     from seqzoo.training.logos import save_pwm_logos
     from seqzoo.training.motif_match import match_motifs
@@ -279,7 +276,7 @@ def interpret_model(model, config: dict, codes: np.ndarray, labels: np.ndarray, 
 
     summary = {
         "classes": classes, "task": task, "letters": letters, "structure_letters": struct_letters,
-        "sequences": int(len(rows)), "kernel_width": width, "kernels": kernels_summary,
+        "sequences": len(rows), "kernel_width": width, "kernels": kernels_summary,
         "cooccurrence": heatmap, "consensus": consensus_summary, "optimised": optimised_summary,
         "kmers": kmer_summary, "examples": examples,
         "database": None if database is None and seq_alpha.name not in ("dna", "rna") else

@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 from seqzoo.zoo.errors import InputError
 
 MAX_SITES = 750
@@ -212,7 +211,7 @@ def kernel_motifs(onehot: np.ndarray, values: np.ndarray, starts: np.ndarray, la
                 cut = np.sort(values[candidates, k])[::-1][cap - 1]
                 candidates = candidates[values[candidates, k] >= cut]
             counts = windows(onehot, candidates, starts[candidates, k], width).sum(axis=0).astype(np.float64)
-            n_sites = int(len(candidates))
+            n_sites = len(candidates)
         pwm = (counts + pseudocount) / (counts.sum(axis=1, keepdims=True) + a * pseudocount)
         motifs.append(KernelMotif(k, counts, pwm, n_sites, float(importance[k]), means[:, k].copy(),
                                   threshold, top_class))

@@ -9,10 +9,9 @@ in one sequence counts once), and k-mers with an unknown letter are skipped.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
-
 from seqzoo.zoo.errors import InputError
 
 
@@ -51,7 +50,7 @@ def top_bottom_kmers(sequences: Sequence[str], scores: np.ndarray, letters: str,
         raise InputError(f"{len(sequences)} sequences but {len(scores)} scores")
     if not 0 < fraction <= 0.5:
         raise InputError(f"fraction must be in (0, 0.5], got {fraction}")
-    n = max(1, int(round(len(scores) * fraction)))
+    n = max(1, round(len(scores) * fraction))
     if len(scores) < 2:
         return {"n": 0, "top": [], "bottom": []}
     order = np.argsort(-scores, kind="stable")

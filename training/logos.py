@@ -16,11 +16,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from seqzoo.zoo.errors import InputError  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from seqzoo.zoo.errors import InputError
 
 COLOURS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839", "U": "#D62839",
            # structure elements (pysster's annotation) and dot-bracket

@@ -13,12 +13,11 @@ so they depend on the database's size; a query is "matched" at ``q < 0.05`` by d
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
-
 from seqzoo.zoo.errors import InputError, NotFoundError
 from seqzoo.zoo.motifs_io import Motif, read_meme
 

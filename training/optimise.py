@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
 from seqzoo.zoo.errors import InputError
 
 
@@ -109,7 +108,6 @@ def optimise_class(model, class_index: int, length: int, alphabet_size: int, wid
         Random starts, Adam steps and learning rate, the L2 weight lambda, the smoothing alpha.
     """
     import torch
-
     from seqzoo.training.attribution import trim
 
     if length < 1 or alphabet_size < 1:

@@ -15,8 +15,8 @@ import html
 import json
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from seqzoo.zoo.errors import InputError
 
@@ -98,11 +98,11 @@ def render(card: dict, summary: dict | None, folders: Sequence[Path]) -> str:
     img = _Images(folders)
     title = f"{card.get('name') or 'model'}" + (f" v{card['version']}" if card.get("version") else "")
     counts = (card.get("training") or {}).get("counts") or {}
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{_esc(title)} – seqzoo report</title>"
-             f"<style>{CSS}</style></head><body>",
+    parts = [(f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{_esc(title)} – seqzoo report</title>"
+              f"<style>{CSS}</style></head><body>"),
              f"<h1>{_esc(title)}</h1><p>{_esc(card.get('description'))}</p>",
-             f"<p class='muted'>task {_esc(card.get('task'))} · classes {_esc(', '.join(card.get('classes') or []))}"
-             f" · input length {_esc((card.get('input') or {}).get('length'))} · created {_esc(card.get('created'))}</p>"]
+             (f"<p class='muted'>task {_esc(card.get('task'))} · classes {_esc(', '.join(card.get('classes') or []))}"
+              f" · input length {_esc((card.get('input') or {}).get('length'))} · created {_esc(card.get('created'))}</p>")]
     if counts:
         parts.append("<p class='muted'>sequences: " + "; ".join(
             f"{_esc(split)} " + ", ".join(f"{_esc(c)} {n}" for c, n in per.items()) for split, per in counts.items())
@@ -119,8 +119,8 @@ def render(card: dict, summary: dict | None, folders: Sequence[Path]) -> str:
                  f"{summary['sequences']} test sequences: each kernel's PWM is built from the subsequences at the "
                  f"maximum activation of the top class's sequences above the threshold; importance = highest minus "
                  f"lowest class mean of the maximum activation. Matches: TOMTOM (memelite) against {_esc(db)}.</p>")
-    rows = ["<tr><th>#</th><th>kernel</th><th>logo</th><th>consensus</th><th>importance</th><th>sites</th>"
-            "<th>top class</th><th>peak</th><th>best match</th><th>positional and class enrichment</th></tr>"]
+    rows = [("<tr><th>#</th><th>kernel</th><th>logo</th><th>consensus</th><th>importance</th><th>sites</th>"
+             "<th>top class</th><th>peak</th><th>best match</th><th>positional and class enrichment</th></tr>")]
     for rank, k in enumerate(summary["kernels"], 1):
         consensus = _esc(k["consensus"]) + (f"<br>{_esc(k['structure_consensus'])}" if k.get("structure_consensus")
                                             else "")
@@ -158,8 +158,8 @@ def render(card: dict, summary: dict | None, folders: Sequence[Path]) -> str:
     parts.append("<table>" + "".join(rows) + "</table>")
     parts.append("<h2>k-mers of the best and worst scored positives</h2>")
     for block in summary.get("kmers") or []:
-        rows = ["<tr><th>top 10% k-mer</th><th>share top</th><th>share bottom</th><th></th>"
-                "<th>bottom 10% k-mer</th><th>share bottom</th><th>share top</th></tr>"]
+        rows = [("<tr><th>top 10% k-mer</th><th>share top</th><th>share bottom</th><th></th>"
+                 "<th>bottom 10% k-mer</th><th>share bottom</th><th>share top</th></tr>")]
         for a, b in zip(block["top"], block["bottom"]):
             rows.append(f"<tr><td class='mono'>{_esc(a['kmer'])}</td><td>{a['fraction_top']:.2f}</td>"
                         f"<td>{a['fraction_bottom']:.2f}</td><td></td><td class='mono'>{_esc(b['kmer'])}</td>"

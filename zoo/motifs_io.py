@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
-
 from seqzoo.zoo.errors import InputError, NotFoundError
 
 
