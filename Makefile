@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-fast bench protos lint
+.PHONY: setup demo test test-fast bench protos lint image image-gpu image-test
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -31,3 +31,14 @@ protos: setup
 
 lint: setup
 	$(BIN)/ruff check seqzoo zoo training serving tests benchmarks
+
+# The server image (podman, no Docker engine, no image registry): see scripts/build_image.sh.
+image: setup
+	PYTHON=$(CURDIR)/$(BIN)/python bash scripts/build_image.sh cpu
+
+image-gpu: setup
+	PYTHON=$(CURDIR)/$(BIN)/python bash scripts/build_image.sh gpu
+
+image-test: image
+	$(BIN)/hadolint Dockerfile
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q -p no:cacheprovider -m container

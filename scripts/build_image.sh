@@ -96,3 +96,5 @@ start=$(date +%s)
 podman build --quiet --format docker --network none "${RUN_FLAGS[@]}" \
   --target "$TARGET" "${BUILD_ARGS[@]}" -t "$IMAGE" -f "$ROOT/Dockerfile" "$ROOT" >/dev/null
 log "built $IMAGE in $(( $(date +%s) - start )) s: $(podman image inspect --format '{{.Size}}' "$IMAGE") bytes"
+# The build stages' images are left dangling by each build (about 1 GB each): drop them.
+podman image prune --force >/dev/null
