@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from record import record  # noqa: E402
+from record import record
 
 ROOT = Path(__file__).resolve().parent.parent
 RBP = ROOT / "datasets" / "rbp"

@@ -2,7 +2,6 @@ import gzip
 
 import numpy as np
 import pytest
-
 from seqzoo.training import data
 from seqzoo.zoo.alphabets import get_alphabet
 from seqzoo.zoo.errors import InputError
@@ -27,7 +26,7 @@ def test_fasta_multiline_gzip_and_encoding(tmp_path):
 def test_class_files_labels_and_file_records(tmp_path):
     pos = write(tmp_path / "pos.fa", ">a\nACGT\n>b\nAAAA\n")
     neg = write(tmp_path / "neg.fa", ">c\nCCCC\n")
-    ds, where = data.read_class_files([("pos", pos), ("neg", neg)])
+    ds, _ = data.read_class_files([("pos", pos), ("neg", neg)])
     assert ds.task == "binary" and ds.classes == ["pos", "neg"]
     assert ds.labels.tolist() == [[1, 0], [1, 0], [0, 1]]
     assert [f["records"] for f in ds.files] == [2, 1]

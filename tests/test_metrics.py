@@ -1,10 +1,13 @@
 import numpy as np
 import pytest
-from sklearn.metrics import (accuracy_score, average_precision_score, precision_recall_fscore_support,
-                             roc_auc_score)
-
 from seqzoo.training.baseline import kmer_features
-from seqzoo.training.metrics import average_precision, auroc, compute_metrics, headline
+from seqzoo.training.metrics import auroc, average_precision, compute_metrics, headline
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    precision_recall_fscore_support,
+    roc_auc_score,
+)
 
 
 def _case(task, seed, n=300, c=3, ties=False):

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 import torch
-
 from seqzoo.training.metrics import auroc
 from seqzoo.training.models import DEFAULTS, build_model, hyperparameters, load_run
 from seqzoo.training.train import fit, predict, seed_everything

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
-
-from seqzoo.cli import main
 from seqzoo.training.data import read_fasta
 from seqzoo.training.simulate import sample_site, simulate
 from seqzoo.zoo.errors import InputError
+
+from seqzoo.cli import main
 
 MEME = "zoo/resources/motifs/HOCOMOCO_v11_FOXO1.meme"
 

@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-
 from seqzoo.zoo import structure
 from seqzoo.zoo.alphabets import ProductAlphabet, get_alphabet, structure_alphabet
 from seqzoo.zoo.errors import InputError

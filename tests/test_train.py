@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from seqzoo.cli import main
 from seqzoo.training.data import read_fasta
 from seqzoo.training.models import load_run
 from seqzoo.training.train import predict
 from seqzoo.zoo.alphabets import alphabet_from_dict
+
+from seqzoo.cli import main
 
 torch.set_num_threads(1)
 RBP = Path(__file__).resolve().parent.parent / "datasets" / "rbp"

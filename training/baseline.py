@@ -55,7 +55,7 @@ class KmerBaseline:
     def __init__(self, alphabet_size: int, task: str, seed: int = 0, kmax: int = 5):
         self.alphabet_size, self.task, self.seed, self.kmax = alphabet_size, task, seed, kmax
 
-    def fit(self, codes: np.ndarray, labels: np.ndarray) -> "KmerBaseline":
+    def fit(self, codes: np.ndarray, labels: np.ndarray) -> KmerBaseline:
         from sklearn.linear_model import LogisticRegression
         from sklearn.multiclass import OneVsRestClassifier
         from sklearn.pipeline import make_pipeline

@@ -154,7 +154,6 @@ def _check_characters(dataset, where, alphabet) -> None:
 def prepare(args, quiet: bool) -> Prepared:
     """Read, check, fold, fix the length, encode, split, and check for leaks."""
     import numpy as np
-
     from seqzoo.training import data
     from seqzoo.zoo import structure as fold
     from seqzoo.zoo.alphabets import ProductAlphabet, get_alphabet, structure_alphabet
@@ -262,7 +261,6 @@ def hyperparameters_from(args) -> dict:
 def train_models(args, prep: Prepared, params: dict, workdir: Path) -> tuple:
     """Train one model, or every grid combination keeping the best; returns (result, params, grid)."""
     import torch
-
     from seqzoo.training import grid as grid_search
     from seqzoo.training.metrics import compute_metrics, headline
     from seqzoo.training.models import build_model
@@ -299,7 +297,7 @@ def train_models(args, prep: Prepared, params: dict, workdir: Path) -> tuple:
         return row
 
     try:
-        ranked, best = grid_search.search(params, grid, grid_one, key="val_" + args.rank_by)
+        ranked, _ = grid_search.search(params, grid, grid_one, key="val_" + args.rank_by)
     except KeyboardInterrupt:
         if not kept:
             raise
@@ -314,7 +312,6 @@ def train_models(args, prep: Prepared, params: dict, workdir: Path) -> tuple:
 def evaluate(args, prep: Prepared, result, workdir: Path) -> tuple[dict, dict | None, dict]:
     """Metrics on val and test, plots, data.npz, and the baseline; returns (metrics, baseline, scores)."""
     import numpy as np
-
     from seqzoo.training.metrics import compute_metrics
     from seqzoo.training.plots import plot_history, plot_pr, plot_roc
     from seqzoo.training.train import predict
@@ -356,7 +353,7 @@ def provenance() -> dict:
             out[package.lower()] = None
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                                capture_output=True, text=True, timeout=10)
+                                capture_output=True, text=True, timeout=10, check=False)
         out["git_commit"] = commit.stdout.strip() if commit.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         out["git_commit"] = None
@@ -377,7 +374,6 @@ def write_run(args, prep: Prepared, result, params: dict, grid: dict | None, met
               baseline: dict | None, seconds: float, workdir: Path) -> None:
     """weights.pt, config.json and card.json into the (temporary) run directory."""
     import torch
-
     from seqzoo.zoo.structure import vienna_version
 
     torch.save({k: v.detach().cpu() for k, v in result.model.state_dict().items()}, workdir / "weights.pt")

@@ -17,14 +17,18 @@ import hashlib
 import io
 import os
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
-
-from seqzoo.zoo.alphabets import (ANNOTATED_STRUCTURE_LETTERS, DOT_BRACKET_LETTERS, INVALID, Alphabet,
-                                  get_alphabet)
+from seqzoo.zoo.alphabets import (
+    ANNOTATED_STRUCTURE_LETTERS,
+    DOT_BRACKET_LETTERS,
+    INVALID,
+    Alphabet,
+    get_alphabet,
+)
 from seqzoo.zoo.errors import InputError
 
 STRUCTURE_LETTERS = set(ANNOTATED_STRUCTURE_LETTERS + DOT_BRACKET_LETTERS)
@@ -72,7 +76,7 @@ class LabelledSet:
     def __len__(self) -> int:
         return len(self.sequences)
 
-    def subset(self, index: np.ndarray) -> "LabelledSet":
+    def subset(self, index: np.ndarray) -> LabelledSet:
         """The records at ``index`` (int array), files and classes kept."""
         index = np.asarray(index, dtype=np.int64)
         return LabelledSet([self.sequences[i] for i in index], self.labels[index], list(self.classes), self.task,
@@ -333,11 +337,11 @@ def read_table(path: str | os.PathLike, sequence_column: str, label_columns: Seq
     try:
         if name.endswith(".parquet"):
             frame = pd.read_parquet(path)
-            row_name = lambda i: f"{path}: row {i + 1}"  # noqa: E731
+            row_name = lambda i: f"{path}: row {i + 1}"
         else:
             sep = "," if name.endswith(".csv") else "\t"
             frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, compression="infer")
-            row_name = lambda i: f"{path}:{i + 2}"  # noqa: E731 - line 1 is the header
+            row_name = lambda i: f"{path}:{i + 2}"
     except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise InputError(f"{path}: unreadable file ({exc})") from None
     except pd.errors.EmptyDataError:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from seqzoo.training.models import hyperparameters
 from seqzoo.zoo.errors import InputError

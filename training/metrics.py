@@ -89,7 +89,7 @@ def compute_metrics(labels: np.ndarray, scores: np.ndarray, classes: list[str], 
     """
     labels, scores = np.asarray(labels, dtype=np.float64), np.asarray(scores, dtype=np.float64)
     pred = predictions(scores, task).astype(np.float64)
-    out: dict = {"n": int(len(labels)), "accuracy": float(np.mean(np.all(pred == labels, axis=1)))}
+    out: dict = {"n": len(labels), "accuracy": float(np.mean(np.all(pred == labels, axis=1)))}
     for name in ("auroc", "ap", "precision", "recall", "f1", "support"):
         out[name] = {}
     for c, cls in enumerate(classes):

@@ -15,10 +15,9 @@ import json
 from pathlib import Path
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
-
 from seqzoo.zoo.errors import InputError
+from torch import nn
 
 DEFAULTS: dict = {
     "conv_num": 2,

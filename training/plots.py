@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from seqzoo.training.metrics import auroc, average_precision, pr_curve, roc_curve
 
 

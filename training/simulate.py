@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-
 from seqzoo.zoo.errors import InputError, NotFoundError
 from seqzoo.zoo.motifs_io import Motif, read_meme
 
@@ -109,6 +108,5 @@ def write_fasta(path: str | os.PathLike, sequences: list[str], prefix: str) -> N
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     with open(tmp, "w") as f:
-        for i, s in enumerate(sequences):
-            f.write(f">{prefix}_{i}\n{s}\n")
+        f.writelines(f">{prefix}_{i}\n{s}\n" for i, s in enumerate(sequences))
     os.replace(tmp, path)

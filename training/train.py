@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 import torch.nn.functional as F
-
 from seqzoo.training.metrics import compute_metrics, headline
 from seqzoo.training.models import SequenceCNN
 
