@@ -49,3 +49,38 @@ def test_render_without_interpretation_shows_metrics():
             "metrics": {"test": {"accuracy": 0.9, "auroc": {"a": 0.91, "b": 0.92}}}}
     text = render(card, None, [])
     assert "m v2" in text and "0.920" in text and "No interpretation" in text
+
+
+def test_structure_model_gets_sequence_and_structure_motifs(tmp_path):
+    import numpy as np
+    import torch
+
+    from seqzoo.training.interpret import interpret_model
+    from seqzoo.training.models import build_model
+    from seqzoo.zoo.alphabets import ProductAlphabet, get_alphabet, structure_alphabet
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    alphabet = ProductAlphabet(get_alphabet("rna"), structure_alphabet("annotated"))
+    model = build_model({"conv_num": 1, "kernel_num": 4, "kernel_len": 6, "neuron_num": 8}, alphabet.size, 2, 30,
+                        "binary").eval()
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, alphabet.size, size=(60, 30)).astype(np.uint8)
+    labels = np.eye(2, dtype=np.float32)[np.arange(60) % 2]
+    with torch.no_grad():
+        scores = model.probabilities(torch.from_numpy(alphabet.one_hot(codes))).numpy()
+    scores[:, 1] = np.where(labels[:, 1] > 0, 0.9, 0.1)  # make every positive "confident" for the IG step
+    scores[:, 0] = 1 - scores[:, 1]
+    config = {"alphabet": alphabet.to_dict(), "length": 30, "task": "binary", "classes": ["neg", "pos"]}
+    result = interpret_model(model, config, codes, labels, scores, tmp_path, ig_sequences=10, ig_steps=4,
+                             optimise_steps=3, optimise_starts=1, top_kernels=2)
+    kernels = [m for m in result["motifs"] if m["kind"] == "kernel"]
+    assert len(kernels) == 4
+    assert all(set(m["structure_consensus"].upper()) <= set("FTSHIM") for m in kernels)
+    assert all(len(m["consensus"]) == 6 and set(m["consensus"].upper()) <= set("ACGU") for m in kernels)
+    letters, structure = read_meme(tmp_path / "motifs_structure.meme")
+    assert letters == "FTSHIM" and len(structure) == 4
+    np.testing.assert_allclose(structure[0].pwm.sum(axis=1), 1.0, atol=1e-5)
+    letters, sequence = read_meme(tmp_path / "motifs.meme")
+    assert letters == "ACGU" and sequence[0].pwm.shape == (6, 4)
+    assert (tmp_path / "interpretation" / "attribution_pos.png").is_file()
