@@ -54,7 +54,6 @@ def test_render_without_interpretation_shows_metrics():
 def test_structure_model_gets_sequence_and_structure_motifs(tmp_path):
     import numpy as np
     import torch
-
     from seqzoo.training.interpret import interpret_model
     from seqzoo.training.models import build_model
     from seqzoo.zoo.alphabets import ProductAlphabet, get_alphabet, structure_alphabet
