@@ -50,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=1024, help="--server: variants per request (default 1024)")
     parser.add_argument("--genome-cache", help="folder for decompressed genomes and indexes ($SEQZOO_CACHE)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    from seqzoo.serving.dask_score import add_dask_arguments
+
+    add_dask_arguments(parser, where, "variants")
 
 
 class LocalScorer:
@@ -121,6 +124,7 @@ def _check_args(args) -> None:
 
 
 def run(args) -> int:
+    import signal
     from pathlib import Path
 
     from tqdm import tqdm
@@ -135,6 +139,10 @@ def run(args) -> int:
     from seqzoo.zoo.errors import InputError
 
     _check_args(args)
+    if args.dask:
+        from seqzoo.serving.dask_score import run_variants
+
+        return run_variants(args)
     names = parse_scores(args.scores)
     output_format(args.output)
     started = time.monotonic()

@@ -163,8 +163,12 @@ def logo_matrix(attr: np.ndarray, window: str, method: str, columns: list[str], 
 
 
 def plot_variant(path: str | os.PathLike, title: str, ref_matrix: np.ndarray, alt_matrix: np.ndarray,
-                 letters: str, ref_span: tuple[int, int], alt_span: tuple[int, int]) -> Path:
+                 letters: str, ref_span: tuple[int, int], alt_span: tuple[int, int], width: int = 101) -> Path:
     """Write one PNG: the ref logo above the alt logo, each allele shaded (matplotlib Agg, logomaker).
+
+    Only ``width`` positions around the alleles are drawn (all of a shorter window): a logo of
+    every position of a long window is unreadable, and logomaker draws every glyph (~5 ms each).
+    The x axis keeps window coordinates.
 
     Parameters
     ----------
@@ -186,13 +190,18 @@ def plot_variant(path: str | os.PathLike, title: str, ref_matrix: np.ndarray, al
 
     path = Path(path)
     length = ref_matrix.shape[0]
-    fig, axes = plt.subplots(2, 1, figsize=(max(8.0, length / 14), 4.2), sharex=True, sharey=True)
-    lim = max(float(np.abs(ref_matrix).max()), float(np.abs(alt_matrix).max()), 1e-9) * 1.1
+    centre = (min(ref_span[0], alt_span[0]) + max(ref_span[1], alt_span[1])) // 2
+    lo = max(0, min(centre - width // 2, length - width))
+    hi = min(length, lo + width)
+    fig, axes = plt.subplots(2, 1, figsize=(max(8.0, (hi - lo) / 9), 4.2), sharex=True, sharey=True)
+    lim = max(float(np.abs(ref_matrix[lo:hi]).max()), float(np.abs(alt_matrix[lo:hi]).max()), 1e-9) * 1.1
     for ax, matrix, span, label in ((axes[0], ref_matrix, ref_span, "ref"), (axes[1], alt_matrix, alt_span, "alt")):
-        logomaker.Logo(pd.DataFrame(matrix, columns=list(letters)), ax=ax, color_scheme="classic")
+        frame = pd.DataFrame(matrix[lo:hi], columns=list(letters), index=np.arange(lo, hi))
+        logomaker.Logo(frame, ax=ax, color_scheme="classic", flip_below=False)
         ax.axvspan(span[0] - 0.5, span[1] - 0.5, color="gold", alpha=0.35, lw=0)
         ax.axhline(0, color="grey", lw=0.5)
         ax.set_ylim(-lim, lim)
+        ax.set_xlim(lo - 0.5, hi - 0.5)
         ax.set_ylabel(label)
     axes[0].set_title(title, fontsize=9)
     axes[1].set_xlabel("position in window (0-based)")
