@@ -63,6 +63,8 @@ def ensure_model(zoo_root: Path) -> None:
            "--force", "--quiet"]
     print("training a PUM2 model:", " ".join(cmd), file=sys.stderr)
     subprocess.run(cmd, check=True, env={**os.environ, "SEQZOO_ZOO": str(zoo_root)})
+    subprocess.run([PY, "-m", "seqzoo", "zoo", "export", str(zoo_root.parent / "run-pum2"), "--zoo", str(zoo_root),
+                    "--name", "pum2"], check=True)
 
 
 def free_port() -> int:

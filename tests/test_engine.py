@@ -16,7 +16,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from seqzoo.serving.engine import Engine
-from seqzoo.zoo.alphabets import get_alphabet
+from seqzoo.zoo.alphabets import ProductAlphabet, get_alphabet, structure_alphabet
 from seqzoo.zoo.errors import InputError, NotFoundError
 from seqzoo.zoo.manifest import write_manifest
 
@@ -57,9 +57,14 @@ def _save(graph, path: Path) -> None:
 
 
 def make_version_dir(root: Path, name: str = "toy", version: int = 1, length: int = 12, alphabet: str = "rna",
-                     classes=("negative", "positive"), seed: int = 0, expect: bool = True) -> Path:
-    """Write a zoo-layout version directory; returns its path (root/name/version)."""
+                     classes=("negative", "positive"), seed: int = 0, expect: bool = True,
+                     structure: str | None = None) -> Path:
+    """Write a zoo-layout version directory; returns its path (root/name/version).
+
+    With ``structure`` ("annotated" or "dot-bracket") the model reads pysster's product alphabet."""
     alpha = get_alphabet(alphabet)
+    if structure:
+        alpha = ProductAlphabet(alpha, structure_alphabet(structure))
     a, c = alpha.size, len(classes)
     w, b = _linear(seed, length, a, c)
     path = Path(root) / name / str(version)
@@ -110,14 +115,25 @@ def make_version_dir(root: Path, name: str = "toy", version: int = 1, length: in
                             [helper.make_tensor_value_info("attributions", TensorProto.FLOAT, [n, length, a])],
                             consts_ig), path / "ig.onnx")
     rng = np.random.default_rng(seed + 1)
-    expect_seqs = ["".join(rng.choice(list(alpha.letters), size=length)) for _ in range(2)]
-    probs = reference_probs(alpha.one_hot(alpha.encode(expect_seqs)), w, b)
+    letters = alpha.sequence.letters if structure else alpha.letters
+    expect_seqs = ["".join(rng.choice(list(letters), size=length)) for _ in range(2)]
+    if structure:
+        from seqzoo.zoo.structure import structures as fold
+
+        expect_structs = fold(expect_seqs, form=structure, processes=1)
+        probs = reference_probs(alpha.one_hot(alpha.encode(expect_seqs, expect_structs)), w, b)
+    else:
+        probs = reference_probs(alpha.one_hot(alpha.encode(expect_seqs)), w, b)
     card = {"schema_version": 1, "name": name, "version": version, "task": "binary" if c == 2 else "multiclass",
             "classes": list(classes),
             "input": {"alphabet": alpha.to_dict(), "length": length, "length_dynamic": False,
-                      "length_policy": "centre, pad with N or crop", "unknown": "zero", "structure": None},
+                      "length_policy": "centre, pad with N or crop", "unknown": "zero",
+                      "structure": {"form": structure, "predictor": "ViennaRNA"} if structure else None},
             "output": {"activation": "softmax", "name": "probs"},
             "expect": ([{"sequence": s, "probs": p.tolist()} for s, p in zip(expect_seqs, probs)] if expect else [])}
+    if structure:
+        for entry, struct in zip(card["expect"], expect_structs):
+            entry["structure"] = struct
     (path / "card.json").write_text(json.dumps(card))
     np.savez(path / "weights_for_tests.npz", w=w, b=b)
     write_manifest(path)  # complete: the zoo lists it
@@ -219,3 +235,49 @@ def test_missing_version_and_cuda_request_without_cuda(tmp_path, toy):
             Engine.load(toy, device="cuda")
     else:
         assert Engine.load(toy, device="cuda").provider == "CUDAExecutionProvider"
+
+
+def test_structure_model_folds_when_no_structure_is_given(tmp_path):
+    path = make_version_dir(tmp_path, "fold", 1, length=16, structure="annotated")
+    engine = Engine.load(path, device="cpu", threads=1)  # its card's expect entries pass
+    assert engine.structure_form == "annotated" and engine.alphabet.size == 24
+    seqs = ["GGGGAAAACCCCUUUU", "ACGUACGUACGUACGU"]
+    from seqzoo.zoo.structure import annotate, structures
+
+    folded = structures(seqs, form="annotated", processes=1)
+    codes = engine.encode(seqs)
+    assert codes.tolist() == engine.alphabet.encode(seqs, folded).tolist()
+    given = ["((((....))))....", "................"]
+    assert engine.encode(seqs, given).tolist() == engine.alphabet.encode(seqs, [annotate(g) for g in given]).tolist()
+    with pytest.raises(InputError, match="2 sequences but 1 structures"):
+        engine.encode(seqs, given[:1])
+    # ISM changes the base and keeps each position's structure element
+    sel = engine.selector(2)
+    ism = engine.ism(codes, sel)
+    m = engine.alphabet.structure.size
+    j, base = 3, 1
+    mutant = codes[:1].copy()
+    mutant[0, j] = base * m + codes[0, j] % m
+    want = (engine.predict(mutant) - engine.predict(codes[:1]))[0] @ sel[0]
+    assert ism[0, j, base * m + codes[0, j] % m] == pytest.approx(want, abs=1e-6)
+    assert np.count_nonzero(ism[0, j]) <= 4  # only the 4 base columns of that structure element
+
+
+def test_real_pum2_graphs_agree_with_each_other(published_model):
+    engine = Engine.load(published_model, device="cpu", threads=1)
+    assert engine.identity.ref == f"{published_model.name}:{published_model.version}"
+    assert engine.identity.digest == published_model.digest and engine.length == 200
+    codes = engine.encode([e["sequence"] for e in published_model.card["expect"][:3]], convert_tu=True)
+    onehot, sel = engine.alphabet.one_hot(codes), engine.selector(3)
+    probs, grad = engine.gradient(onehot, sel)
+    np.testing.assert_allclose(probs, engine.predict(codes), atol=1e-5)
+    # IG completeness: attributions sum to f(x) - f(all-zero baseline)
+    ig = engine.integrated_gradients(onehot, sel, steps=100)
+    base = engine.gradient(np.zeros_like(onehot), sel)[0]
+    np.testing.assert_allclose(ig.sum(axis=(1, 2)), probs[:, -1] - base[:, -1], atol=0.02)
+    ism = engine.ism(codes[:1], sel[:1])
+    j = 100
+    letter = (int(codes[0, j]) + 2) % 4
+    mutant = codes[:1].copy()
+    mutant[0, j] = letter
+    assert ism[0, j, letter] == pytest.approx(engine.predict(mutant)[0, -1] - probs[0, -1], abs=1e-5)
