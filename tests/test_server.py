@@ -29,8 +29,9 @@ from test_engine import make_version_dir, reference_grad, reference_probs, weigh
 class ServerThread:
     """A real server on a free loopback port, in its own thread and event loop."""
 
-    def __init__(self, zoo: Path, models=None, token=None, poll_seconds=None, batcher=None, **settings):
-        self.store = ModelStore(zoo, models=models, settings=StoreSettings(
+    def __init__(self, zoo: Path, models=None, token=None, poll_seconds=None, batcher=None, registry=None,
+                 **settings):
+        self.store = ModelStore(zoo, models=models, registry=registry, settings=StoreSettings(
             device="cpu", threads=1, batcher=batcher or BatcherSettings(max_batch=256, max_delay=0.002)))
         self.metrics = Metrics()
         self.server = SeqZooServer(self.store, ServerSettings(address="127.0.0.1:0", token=token, grace_seconds=5,
@@ -304,3 +305,40 @@ def test_prometheus_metrics_count_requests_sequences_and_batches(server, client)
     assert values['seqzoo_sequences_total{method="Score",model="toy",version="1"}'] >= 7
     assert values['seqzoo_batch_size_count{model="toy",version="1"}'] >= 1
     assert any(k.startswith("seqzoo_model_info{") and 'provider="CPUExecutionProvider"' in k for k in values)
+
+
+def test_tls_with_a_self_signed_certificate(zoo, tmp_path):
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    s = ServerThread(zoo, models=["toy"], tls_cert=cert, tls_key=key, token="t")
+    try:
+        with SeqZooClient(s.target, tls_ca=cert, token="t", timeout=10) as c:
+            assert c.score("toy", sequences=["ACGU" * 3]).shape == (1, 2)
+        with SeqZooClient(s.target, timeout=3) as plain:  # plaintext to a TLS port fails cleanly
+            with pytest.raises(Exception):
+                plain.score("toy", sequences=["ACGU" * 3])
+    finally:
+        s.drain()
+
+
+def test_models_are_pulled_from_a_registry_and_verified(published_model, tmp_path):
+    registry = f"file://{published_model.zoo_root}"
+    local = tmp_path / "local"
+    s = ServerThread(local, models=[published_model.name], registry=registry)
+    try:
+        with SeqZooClient(s.target, timeout=10) as c:
+            info = c.get_model(published_model.name)
+            assert info["digest"] == published_model.digest and info["length"] == 200
+            pulled = local / published_model.name / str(published_model.version)
+            assert (pulled / "MANIFEST.json").is_file()  # pulled into the local zoo, verified
+            expect = published_model.card["expect"]
+            probs = c.score(published_model.name, sequences=[e["sequence"] for e in expect], convert_tu=True)
+            np.testing.assert_allclose(probs, [e["probs"] for e in expect], atol=1e-4)
+    finally:
+        s.drain()
+    with pytest.raises(NotFoundError, match="no model could be loaded"):
+        ServerThread(tmp_path / "empty", models=["nosuch"], registry=registry)
