@@ -342,3 +342,44 @@ def test_models_are_pulled_from_a_registry_and_verified(published_model, tmp_pat
         s.drain()
     with pytest.raises(NotFoundError, match="no model could be loaded"):
         ServerThread(tmp_path / "empty", models=["nosuch"], registry=registry)
+
+
+def test_seqzoo_serve_process_logs_json_serves_and_drains_on_sigterm(zoo, tmp_path):
+    import json as _json
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    token = tmp_path / "token"
+    token.write_text("abc\n")
+    log = tmp_path / "serve.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "seqzoo", "serve", "--zoo", str(zoo), "--port", str(port),
+                                 "--host", "127.0.0.1", "--models", "toy", "--device", "cpu", "--threads", "1",
+                                 "--token-file", str(token), "--poll-seconds", "0"], stdout=out, stderr=out,
+                                env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        with SeqZooClient(f"127.0.0.1:{port}", token="abc", timeout=10) as c:
+            for _ in range(300):
+                try:
+                    if c.health("toy") == "SERVING":
+                        break
+                except Exception:
+                    pass
+                time.sleep(0.1)
+            assert c.score("toy", sequences=["ACGU" * 3]).shape == (1, 2)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    records = [_json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    messages = [r["message"] for r in records]
+    assert any(m.startswith("serving toy:1") for m in messages)
+    assert any(m.startswith("draining") for m in messages) and messages[-1] == "stopped"
+    assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
