@@ -36,12 +36,11 @@ import grpc
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from record import record  # noqa: E402
-
-from seqzoo.serving.engine import Engine  # noqa: E402
-from seqzoo.v1 import seqzoo_pb2 as pb  # noqa: E402
-from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc  # noqa: E402
-from seqzoo.zoo.registry import open_zoo  # noqa: E402
+from record import record
+from seqzoo.serving.engine import Engine
+from seqzoo.v1 import seqzoo_pb2 as pb
+from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc
+from seqzoo.zoo.registry import open_zoo
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable
@@ -78,7 +77,7 @@ class ServerProcess:
         self.cmd = [PY, "-m", "seqzoo", "serve", "--zoo", str(zoo), "--port", str(port), "--host", "127.0.0.1",
                     "--models", "pum2", "--poll-seconds", "0", "--grace-seconds", "10", *extra]
         self.port = port
-        self.log = open(zoo.parent / "serve.log", "a")
+        self.log = open(zoo.parent / "serve.log", "a")  # noqa: SIM115
         self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=self.log)
         self.wait_ready()
 
@@ -260,7 +259,7 @@ for k, r in enumerate(stub.ScoreStream(gen())):
 async def faults(server: ServerProcess, zoo: Path, codes: np.ndarray, expected: np.ndarray, extra: list[str]) -> dict:
     target = f"127.0.0.1:{server.port}"
     # 1. a client killed mid-stream while 32 other clients run
-    victim = subprocess.Popen([PY, "-c", STREAM_CLIENT, target, str(codes.shape[1])], stdout=subprocess.PIPE)
+    victim = subprocess.Popen([PY, "-c", STREAM_CLIENT, target, str(codes.shape[1])], stdout=subprocess.PIPE)  # noqa: ASYNC220
     victim.stdout.readline()
 
     async def kill_soon():
@@ -268,7 +267,7 @@ async def faults(server: ServerProcess, zoo: Path, codes: np.ndarray, expected: 
         victim.kill()
         victim.wait()
 
-    killed, during_kill = await asyncio.gather(kill_soon(), load(target, codes, expected, 8000, 32))
+    _, during_kill = await asyncio.gather(kill_soon(), load(target, codes, expected, 8000, 32))
     # 2. the server restarted (SIGTERM drain, new process on the same port) mid-load
     holder = {}
 

@@ -20,11 +20,10 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
-
 from seqzoo.zoo.errors import InputError, SeqzooError, UnavailableError
 
 log = logging.getLogger(__name__)
@@ -231,7 +230,7 @@ class Batcher:
             started = time.monotonic()
             try:
                 probs = self.engine.predict(codes)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001
                 settled.extend((i.future, exc if isinstance(exc, SeqzooError) else
                                 UnavailableError(f"the model failed on this batch: {exc}")) for i in live)
             else:

@@ -21,8 +21,8 @@ import re
 import sys
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from seqzoo.zoo.errors import InputError, SeqzooError
 
@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-ca", help="PEM certificate to trust (connect with TLS)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="deadline of the whole run, seconds")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from seqzoo.serving.dask_score import add_dask_arguments
+
+    add_dask_arguments(parser, where, "score")
 
 
 # ---------------------------------------------------------------------- input
@@ -59,7 +62,7 @@ class FastaStream:
         self.path = Path(path)
         if not self.path.is_file():
             raise InputError(f"{self.path}: no such file")
-        self._raw = open(self.path, "rb")
+        self._raw = open(self.path, "rb")  # noqa: SIM115
         gz = self._raw.read(2) == b"\x1f\x8b"
         self._raw.seek(0)
         self._text = io.TextIOWrapper(gzip.GzipFile(fileobj=self._raw) if gz else self._raw,
@@ -138,7 +141,7 @@ class TableWriter:
             self._tsv = None
         else:
             self._parquet = None
-            self._tsv = open(self.tmp, "w")
+            self._tsv = open(self.tmp, "w")  # noqa: SIM115
             self._tsv.write("\t".join(["id", *classes]) + "\n")
 
     def write(self, ids: list[str], probs) -> None:
@@ -182,7 +185,6 @@ def _name_record(message: str, path: Path, batch: list) -> str:
 # ---------------------------------------------------------------------- the two ways
 def _score_local(args, stream: FastaStream, progress) -> int:
     import pyarrow as pa
-
     from seqzoo.serving.engine import Engine
     from seqzoo.serving.scoring import score_table
     from seqzoo.zoo.registry import open_zoo
@@ -213,7 +215,6 @@ def _score_local(args, stream: FastaStream, progress) -> int:
 
 def _score_remote(args, stream: FastaStream, progress) -> int:
     import numpy as np
-
     from seqzoo.serving.client import SeqZooClient
     from seqzoo.zoo.alphabets import alphabet_from_dict
 
@@ -294,6 +295,10 @@ def _score_remote(args, stream: FastaStream, progress) -> int:
 def run(args) -> int:
     if args.batch < 1 or args.window < 1:
         raise InputError("--batch and --window must be at least 1")
+    if args.dask:
+        from seqzoo.serving.dask_score import run_score
+
+        return run_score(args)
     stream = FastaStream(args.input)
     bar = None
     if not args.no_progress:

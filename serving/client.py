@@ -9,17 +9,22 @@ with the server's message, so callers handle local and remote failures the same 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import grpc
 import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from seqzoo.v1 import seqzoo_pb2 as pb
 from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc
-from seqzoo.zoo.errors import (ConflictError, InputError, IntegrityError, NotFoundError, SeqzooError,
-                               UnavailableError)
+from seqzoo.zoo.errors import (
+    ConflictError,
+    InputError,
+    IntegrityError,
+    NotFoundError,
+    SeqzooError,
+    UnavailableError,
+)
 
 METHODS = {"ig": pb.INTEGRATED_GRADIENTS, "saliency": pb.SALIENCY, "ism": pb.ISM}
 ERRORS = {grpc.StatusCode.INVALID_ARGUMENT: InputError, grpc.StatusCode.NOT_FOUND: NotFoundError,
@@ -92,7 +97,7 @@ class SeqZooClient:
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
 
-    def __enter__(self) -> "SeqZooClient":
+    def __enter__(self) -> SeqZooClient:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc) -> None:

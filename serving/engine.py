@@ -16,13 +16,12 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import onnxruntime as ort
-
 from seqzoo.zoo.alphabets import Alphabet, ProductAlphabet, alphabet_from_dict
 from seqzoo.zoo.errors import InputError, NotFoundError, UnavailableError
 
@@ -119,7 +118,7 @@ class Engine:
     # ------------------------------------------------------------------ loading
     @classmethod
     def load(cls, model_version_or_dir, device: str = "auto", threads: int | None = None,
-             warmup: bool = True) -> "Engine":
+             warmup: bool = True) -> Engine:
         """Open a zoo version (a ``ModelVersion``) or a version directory.
 
         Parameters
@@ -175,14 +174,14 @@ class Engine:
                 if session.get_providers()[0] == CUDA:
                     return CUDA, session
                 reason = "the session fell back to " + session.get_providers()[0]
-            except Exception as exc:  # a broken CUDA install must not stop a CPU server
+            except Exception as exc:  # noqa: BLE001 - a broken CUDA install must not stop a CPU server
                 reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             if device == "cuda":
                 raise UnavailableError(f"{path}: CUDA provider did not load ({reason})")
             log.warning("%s: CUDA provider did not load (%s); using the CPU", path, reason)
         try:
             return CPU, ort.InferenceSession(str(path), self._options(), providers=[CPU])
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             raise InputError(f"{path}: ONNX Runtime cannot load it ({str(exc).splitlines()[0]})") from None
 
     def _graph(self, filename: str) -> ort.InferenceSession:

@@ -25,22 +25,26 @@ import json
 import logging
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import grpc
 import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-
 from seqzoo.serving.batcher import DeadlineExpiredError, QueueFullError
 from seqzoo.serving.store import ModelStore, Served
 from seqzoo.serving.telemetry import Metrics
 from seqzoo.v1 import seqzoo_pb2 as pb
 from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc
-from seqzoo.zoo.errors import (ConflictError, InputError, IntegrityError, NotFoundError, SeqzooError,
-                               UnavailableError)
+from seqzoo.zoo.errors import (
+    ConflictError,
+    InputError,
+    IntegrityError,
+    NotFoundError,
+    UnavailableError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +176,7 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
     async def GetModel(self, request, context):
         try:
             return self._info(self.store.get(request.model))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             await self._fail(context, "GetModel", request.model, exc)
 
     async def Score(self, request, context):
@@ -180,7 +184,7 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
             served = self.store.get(request.model)
             codes = await self._codes(served, request)
             probs = await served.batcher.submit(codes, self._deadline(context))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             await self._fail(context, "Score", request.model, exc)
             return
         ident = served.engine.identity
@@ -201,7 +205,7 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
                         served = self.store.get(request.model)
                         codes = await self._codes(served, request)
                         item = (request, served, served.batcher.submit(codes, deadline))
-                    except Exception as exc:
+                    except Exception as exc:  # noqa: BLE001
                         item = (request, None, exc)
                     await window.put(item)
             finally:
@@ -218,7 +222,7 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
                     if served is None:
                         raise pending
                     probs = await pending
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001
                     code = status_of(exc)
                     self.metrics.answered(request.model or "-", "-", "ScoreStream", code.name)
                     yield pb.ScoreResponse(id=request.id, error_code=code.value[0], error_message=str(exc))
@@ -257,7 +261,7 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
                 raise InputError(f"field 'method' {request.method} is not IG, SALIENCY or ISM")
             probs_future = served.batcher.submit(codes, deadline)
             attributions, probs = await asyncio.gather(job, probs_future)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001
             await self._fail(context, "Attribute", request.model, exc)
             return
         dtype = np.float16 if request.float16 else np.float32

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from seqzoo.serving.batcher import AttributionLane, Batcher, BatcherSettings
 from seqzoo.serving.engine import Engine
@@ -161,7 +161,7 @@ class ModelStore:
         try:
             verify_folder(mv.path, mv.digest)
             engine = Engine.load(mv, device=self.settings.device, threads=self.settings.threads, warmup=True)
-        except Exception as exc:  # a broken version never takes down the ones serving
+        except Exception as exc:  # noqa: BLE001 - a broken version never takes down the ones serving
             self._failed.add(mv.digest)
             log.error("could not load %s: %s", mv.ref, exc, extra={"model": mv.name, "version": mv.version})
             return None

@@ -8,9 +8,13 @@ import time
 
 import numpy as np
 import pytest
-
-from seqzoo.serving.batcher import (AttributionLane, Batcher, BatcherSettings, DeadlineExpiredError,
-                                    QueueFullError)
+from seqzoo.serving.batcher import (
+    AttributionLane,
+    Batcher,
+    BatcherSettings,
+    DeadlineExpiredError,
+    QueueFullError,
+)
 from seqzoo.serving.engine import Engine
 from test_engine import make_version_dir
 

@@ -14,7 +14,6 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-
 from seqzoo.serving.engine import Engine
 from seqzoo.zoo.alphabets import ProductAlphabet, get_alphabet, structure_alphabet
 from seqzoo.zoo.errors import InputError, NotFoundError
@@ -269,7 +268,7 @@ def test_real_pum2_graphs_agree_with_each_other(published_model):
     assert engine.identity.digest == published_model.digest and engine.length == 200
     codes = engine.encode([e["sequence"] for e in published_model.card["expect"][:3]], convert_tu=True)
     onehot, sel = engine.alphabet.one_hot(codes), engine.selector(3)
-    probs, grad = engine.gradient(onehot, sel)
+    probs, _grad = engine.gradient(onehot, sel)
     np.testing.assert_allclose(probs, engine.predict(codes), atol=1e-5)
     # IG completeness: attributions sum to f(x) - f(all-zero baseline)
     ig = engine.integrated_gradients(onehot, sel, steps=100)

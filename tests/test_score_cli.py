@@ -9,13 +9,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from seqzoo.cli import main
 from seqzoo.serving.engine import Engine
 from seqzoo.serving.scoring import score_table
 from seqzoo.zoo.errors import InputError
 from test_engine import make_version_dir
 from test_server import ServerThread
+
+from seqzoo.cli import main
 
 
 def write_fasta(path, records, width=5):

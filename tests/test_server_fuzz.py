@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from seqzoo.serving.client import SeqZooClient
 from seqzoo.v1 import seqzoo_pb2 as pb
 from test_engine import make_version_dir
