@@ -282,6 +282,62 @@ async def faults(server: ServerProcess, zoo: Path, codes: np.ndarray, expected: 
             "server": holder["server"]}
 
 
+# ---------------------------------------------------------------------- compute ceiling
+def flops_per_sequence(model_path: Path, length: int) -> float:
+    """Multiply-adds x 2 of one sequence through the forward graph's Conv, MatMul and Gemm nodes."""
+    import onnx
+    from onnx import shape_inference
+
+    model = onnx.load(str(model_path))
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    dims[0].dim_value, dims[1].dim_value = 1, length
+    model = shape_inference.infer_shapes(model, data_prop=True)
+    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+              for v in list(model.graph.value_info) + list(model.graph.output) + list(model.graph.input)}
+    shapes.update({t.name: list(t.dims) for t in model.graph.initializer})
+    flops = 0.0
+    for node in model.graph.node:
+        if node.op_type == "Conv":
+            weight, out = shapes[node.input[1]], shapes[node.output[0]]
+            flops += 2 * float(np.prod(out)) * float(np.prod(weight[1:]))
+        elif node.op_type in ("MatMul", "Gemm"):
+            a, out = shapes[node.input[0]], shapes[node.output[0]]
+            flops += 2 * float(np.prod(out)) * (a[-1] if not (node.op_type == "Gemm" and any(
+                at.name == "transA" and at.i for at in node.attribute)) else a[-2])
+    return flops
+
+
+def matmul_flops_per_second(provider: str, size: int = 4096, seconds: float = 3.0) -> float:
+    """float32 FLOP/s of a large matrix product on ``provider`` (ONNX Runtime, same as the engine)."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["c"])], "mm",
+                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, [size, size]),
+                               helper.make_tensor_value_info("b", TensorProto.FLOAT, [size, size])],
+                              [helper.make_tensor_value_info("c", TensorProto.FLOAT, [size, size])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 9
+    session = ort.InferenceSession(model.SerializeToString(), providers=[provider])
+    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+    session.run(None, {"a": a, "b": a})
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds or n < 2:
+        session.run(None, {"a": a, "b": a})
+        n += 1
+    return n * 2 * size**3 / (time.perf_counter() - t0)
+
+
+def compute_ceiling(mv, engine: Engine, seconds: float) -> dict:
+    """In-engine throughput at batch 4,096 against the machine's matmul rate for this model's FLOPs."""
+    per_seq = flops_per_sequence(Path(mv.path) / "model.onnx", engine.length)
+    peak = matmul_flops_per_second(engine.provider, seconds=seconds)
+    codes = np.random.default_rng(1).integers(0, 4, size=(4096, engine.length), dtype=np.uint8)
+    rate = in_process(engine, codes, seconds)
+    return {"flops_per_sequence": per_seq, "matmul_gflops": peak / 1e9, "batch4096_seq_s": rate,
+            "limit_seq_s": peak / per_seq, "ratio": rate * per_seq / peak}
+
+
 # ---------------------------------------------------------------------- main
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -304,6 +360,8 @@ def main() -> int:
     results: dict = {"model": mv.ref, "provider": engine.provider, "length": engine.length}
     results["in_process_seq_s"] = in_process(engine, codes[:1024], seconds)
     print("in-process", results["in_process_seq_s"], file=sys.stderr)
+    results["ceiling"] = compute_ceiling(mv, engine, seconds)
+    print("ceiling", results["ceiling"], file=sys.stderr)
     del engine
     server = ServerProcess(zoo, free_port(), extra)
     target = f"127.0.0.1:{server.port}"
@@ -340,6 +398,7 @@ def main() -> int:
 def write(r: dict, args) -> None:
     ratio = r["bulk"]["seq_s"] / r["in_process_seq_s"]
     load_, kill, restart = r["load"], r["faults"]["kill"], r["faults"]["restart"]
+    c = r["ceiling"]
     body = f"""
 Model `{r['model']}` (trained with `seqzoo train` on datasets/rbp/pum2.*, L = {r['length']}), ONNX Runtime
 {r['provider']}; server = `seqzoo serve` defaults (max batch 1,024, max delay 2 ms, ORT threads = all cores)
@@ -356,6 +415,12 @@ every number is a lower bound and varies run to run. Each throughput scenario ra
 | load: {load_['ok'] + load_['errors'] + load_['wrong']:,} requests (1 sequence) from 64 clients | {load_['seq_s']:,.0f} | {load_['p50_ms']:.1f} | {load_['p99_ms']:.1f} | {load_['errors']} errors, {load_['wrong']} wrong answers |
 
 Server peak resident memory (VmHWM) after these: {r['server_peak_rss_mib']:.0f} MiB.
+
+Compute ceiling ({r['provider']}): the model costs {c['flops_per_sequence'] / 1e6:.2f} MFLOP per sequence (Conv +
+Gemm, counted from model.onnx); a 4,096 x 4,096 float32 MatMul in ONNX Runtime on the same provider ran at
+{c['matmul_gflops']:.1f} GFLOP/s, a limit of {c['limit_seq_s']:,.0f} sequences/s; `Engine.predict` at batch 4,096
+reached {c['batch4096_seq_s']:,.0f} sequences/s = {c['ratio']:.0%} of that limit. No GPU was lent to this task,
+so there are no CUDA numbers here; on a GPU machine the same command measures the CUDA provider.
 
 Faults (32 clients, 8,000 one-sequence requests each time, every answer checked against in-process ORT):
 - a client streaming on its own process killed (SIGKILL) mid-stream: {kill['ok']:,} answered correctly,

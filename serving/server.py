@@ -203,7 +203,10 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
                 async for request in request_iterator:
                     try:
                         served = self.store.get(request.model)
-                        codes = await self._codes(served, request)
+                        if served.engine.structure_form:
+                            codes = await self._codes(served, request)
+                        else:  # the common case, without a coroutine per message
+                            codes = _decode_request(served, request, self.settings.max_sequences)
                         item = (request, served, served.batcher.submit(codes, deadline))
                     except Exception as exc:  # noqa: BLE001
                         item = (request, None, exc)
