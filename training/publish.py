@@ -66,30 +66,30 @@ def publish_run(run_dir: str | os.PathLike, zoo: LocalZoo, name: str, descriptio
     zoo.root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".staging-", dir=zoo.root) as staging:
         staging = Path(staging)
-        graphs, parity = export_step(model, config, staging)
+        spec, graphs, parity = export_step(model, config, staging)
         interpretation = interpretation_step(run_dir, staging, {**run_card, "name": name})
-        card = card_step(run_dir, staging, config, run_card, graphs, parity, interpretation, name, description)
+        card = card_step(run_dir, staging, config, run_card, spec, graphs, parity, interpretation, name,
+                         description)
         (staging / "card.json").write_text(card_text(card))
         return zoo.publish(staging, name, stamp=stamp_graphs)
 
 
 def export_spec(model, config: dict):
     """The ExportSpec of a run: alphabet table, length, whether length is dynamic, classes."""
-    from seqzoo.training.export import ExportSpec
+    from seqzoo.training.export import make_spec
 
     alphabet = alphabet_from_dict(config["alphabet"])
-    return ExportSpec(alphabet.table, int(config["length"]), bool(getattr(model, "length_dynamic", False)),
-                      len(config["classes"]))
+    return make_spec(model, alphabet.table, int(config["length"]), len(config["classes"]))
 
 
-def export_step(model, config: dict, staging: Path) -> tuple[dict, dict]:
-    """Step 1: write the three graphs and check them against torch; returns (graphs, parity)."""
+def export_step(model, config: dict, staging: Path) -> tuple:
+    """Step 1: write the three graphs and check them against torch; returns (spec, graphs, parity)."""
     from seqzoo.training.export import check_parity, export_graphs
 
     spec = export_spec(model, config)
     graphs = export_graphs(model, spec, staging)
     parity = check_parity(model, spec, staging)
-    return graphs, parity
+    return spec, graphs, parity
 
 
 def interpretation_step(run_dir: Path, staging: Path, run_card: dict) -> dict:
@@ -110,18 +110,19 @@ def interpretation_step(run_dir: Path, staging: Path, run_card: dict) -> dict:
     return {"motifs": result["motifs"]}
 
 
-def card_step(run_dir: Path, staging: Path, config: dict, run_card: dict, graphs: dict, parity: dict,
+def card_step(run_dir: Path, staging: Path, config: dict, run_card: dict, spec, graphs: dict, parity: dict,
               interpretation: dict, name: str, description: str | None) -> dict:
     """Step 3: the complete card (name and version provisional until the zoo stamps them)."""
     alphabet = alphabet_from_dict(config["alphabet"])
     structure = config.get("structure")
-    length_dynamic = graphs["model.onnx"]["inputs"][0]["shape"][1] == "L"
+    length_dynamic = spec.length_dynamic
     input_ = {
         "alphabet": alphabet.to_dict(),
         "length": int(config["length"]),
         "length_dynamic": length_dynamic,
-        "length_policy": ("any length; the card's length is the trained one" if length_dynamic
-                          else f"exactly {config['length']}: centre, pad with N or crop"),
+        "min_length": spec.min_length,
+        "length_policy": (f"any length from {spec.min_length}; the card's length is the trained one"
+                          if length_dynamic else f"exactly {config['length']}: centre, pad with N or crop"),
         "unknown": (alphabet.sequence if isinstance(alphabet, ProductAlphabet) else alphabet).unknown,
         "structure": None if not structure else {"form": structure, "predictor": "ViennaRNA",
                                                  "version": _vienna_version()},
