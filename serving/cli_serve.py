@@ -43,6 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--poll-seconds", type=float, default=30.0,
                         help="look for new versions this often (0: never)")
     parser.add_argument("--grace-seconds", type=float, default=30.0, help="drain time on SIGTERM")
+    parser.add_argument("--genome", help="reference FASTA: the Variants service also takes coordinates")
+    parser.add_argument("--contig-map", help="with --genome: two-column file, VCF contig name -> FASTA name")
 
 
 def settings_from(args):
@@ -81,6 +83,9 @@ def run(args) -> int:
     store_settings, server_settings = settings_from(args)
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     store = ModelStore(args.zoo, models=models, registry=args.registry, settings=store_settings)
+    if args.genome:  # issue 5: variant windows built server-side from coordinates
+        from seqzoo.serving.variant_service import set_genome
+        set_genome(args.genome, contig_map=args.contig_map)
 
     def ready(port: int) -> None:
         logging.getLogger("seqzoo.serve").info("ready on port %d", port, extra={"port": port})
