@@ -96,3 +96,26 @@ def test_training_learns_and_load_run_round_trips(tmp_path):
     loaded, config = load_run(tmp_path)
     assert not loaded.training and config["classes"] == ["neg", "pos"]
     assert np.allclose(predict(loaded, codes, table), probs, atol=1e-6)
+
+
+def test_ctrl_c_keeps_the_best_model_so_far():
+    """A KeyboardInterrupt in the third epoch: training stops, the best of two epochs is kept."""
+    from seqzoo.training.models import SequenceCNN
+
+    class Interrupted(SequenceCNN):
+        calls = 0
+
+        def forward(self, x):
+            if self.training:
+                Interrupted.calls += 1
+                if Interrupted.calls > 2 * 5:  # 5 batches per epoch: interrupt the third epoch
+                    raise KeyboardInterrupt
+            return super().forward(x)
+
+    codes, labels = _toy(n=320)
+    seed_everything(0)
+    model = Interrupted({"kernel_num": 8, "neuron_num": 16, "epochs": 10, "batch_size": 32}, 4, 2, 30, "binary")
+    result = fit(model, codes[::2], labels[::2], codes[1::2], labels[1::2], get_alphabet("dna").table,
+                 ["neg", "pos"], seed=0, device="cpu", quiet=True)
+    assert result.interrupted and len(result.history) == 2 and result.best_epoch in (1, 2)
+    assert not model.training
