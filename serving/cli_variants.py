@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import time
 from collections import Counter
 
 log = logging.getLogger(__name__)
+# variants explained per engine call: 32 windows x 50 IG steps keeps the graph's activations small
+ATTRIBUTION_BATCH = 16
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -124,19 +128,8 @@ def _check_args(args) -> None:
 
 
 def run(args) -> int:
-    import signal
-    from pathlib import Path
-
-    from tqdm import tqdm
-
-    from seqzoo.serving.effects import check_rc_rule, is_rna, parse_scores, sequence_letters
-    from seqzoo.serving.genome import Genome
-    from seqzoo.serving.variant_attribution import (AttributionWriter, attribute_pairs, logo_matrix, plot_name,
-                                                    plot_variant)
-    from seqzoo.serving.variant_writer import open_writer, output_format, skip_code
-    from seqzoo.serving.vcf import VcfReader
-    from seqzoo.serving.windows import build_windows
-    from seqzoo.zoo.errors import InputError
+    from seqzoo.serving.effects import parse_scores
+    from seqzoo.serving.variant_writer import output_format
 
     _check_args(args)
     if args.dask:
@@ -145,6 +138,36 @@ def run(args) -> int:
         return run_variants(args)
     names = parse_scores(args.scores)
     output_format(args.output)
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM unwinds like an error, so partial outputs are removed (complete or absent)
+        previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    else:
+        previous = None
+    try:
+        return _run(args, names)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args, names: list[str]) -> int:
+    from pathlib import Path
+
+    from seqzoo.serving.effects import check_rc_rule, is_rna, sequence_letters
+    from seqzoo.serving.genome import Genome
+    from seqzoo.serving.variant_attribution import (
+        AttributionWriter,
+        attribute_pairs,
+        logo_matrix,
+        plot_name,
+        plot_variant,
+    )
+    from seqzoo.serving.variant_writer import open_writer, skip_code
+    from seqzoo.serving.vcf import VcfReader
+    from seqzoo.serving.windows import build_windows
+    from seqzoo.zoo.errors import InputError
+    from tqdm import tqdm
+
     started = time.monotonic()
     reader = VcfReader(args.vcf)
     genome = Genome(args.genome, contig_map=args.contig_map, cache=args.genome_cache)
@@ -184,8 +207,8 @@ def run(args) -> int:
                 for row in rows:
                     counts[skip_code(row.skip) if row.skip else "scored"] += 1
                 if args.attribution and scored:
-                    for start in range(0, len(scored), 64):
-                        part = [rows[i] for i in scored[start:start + 64]]
+                    for start in range(0, len(scored), ATTRIBUTION_BATCH):
+                        part = [rows[i] for i in scored[start:start + ATTRIBUTION_BATCH]]
                         ref_attr, alt_attr = attribute_pairs(scorer.attribute, [r.ref_window for r in part],
                                                              [r.alt_window for r in part], args.attribution,
                                                              args.target, args.ig_steps)
