@@ -27,7 +27,6 @@ absolute value, sign kept). The outputs state the rule used.
 from __future__ import annotations
 
 import numpy as np
-
 from seqzoo.zoo.errors import InputError
 
 SCORES = ("ref", "alt", "diff", "abs_diff", "ratio", "log2fc", "logit_diff", "deepsea_effect")

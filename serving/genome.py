@@ -33,7 +33,6 @@ import tempfile
 from pathlib import Path
 
 import pyfaidx
-
 from seqzoo.zoo.errors import InputError, NotFoundError
 
 log = logging.getLogger(__name__)
@@ -277,7 +276,7 @@ class Genome:
     def close(self) -> None:
         self._fasta.close()
 
-    def __enter__(self) -> "Genome":
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:

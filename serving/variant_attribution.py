@@ -27,11 +27,10 @@ import os
 import re
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
-
 from seqzoo.zoo.errors import InputError
 
 METHODS = ("ig", "ism")

@@ -30,7 +30,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from seqzoo.zoo.errors import InputError
 
 SKIP_CODES = (("no ALT allele", "no_alt"), ("ALT '*'", "star_allele"), ("symbolic ALT", "symbolic_allele"),
@@ -90,7 +89,7 @@ class _Atomic:
     def abort(self) -> None:
         try:
             self._close()
-        except Exception:  # the partial file is going away anyway
+        except Exception:  # noqa: BLE001, S110 (the partial file is being removed anyway)
             pass
         self.tmp.unlink(missing_ok=True)
 
@@ -224,7 +223,7 @@ def table_columns(classes: list[str], scores: list[str]) -> list[str]:
 class TableWriter(ResultsWriter):
     """One row per variant x ALT (x strand), as TSV or parquet (see the module docstring)."""
 
-    FIXED = ["key", "chrom", "pos", "id", "ref", "alt", "strand", "ref_match", "skip", "rc_average"]
+    FIXED = ("key", "chrom", "pos", "id", "ref", "alt", "strand", "ref_match", "skip", "rc_average")
 
     def __init__(self, path, model, classes, scores, strand, rc_rule) -> None:
         super().__init__(path, model, classes, scores, strand, rc_rule)
@@ -233,9 +232,9 @@ class TableWriter(ResultsWriter):
         self._parquet = None
         self._file = None
         if self.kind == "tsv":
-            self._file = open(self.tmp, "w", newline="")
+            self._file = open(self.tmp, "w", newline="")  # noqa: SIM115 (closed by commit or abort)
             self._csv = csv.writer(self._file, delimiter="\t", lineterminator="\n")
-            self._csv.writerow(self.FIXED + self.score_columns)
+            self._csv.writerow([*self.FIXED, *self.score_columns])
 
     def _table(self, records, rows, values):
         import pyarrow as pa

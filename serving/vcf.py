@@ -14,9 +14,9 @@ from __future__ import annotations
 import gzip
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 from seqzoo.zoo.errors import InputError, NotFoundError
 
@@ -190,7 +190,7 @@ class VcfReader:
                                            else (None, None))
         try:
             self.vcf = cyvcf2.VCF(str(self.path), threads=threads, lazy=True)
-        except (OSError, Exception) as exc:  # cyvcf2 raises bare Exception for unreadable files
+        except Exception as exc:  # noqa: BLE001 (cyvcf2 raises a bare Exception for unreadable files)
             raise InputError(f"{self.path}: htslib cannot open it as VCF/BCF ({exc})") from None
 
     def chunks(self, size: int = 10_000) -> Iterator[list[VcfRecord]]:
@@ -205,7 +205,7 @@ class VcfReader:
                 variant = next(iterator)
             except StopIteration:
                 break
-            except Exception as exc:  # htslib parse failure: cyvcf2 raises a bare Exception
+            except Exception as exc:  # noqa: BLE001 (htslib parse failure: cyvcf2 raises a bare Exception)
                 where = (f"{self.path}:{self.header_lines + number + 1}" if self.header_lines is not None
                          else f"{self.path}: record {number + 1}")
                 raise InputError(f"{where}: htslib cannot parse the record ({exc})") from None
@@ -223,7 +223,7 @@ class VcfReader:
     def close(self) -> None:
         self.vcf.close()
 
-    def __enter__(self) -> "VcfReader":
+    def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:

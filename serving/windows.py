@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Protocol
+from typing import Protocol
 
 from seqzoo.zoo.alphabets import reverse_complement
 from seqzoo.zoo.errors import InputError

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from seqzoo.serving.effects import (EPS, SCORES, check_rc_rule, combine_strands, effect_scores, is_rna,
-                                    pair_sequences, parse_scores, scores_from_probs)
+from seqzoo.serving.effects import (
+    EPS,
+    SCORES,
+    check_rc_rule,
+    combine_strands,
+    effect_scores,
+    is_rna,
+    pair_sequences,
+    parse_scores,
+    scores_from_probs,
+)
 from seqzoo.zoo.alphabets import get_alphabet
 from seqzoo.zoo.errors import InputError
 
@@ -17,7 +25,7 @@ def test_formulas_match_numpy():
     a = rng.uniform(0.01, 0.99, size=(50, 3))
     got = effect_scores(r, a)
     assert set(got) == set(SCORES)
-    logit = lambda p: np.log(p / (1 - p))  # noqa: E731
+    logit = lambda p: np.log(p / (1 - p))
     want = {"ref": r, "alt": a, "diff": a - r, "abs_diff": np.abs(a - r), "ratio": a / r,
             "log2fc": np.log2(a) - np.log2(r), "logit_diff": logit(a) - logit(r),
             "deepsea_effect": np.abs(logit(a) - logit(r)) * np.abs(a - r)}

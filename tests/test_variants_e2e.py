@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from seqzoo.cli import main
 from seqzoo.serving.effects import effect_scores
 from seqzoo.serving.engine import Engine
 from seqzoo.zoo.alphabets import reverse_complement
 from seqzoo.zoo.errors import InputError
+
+from seqzoo.cli import main
 
 DATA = Path(__file__).resolve().parent.parent / "datasets" / "genome"
 VCF = DATA / "variant.vcf.gz"
@@ -51,7 +51,7 @@ def windows_by_hand(sequence: str, pos: int, ref: str, alt: str, length: int = 2
     right_ref = sequence[p:p + length - c]
     right_alt = alt + sequence[p + len(ref):p + len(ref) + length]
     to_rna = str.maketrans("T", "U")
-    pad = lambda s: (s + "N" * length)[:length]  # noqa: E731
+    pad = lambda s: (s + "N" * length)[:length]
     return pad(left + right_ref).translate(to_rna), pad(left + right_alt).translate(to_rna)
 
 
@@ -238,8 +238,8 @@ def test_rc_average_on_a_dna_model(tmp_path, cache):
                  "--scores", "diff"]) == 0
     rows = read_tsv(out)
     from seqzoo.serving.genome import Genome
-    from seqzoo.serving.windows import build_windows
     from seqzoo.serving.vcf import VcfReader
+    from seqzoo.serving.windows import build_windows
 
     windows = build_windows(next(VcfReader(vcf).chunks()), Genome(FASTA, cache=cache), 20)
     assert windows[0].ref_window.find("T") >= 0  # DNA windows stay DNA for a DNA model

@@ -6,7 +6,6 @@ import gzip
 from pathlib import Path
 
 import pytest
-
 from seqzoo.serving.genome import Genome, compression, read_contig_map
 from seqzoo.serving.vcf import VcfReader, check_text_vcf
 from seqzoo.serving.windows import VariantWindow, build_windows, variant_key
@@ -203,18 +202,10 @@ def test_vcf_chunks_and_line_numbers(tmp_path):
     assert [r.line for r in records] == [4, 5, 6, 7, 8, 9]
     assert records[0].alts == ["G", "T"] and records[0].id is None
     assert records[-1].alts == [] and records[-1].id == "rs9"
-    rows = build_windows(records[-1:], Genome_fake(), 4)
+    fasta = tmp_path / "c1.fa"
+    fasta.write_text(">c1\n" + "A" * 100 + "\n")
+    rows = build_windows(records[-1:], Genome(fasta, cache=tmp_path / "cache"), 4)
     assert rows[0].skip == "no ALT allele"
-
-
-class Genome_fake:
-    lengths = {"c1": 100}
-
-    def resolve(self, name):
-        return name if name == "c1" else None
-
-    def fetch(self, contig, start, end):
-        return "A" * (end - start)
 
 
 def test_malformed_vcf_lines_reported_with_numbers(tmp_path):
