@@ -127,3 +127,18 @@ def test_table_label_column_missing(tmp_path, capsys):
     assert main(["train", "--name", "t", "--table", str(tmp_path / "t.csv"), "--label-columns", "cls",
                  "--out", str(tmp_path / "run")]) == 2
     assert "column 'cls' is missing" in capsys.readouterr().err
+
+
+def test_config_file_and_flags_merge(tmp_path, capsys):
+    from seqzoo.cli import build_parser
+    from seqzoo.training.cli_train import hyperparameters_from
+
+    (tmp_path / "c.yaml").write_text("kernel-num: 64\nhead: global\nlearning_rate: 0.001\n")
+    args = build_parser().parse_args(["train", "--name", "x", "--config", str(tmp_path / "c.yaml"),
+                                      "--kernel-num", "12"])
+    params = hyperparameters_from(args)
+    assert params["kernel_num"] == 12 and params["head"] == "global" and params["learning_rate"] == 0.001
+    (tmp_path / "bad.yaml").write_text("kernels: 3\n")
+    assert main(["train", "--name", "x", "--config", str(tmp_path / "bad.yaml"), "--class", "a=x.fa",
+                 "--out", str(tmp_path / "run")]) == 2
+    assert "unknown hyperparameter 'kernels'" in capsys.readouterr().err
