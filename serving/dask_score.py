@@ -91,8 +91,9 @@ def connect(spec: str, worker_resources: dict[str, float] | None = None, memory_
         n = int(match.group(1) or os.cpu_count() or 1)
         if n < 1:
             raise InputError(f"--dask {spec}: a local cluster needs at least 1 worker")
+        # the scheduler's HTTP server always starts (8787 when no address is given): any free port
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                               dashboard_address=None, memory_limit=memory_limit,
+                               dashboard_address="127.0.0.1:0", memory_limit=memory_limit,
                                resources=worker_resources or None)
         return Client(cluster), cluster
     try:

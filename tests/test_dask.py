@@ -34,7 +34,7 @@ def cluster():
     """(client, address of the worker tagged GPU=1, address of the untagged one)."""
     from distributed import Client, Nanny, Scheduler, SpecCluster
 
-    scheduler = {"cls": Scheduler, "options": {"host": "127.0.0.1", "dashboard": False}}
+    scheduler = {"cls": Scheduler, "options": {"host": "127.0.0.1", "dashboard_address": "127.0.0.1:0"}}
     workers = {
         "cpu": {"cls": Nanny, "options": {"nthreads": 1, "host": "127.0.0.1", "memory_limit": "2GiB"}},
         "gpu": {"cls": Nanny, "options": {"nthreads": 1, "host": "127.0.0.1", "memory_limit": "2GiB",
