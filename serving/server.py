@@ -246,6 +246,11 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
             selector = engine.selector(n, request.target or None)
             deadline = self._deadline(context)
             length, a = codes.shape[1], engine.alphabet.size
+            answer_bytes = n * length * a * (2 if request.float16 else 4)
+            if answer_bytes > self.settings.max_message_bytes - 2**16:
+                raise InputError(f"the attribution maps of {n} sequences would be {answer_bytes / 2**20:.3g} MiB, over "
+                                 f"the {self.settings.max_message_bytes / 2**20:.3g} MiB message limit: send fewer "
+                                 f"sequences per request (or ask for float16)")
             if request.method == pb.INTEGRATED_GRADIENTS:
                 steps = request.steps or 50
                 if not 1 <= steps <= 1000:

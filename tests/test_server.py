@@ -156,6 +156,8 @@ def test_too_many_sequences_and_too_large_messages_are_refused(zoo):
                 c.score("toy", codes=np.zeros((101, 12), np.uint8))
             with pytest.raises(ServerError, match="RESOURCE_EXHAUSTED"):
                 c.score("toy", codes=np.zeros((400, 12), np.uint8))  # 4,800 bytes > 4,096
+            with pytest.raises(InputError, match="over the 0.00391 MiB message limit: send fewer"):
+                c.attribute("toy", codes=np.zeros((90, 12), np.uint8), method="saliency")  # 17 KB of maps
             assert c.health() == "SERVING"
     finally:
         s.drain()
