@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from record import record  # noqa: E402
+from record import record
 
 REPO = Path(__file__).resolve().parent.parent
 GENOME = REPO / "datasets" / "genome" / "NCTC8325.fasta.gz"
@@ -56,7 +56,7 @@ def genome_sequence() -> tuple[str, str]:
 def make_windows(path: Path, n: int) -> None:
     if path.exists():
         return
-    contig, seq = genome_sequence()
+    _contig, seq = genome_sequence()
     rna = seq.replace("T", "U")
     tmp = path.with_suffix(".tmp")
     with open(tmp, "w") as f:
@@ -127,11 +127,9 @@ def main() -> int:
     parser.add_argument("--skip-variants", action="store_true")
     args = parser.parse_args()
     import pyarrow.parquet as pq
-
-    from serve_bench import ensure_model  # the shared PUM2 model of the serving benchmarks
-
     from seqzoo.serving.dask_score import score_partitions, score_variants
     from seqzoo.zoo.registry import open_zoo
+    from serve_bench import ensure_model  # the shared PUM2 model of the serving benchmarks
 
     zoo = Path(args.zoo)
     ensure_model(zoo)
@@ -171,14 +169,14 @@ def main() -> int:
         "|---|---|---|---|",
         f"| `seqzoo score --local --threads 1` | {t1:.1f} s | {n / t1:,.0f} | {rss1:,.0f} MiB |",
         f"| `seqzoo score --local` (ORT default threads) | {t2:.1f} s | {n / t2:,.0f} | {rss2:,.0f} MiB |",
-        f"| Dask, {args.workers} workers x 1 thread, incl. cluster start | {total:.1f} s | {n / total:,.0f} | "
-        f"per worker: {worker_rss} MiB |",
-        f"| Dask, the job alone ({summary['parts']} partitions of {args.partition_rows:,}) | {job:.1f} s | "
-        f"{n / job:,.0f} | |",
+        (f"| Dask, {args.workers} workers x 1 thread, incl. cluster start | {total:.1f} s | {n / total:,.0f} | "
+        f"per worker: {worker_rss} MiB |"),
+        (f"| Dask, the job alone ({summary['parts']} partitions of {args.partition_rows:,}) | {job:.1f} s | "
+        f"{n / job:,.0f} | |"),
         "",
-        f"Ratio, Dask (incl. start) vs `--local --threads 1`: **{t1 / total:.2f}x**; vs `--local` default threads: "
+        (f"Ratio, Dask (incl. start) vs `--local --threads 1`: **{t1 / total:.2f}x**; vs `--local` default threads: "
         f"**{t2 / total:.2f}x**. Outputs equal row for row: ids {'identical' if same_ids else 'DIFFER'}, "
-        f"largest probability difference {max_diff:.1e}.",
+        f"largest probability difference {max_diff:.1e}."),
     ]
 
     # ---- variants
@@ -206,18 +204,18 @@ def main() -> int:
             "| path | wall | variants/s | peak memory |",
             "|---|---|---|---|",
             f"| `seqzoo variants --local --threads 1` | {tv:.1f} s | {m / tv:,.0f} | {rssv:,.0f} MiB |",
-            f"| Dask, {args.workers} workers x 1 thread, incl. cluster start | {vtotal:.1f} s | {m / vtotal:,.0f} | "
-            f"per worker: {v_rss} MiB |",
+            (f"| Dask, {args.workers} workers x 1 thread, incl. cluster start | {vtotal:.1f} s | {m / vtotal:,.0f} | "
+            f"per worker: {v_rss} MiB |"),
             f"| Dask, the job alone ({vsum['parts']} partitions) | {vjob:.1f} s | {m / vjob:,.0f} | |",
             "",
-            f"Ratio, Dask (incl. start) vs `--local --threads 1`: **{tv / vtotal:.2f}x**. Outputs equal row for "
-            f"row: keys {'identical' if v_same else 'DIFFER'}, largest score difference {v_diff:.1e}.",
+            (f"Ratio, Dask (incl. start) vs `--local --threads 1`: **{tv / vtotal:.2f}x**. Outputs equal row for "
+            f"row: keys {'identical' if v_same else 'DIFFER'}, largest score difference {v_diff:.1e}."),
         ]
     load_after = os.getloadavg()
     client_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    lines += ["", f"The Dask client (this process: planning, submitting, comparing outputs) peaked at "
+    lines += ["", (f"The Dask client (this process: planning, submitting, comparing outputs) peaked at "
               f"{client_rss:,.0f} MiB. The 2 cores were shared with other engineers' work while this ran: load "
-              f"average {load_before[0]:.1f} before, {load_after[0]:.1f} after, so ratios are indicative."]
+              f"average {load_before[0]:.1f} before, {load_after[0]:.1f} after, so ratios are indicative.")]
     body = "\n".join(lines)
     record("dask", "Batch scoring on Dask vs one process",
            f"python benchmarks/dask_bench.py --windows {args.windows} --variants {args.variants}", body)

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from record import record  # noqa: E402
+from record import record
 
 REPO = Path(__file__).resolve().parent.parent
 RUN_FLAGS = ["--runtime", "runc", "--ulimit", "nofile=16384:16384", "--ulimit", "nproc=4096:4096"]
@@ -126,8 +126,8 @@ def main() -> int:
         "warming the model; SERVING is asked through the published port with grpc.health.v1.",
         "",
         *rows, "", *start_rows, "", *lines,
-        f"- The CPU was shared with other engineers' work: load average {load_before[0]:.1f} before, "
-        f"{load_after[0]:.1f} after (2 cores).",
+        (f"- The CPU was shared with other engineers' work: load average {load_before[0]:.1f} before, "
+        f"{load_after[0]:.1f} after (2 cores)."),
         "- The GPU image holds onnxruntime-gpu and NVIDIA's CUDA 13 / cuDNN 9 wheels; started here with",
         "  `--device auto` on a machine without a GPU it serves on the CPU provider (CUDA itself untested here).",
     ])
