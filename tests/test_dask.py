@@ -19,11 +19,10 @@ distributed = pytest.importorskip("distributed")
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
-from conftest import REPO, RBP, read_fasta_gz  # noqa: E402
-
-from seqzoo.cli import main as seqzoo_main  # noqa: E402
-from seqzoo.serving import dask_score as ds  # noqa: E402
-from seqzoo.zoo.errors import InputError, NotFoundError  # noqa: E402
+from conftest import RBP, REPO, read_fasta_gz
+from seqzoo.cli import main as seqzoo_main
+from seqzoo.serving import dask_score as ds
+from seqzoo.zoo.errors import InputError, NotFoundError
 
 GENOME = REPO / "datasets" / "genome" / "NCTC8325.fasta.gz"
 VCF = REPO / "datasets" / "genome" / "variant.vcf.gz"
@@ -238,7 +237,7 @@ def test_bad_input_names_the_record_and_leaves_no_output(cluster, model, fasta, 
 
 def test_cli_score_and_variants_with_dask_local(model, fasta, tmp_path):
     """The commands themselves, with a LocalCluster of 2 worker processes they start and stop."""
-    plain, _, ids, _ = fasta
+    plain = fasta[0]
     local = score_local(model, plain, tmp_path / "local.parquet")
     code = seqzoo_main(["score", "--dask", "local:2", "--zoo", str(model.zoo_root), "--model", "pum2", str(plain),
                         "-o", str(tmp_path / "dask-out"), "--partition-rows", "100", "--dask-memory", "1GiB"])
