@@ -20,9 +20,10 @@ pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
 from conftest import RBP, REPO, read_fasta_gz
-from seqzoo.cli import main as seqzoo_main
 from seqzoo.serving import dask_score as ds
 from seqzoo.zoo.errors import InputError, NotFoundError
+
+from seqzoo.cli import main as seqzoo_main
 
 GENOME = REPO / "datasets" / "genome" / "NCTC8325.fasta.gz"
 VCF = REPO / "datasets" / "genome" / "variant.vcf.gz"
