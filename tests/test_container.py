@@ -86,8 +86,12 @@ def test_dockerfile_contract():
 
     steps = dockerfile_instructions()
     stages = [rest.split() for word, rest in steps if word == "FROM"]
-    assert stages[0][0] == "ARG" or steps[0] == ("ARG", "BASE_IMAGE=localhost/seqzoo-base:bookworm")
-    assert {s[-1] for s in stages} >= {"build-cpu", "build-gpu", "runtime", "gpu", "cpu"}
+    # a local base by default, overridable; every stage starts from it or from an earlier stage
+    assert steps[0] == ("ARG", "BASE_IMAGE=localhost/seqzoo-base:bookworm")
+    names = [s[-1] for s in stages]
+    assert set(names) >= {"build-cpu", "build-gpu", "runtime", "gpu", "cpu"}
+    for k, stage in enumerate(stages):
+        assert stage[0] == "${BASE_IMAGE}" or stage[0] in names[:k], stage
     assert stages[-1][-1] == "cpu"  # the default target
     entry = json.loads(dict(steps)["ENTRYPOINT"])
     cmd = json.loads(dict(steps)["CMD"])
