@@ -290,7 +290,6 @@ def train_models(args, prep: Prepared, params: dict, workdir: Path) -> tuple:
                "best_epoch": result.best_epoch, "seconds": result.seconds}
         key = "val_" + args.rank_by
         if not kept or row[key] > kept["row"][key]:
-            result.model.to("cpu")
             kept.update(result=result, row=row, params=p)
         if result.interrupted:
             raise KeyboardInterrupt
