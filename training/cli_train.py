@@ -303,7 +303,6 @@ def train_models(args, prep: Prepared, params: dict, workdir: Path) -> tuple:
         ranked, best = [{**kept["row"], "params": kept["params"]}], kept
         kept["result"].interrupted = True
     grid_search.write_table(workdir / "grid.tsv", ranked, list(grid), "val_" + args.rank_by)
-    torch.manual_seed(args.seed)
     return kept["result"], kept["params"], {"parameters": grid, "rank_by": args.rank_by, "trained": len(ranked),
                                              "best": {k: v for k, v in kept["row"].items()}}
 
