@@ -260,7 +260,6 @@ def hyperparameters_from(args) -> dict:
 
 def train_models(args, prep: Prepared, params: dict, workdir: Path) -> tuple:
     """Train one model, or every grid combination keeping the best; returns (result, params, grid)."""
-    import torch
     from seqzoo.training import grid as grid_search
     from seqzoo.training.metrics import compute_metrics, headline
     from seqzoo.training.models import build_model
@@ -300,7 +299,7 @@ def train_models(args, prep: Prepared, params: dict, workdir: Path) -> tuple:
     except KeyboardInterrupt:
         if not kept:
             raise
-        ranked, best = [{**kept["row"], "params": kept["params"]}], kept
+        ranked = [{**kept["row"], "params": kept["params"]}]
         kept["result"].interrupted = True
     grid_search.write_table(workdir / "grid.tsv", ranked, list(grid), "val_" + args.rank_by)
     return kept["result"], kept["params"], {"parameters": grid, "rank_by": args.rank_by, "trained": len(ranked),
