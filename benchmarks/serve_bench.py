@@ -129,7 +129,9 @@ def in_process(engine: Engine, codes: np.ndarray, seconds: float) -> float:
 
 async def unary(target: str, codes: np.ndarray, per_request: int, in_flight: int, seconds: float,
                 channels: int = 1) -> dict:
-    chans = [grpc.aio.insecure_channel(target, options=OPTIONS) for _ in range(channels)]
+    # several channels are several TCP connections only with a local subchannel pool each
+    options = [*OPTIONS, ("grpc.use_local_subchannel_pool", 1)] if channels > 1 else OPTIONS
+    chans = [grpc.aio.insecure_channel(target, options=options) for _ in range(channels)]
     stubs = [pb_grpc.SeqZooStub(c) for c in chans]
     length = codes.shape[1]
     requests = [pb.ScoreRequest(model="pum2", codes=codes[i:i + per_request].tobytes(), length=length)
@@ -358,7 +360,8 @@ def main() -> int:
     rng = np.random.default_rng(0)
     codes = rng.integers(0, 4, size=(4096, engine.length), dtype=np.uint8)
     expected = engine.predict(codes)
-    results: dict = {"model": mv.ref, "provider": engine.provider, "length": engine.length}
+    results: dict = {"model": mv.ref, "provider": engine.provider, "length": engine.length,
+                     "load_average_start": os.getloadavg()[0]}
     results["in_process_seq_s"] = in_process(engine, codes[:1024], seconds)
     print("in-process", results["in_process_seq_s"], file=sys.stderr)
     results["ceiling"] = compute_ceiling(mv, engine, seconds)
@@ -377,7 +380,7 @@ def main() -> int:
         results["bulk_interleaved_seq_s"] = float(np.mean([b["seq_s"] for _, b in rounds]))
         print("interleaved", results["bulk_rounds"], file=sys.stderr)
         scenarios = {"bulk": lambda: unary(target, codes, 1024, 4, seconds),
-                     "unary": lambda: unary(target, codes, 1, 256, seconds),
+                     "unary": lambda: unary(target, codes, 1, 256, seconds, channels=8),
                      "stream": lambda: stream(target, codes, 4, 256, seconds)}
         for name, scenario in scenarios.items():
             cpu0, own0, t0 = server.cpu_seconds(), time.process_time(), time.perf_counter()
@@ -399,6 +402,7 @@ def main() -> int:
         print("faults", f, file=sys.stderr)
     finally:
         server.stop()
+    results["load_average_end"] = os.getloadavg()[0]
     print(json.dumps(results, indent=1))
     if not args.quick:
         write(results, args)
@@ -412,8 +416,9 @@ def write(r: dict, args) -> None:
     body = f"""
 Model `{r['model']}` (trained with `seqzoo train` on datasets/rbp/pum2.*, L = {r['length']}), ONNX Runtime
 {r['provider']}; server = `seqzoo serve` defaults (max batch 1,024, max delay 2 ms, ORT threads = all cores)
-{('plus `' + args.server_args + '`') if args.server_args else ''}. Client (grpc.aio, this process) and server
-share the machine's 2 cores over loopback; **other engineers' jobs were running on the same 2 cores**, so
+{('plus `' + args.server_args + '` ') if args.server_args else ''}. Client (grpc.aio, this process) and server
+share the machine's 2 cores over loopback; **other engineers' jobs were running on the same 2 cores** (1-minute
+load average {r['load_average_start']:.1f} at the start, {r['load_average_end']:.1f} at the end, on 2 cores), so
 every number is a lower bound and varies run to run. Each throughput scenario ran {args.seconds:g} s.
 
 | scenario | sequences/s | p50 ms | p99 ms | errors | server / client CPU (cores) |
@@ -421,7 +426,7 @@ every number is a lower bound and varies run to run. Each throughput scenario ra
 | in-process ORT `Engine.predict`, 1,024 per call | {r['in_process_seq_s']:,.0f} | | | | |
 | bulk vs in-process, interleaved 4 x {args.seconds / 4:g} s each (mean) | {r['bulk_interleaved_seq_s']:,.0f} vs {r['in_process_interleaved_seq_s']:,.0f}: **{ratio:.0%}** | | | | |
 | bulk: 1,024 per request, packed codes, 4 in flight | {r['bulk']['seq_s']:,.0f} | {r['bulk']['p50_ms']:.1f} | {r['bulk']['p99_ms']:.1f} | {r['bulk']['errors']} | {r['bulk']['server_cpu']:.2f} / {r['bulk']['client_cpu']:.2f} |
-| unary: 1 per request, 256 in flight | {r['unary']['seq_s']:,.0f} | {r['unary']['p50_ms']:.1f} | {r['unary']['p99_ms']:.1f} | {r['unary']['errors']} | {r['unary']['server_cpu']:.2f} / {r['unary']['client_cpu']:.2f} |
+| unary: 1 per request, 256 in flight (8 connections x 32) | {r['unary']['seq_s']:,.0f} | {r['unary']['p50_ms']:.1f} | {r['unary']['p99_ms']:.1f} | {r['unary']['errors']} | {r['unary']['server_cpu']:.2f} / {r['unary']['client_cpu']:.2f} |
 | stream: 1 per message, 4 bidirectional streams x 256 in flight | {r['stream']['seq_s']:,.0f} | {r['stream']['p50_ms']:.1f} | {r['stream']['p99_ms']:.1f} | {r['stream']['errors']} | {r['stream']['server_cpu']:.2f} / {r['stream']['client_cpu']:.2f} |
 | load: {load_['ok'] + load_['errors'] + load_['wrong']:,} requests (1 sequence) from 64 clients | {load_['seq_s']:,.0f} | {load_['p50_ms']:.1f} | {load_['p99_ms']:.1f} | {load_['errors']} errors, {load_['wrong']} wrong answers |
 
