@@ -160,7 +160,8 @@ class LocalZoo:
         versions = self.versions(name)
         have = (f"{name} has versions {', '.join(map(str, versions))}" if versions
                 else f"models here: {', '.join(self.names()) or 'none'}")
-        return f"{name}: {what} not found in the zoo {self.root} ({have})"
+        what = "no such model" if what == "the model" else f"{what} not found"
+        return f"{name}: {what} in the zoo {self.root} ({have})"
 
     # -- writing -------------------------------------------------------------------------------
     def staging_folder(self, name: str) -> Path:
