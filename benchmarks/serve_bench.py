@@ -415,8 +415,8 @@ def write(r: dict, args) -> None:
     c = r["ceiling"]
     body = f"""
 Model `{r['model']}` (trained with `seqzoo train` on datasets/rbp/pum2.*, L = {r['length']}), ONNX Runtime
-{r['provider']}; server = `seqzoo serve` defaults (max batch 1,024, max delay 2 ms, ORT threads = all cores)
-{('plus `' + args.server_args + '` ') if args.server_args else ''}. Client (grpc.aio, this process) and server
+{r['provider']}; server = `seqzoo serve` defaults (max batch 1,024, max delay 2 ms, ORT threads = all cores){
+(' plus `' + args.server_args + '`') if args.server_args else ''}. Client (grpc.aio, this process) and server
 share the machine's 2 cores over loopback; **other engineers' jobs were running on the same 2 cores** (1-minute
 load average {r['load_average_start']:.1f} at the start, {r['load_average_end']:.1f} at the end, on 2 cores), so
 every number is a lower bound and varies run to run. Each throughput scenario ran {args.seconds:g} s.
