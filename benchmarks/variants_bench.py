@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,8 +40,9 @@ REAL_VCF = REPO / "datasets" / "genome" / "variant.vcf.gz"
 # Runs the CLI in-process and reports its own peak RSS (VmHWM) as the last stderr line.
 WRAPPER = ("import sys, json, time; from seqzoo.cli import main; t = time.monotonic(); rc = main(sys.argv[1:]); "
            "hwm = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')); "
-           "print('BENCH ' + json.dumps({'rc': rc, 'seconds': time.monotonic() - t, 'peak_mib': hwm / 1024}), "
-           "file=sys.stderr)")
+           "import resource; u = resource.getrusage(resource.RUSAGE_SELF); "
+           "print('BENCH ' + json.dumps({'rc': rc, 'seconds': time.monotonic() - t, 'peak_mib': hwm / 1024, "
+           "'cpu_seconds': u.ru_utime + u.ru_stime}), file=sys.stderr)")
 
 
 def synthetic_vcf(path: Path, n: int, seed: int = 0) -> Path:
@@ -137,7 +139,8 @@ def main() -> int:
 
     def row(label, key, k):
         r = results[key]
-        return f"| {label} | {k:,} | {r['seconds']:.1f} | {r['per_second']:,.0f} | {r['peak_mib']:.0f} |"
+        return (f"| {label} | {k:,} | {r['seconds']:.1f} | {r['per_second']:,.0f} | {r['cpu_seconds']:.1f} | "
+                f"{k / r['cpu_seconds']:,.0f} | {r['peak_mib']:.0f} |")
 
     ig = results["ig"]
     body = f"""
@@ -145,16 +148,17 @@ Model: `pum2` from `{zoo.relative_to(REPO) if zoo.is_relative_to(REPO) else zoo}
 ONNX Runtime CPU provider with its default threads. Genome: S. aureus NCTC 8325 (2,821,361 bp, plain gzip,
 decompressed once into the cache). Each figure is one run of the real command in a fresh process (wall time
 includes start-up, model load, the VCF pre-check, window building, scoring and writing the bgzipped annotated
-VCF). **The 2 CPU cores were shared with other engineers' work while this ran**: treat the rates as lower
-bounds, comparable only within this table.
+VCF). **The 2 CPU cores were shared with other engineers' work while this ran** (load average about
+{os.getloadavg()[0]:.0f} at the end): the wall-clock rates are lower bounds; the CPU seconds the client process itself
+used (user + system, ONNX Runtime threads included; the server's are not) are less sensitive to that.
 
 Real VCF (109 variants, `variant.vcf.gz`, contig `NC_007795` resolved to `gi|88193823|ref|NC_007795.1|`):
 {real['summary'].removeprefix('seqzoo variants: ')}; wall {real['seconds']:.1f} s, peak {real['peak_mib']:.0f} MiB.
 
 Synthetic SNVs, diff scores for both classes, output `.vcf.gz` (client and server on the same 2 cores):
 
-| run | variants | wall s | variants/s | peak RSS MiB (client process) |
-|---|---|---|---|---|
+| run | variants | wall s | variants/s (wall) | CPU s (client process) | variants per client CPU s | peak RSS MiB (client process) |
+|---|---|---|---|---|---|---|
 """ + "\n".join([row("--local", f"local_{k}", k) for k in sizes] + [row("--server", f"server_{k}", k) for k in sizes]) + f"""
 
 Server process peak RSS after the {sizes[-1]:,}-variant run: {results[f'server_{sizes[-1]}']['server_peak_mib']:.0f} MiB.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import queue
 import signal
 import sys
 import threading
@@ -114,6 +115,50 @@ class RemoteScorer:
         self.client.close()
 
 
+def prefetch(items, depth: int = 1):
+    """Yield ``items`` while a thread computes the next ``depth`` of them.
+
+    Reading the VCF and cutting windows (Python, holds the GIL) then overlaps with scoring
+    (ONNX Runtime or a server, which release it); at most ``depth + 2`` chunks are alive. An
+    error in the producer is raised here; a consumer that stops early stops the producer.
+    """
+    done = object()
+    box: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce():
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((done, None))
+        except BaseException as exc:  # noqa: BLE001 (handed to the consumer, which raises it)
+            put((done, exc))
+
+    thread = threading.Thread(target=produce, name="variant-windows", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = box.get()
+            if error is not None:
+                raise error
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join(5)
+
+
 def _check_args(args) -> None:
     from seqzoo.zoo.errors import InputError
 
@@ -194,8 +239,9 @@ def _run(args, names: list[str]) -> int:
         counts: Counter = Counter()
         n_records = plotted = 0
         with tqdm(total=reader.records, unit="variant", disable=args.quiet, file=sys.stderr) as bar:
-            for chunk in reader.chunks(args.chunk_size):
-                rows = build_windows(chunk, genome, length, args.strand, rna, args.max_n_fraction)
+            chunks = prefetch((chunk, build_windows(chunk, genome, length, args.strand, rna, args.max_n_fraction))
+                              for chunk in reader.chunks(args.chunk_size))
+            for chunk, rows in chunks:
                 scored = [i for i, row in enumerate(rows) if row.skip is None]
                 values: list = [None] * len(rows)
                 if scored:

@@ -201,7 +201,7 @@ def test_table_and_vcf_rows_per_alt_with_skip_reasons(published_model, cache, tm
     base = ["variants", "--model", "pum2", "--vcf", str(vcf), "--genome", str(FASTA), "--quiet", "--genome-cache",
             str(cache), "--local", "--zoo", str(published_model.zoo_root), "--threads", "1"]
     out = tmp_path / "mixed.parquet"
-    assert main(base + ["-o", str(out), "--strand", "-", "--scores", "ratio", "--max-n-fraction", "0.4"]) == 0
+    assert main(base + ["-o", str(out), "--strand", "-", "--scores", "ratio", "diff", "--max-n-fraction", "0.4"]) == 0
     table = pq.read_table(out)
     rows = table.to_pylist()
     assert [r["key"] for r in rows] == ["rsM:A", "rsM:T", "NC_007795:22181:G>A", "NC_007795:33961:G><DEL>",
@@ -214,14 +214,18 @@ def test_table_and_vcf_rows_per_alt_with_skip_reasons(published_model, cache, tm
     assert all(r["strand"] == "-" and r["rc_average"] == "none" for r in rows)
     assert b"seqzoo_variants" in table.schema.metadata
     out_vcf = tmp_path / "mixed.vcf.gz"
-    assert main(base + ["-o", str(out_vcf)]) == 0
+    assert main(base + ["-o", str(out_vcf), "--strand", "both"]) == 0
     records = list(cyvcf2.VCF(str(out_vcf)))
     assert len(records) == 5
-    assert len(records[0].INFO["SEQZOO_pum2_positive_diff"]) == 2  # Number=A: one value per ALT
+    plus, minus = records[0].INFO["SEQZOO_pum2_positive_diff_plus"], records[0].INFO["SEQZOO_pum2_positive_diff_minus"]
+    assert len(plus) == len(minus) == 2  # Number=A: one value per ALT, one field per strand
+    # the parquet run above scored the minus strand: the same numbers, written to 6 digits
+    assert minus == pytest.approx((rows[0]["positive_diff"], rows[1]["positive_diff"]), rel=1e-5, abs=1e-7)
+    assert plus != minus
     assert records[1].INFO["SEQZOO_pum2_SKIP"] == "ref_mismatch" and records[1].INFO["SEQZOO_pum2_REF_MATCH"] == 0
     assert records[3].INFO["SEQZOO_pum2_SKIP"] == "contig_missing"
     assert records[4].INFO.get("SEQZOO_pum2_SKIP") is None  # 49.5% N: scored at the default 0.5
-    assert records[2].INFO.get("SEQZOO_pum2_positive_diff") is None
+    assert records[2].INFO.get("SEQZOO_pum2_positive_diff_plus") is None
 
 
 def test_rc_average_on_a_dna_model(tmp_path, cache):
