@@ -236,3 +236,90 @@ def test_image_serves_scores_and_drains(image, mounted_zoo, published_model):
             assert "UNAVAILABLE" in str(answer) or "unavailable" in str(answer).lower()
     finally:
         podman("rm", "-f", name, check=False)
+
+
+@pytest.fixture
+def s3_registry(published_model, monkeypatch):
+    """A moto S3 server on loopback holding ``pum2:1`` at s3://models/zoo: (endpoint URL, bucket client)."""
+    moto_server = pytest.importorskip("moto.server")
+    boto3 = pytest.importorskip("boto3")
+    from seqzoo.zoo.registry import open_zoo, push
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    s3 = boto3.client("s3", endpoint_url=url)
+    s3.create_bucket(Bucket="models")
+    push(f"pum2:{published_model.version}", "s3://models/zoo", open_zoo(published_model.zoo_root), s3_endpoint=url)
+    yield url, s3
+    server.stop()
+
+
+def serve_from_s3(image: str, url: str, port: int, name: str) -> None:
+    # host networking: the container reaches the moto server on the host's loopback
+    podman("run", "-d", "--name", name, *RUN_FLAGS, "--network", "host",
+           "-e", f"SEQZOO_S3_ENDPOINT={url}", "-e", "AWS_ACCESS_KEY_ID=testing",
+           "-e", "AWS_SECRET_ACCESS_KEY=testing", "-e", "AWS_DEFAULT_REGION=us-east-1", image,
+           "--zoo", "/models", "--registry", "s3://models/zoo", "--models", "pum2", "--host", "127.0.0.1",
+           "--port", str(port), "--threads", "1", "--poll-seconds", "0")
+
+
+@pytest.mark.container
+def test_image_pulls_from_s3_and_verifies_before_serving(image, s3_registry, published_model):
+    """The Kubernetes start step: an empty /models, models pulled from an S3 registry with every
+    digest checked, SERVING only then; a tampered object never reaches SERVING."""
+    from seqzoo.serving.client import SeqZooClient
+    from seqzoo.serving.engine import Engine
+
+    from conftest import RBP, read_fasta_gz
+
+    url, s3 = s3_registry
+    port = free_port()
+    name = f"seqzoo-s3-{os.getpid()}-{port}"
+    serve_from_s3(image, url, port, name)
+    try:
+        with SeqZooClient(f"127.0.0.1:{port}", timeout=30) as client:
+            wait_serving(client, name)
+            (info,) = client.list_models()
+            assert info["digest"] == published_model.digest
+            sequences = read_fasta_gz(RBP / "pum2.test.positive.fasta.gz", 16)
+            engine = Engine.load(published_model.path, device="cpu", threads=1)
+            np.testing.assert_allclose(client.score("pum2", sequences=sequences),
+                                       engine.predict(engine.encode(sequences)), atol=1e-5)
+    finally:
+        podman("rm", "-f", name, check=False)
+
+    # one flipped byte in the registry's model.onnx: the pull fails verification, the server never
+    # reports SERVING and exits (a server with nothing it can serve is a configuration error)
+    key = f"zoo/pum2/{published_model.version}/model.onnx"
+    body = bytearray(s3.get_object(Bucket="models", Key=key)["Body"].read())
+    body[len(body) // 2] ^= 0xFF
+    s3.put_object(Bucket="models", Key=key, Body=bytes(body))
+    port = free_port()
+    name = f"seqzoo-s3-bad-{os.getpid()}-{port}"
+    serve_from_s3(image, url, port, name)
+    try:
+        from seqzoo.zoo.errors import SeqzooError
+
+        deadline = time.monotonic() + 120
+        statuses = set()
+        with SeqZooClient(f"127.0.0.1:{port}", timeout=5) as client:
+            while time.monotonic() < deadline:
+                try:
+                    statuses.add(client.health("", timeout=1.0))
+                except SeqzooError:
+                    statuses.add("no answer")
+                if podman("inspect", "--format", "{{.State.Status}}", name).stdout.strip() == "exited":
+                    break
+                time.sleep(0.5)
+        exit_code = int(podman("inspect", "--format", "{{.State.ExitCode}}", name).stdout.strip())
+        logs = podman("logs", name, check=False)
+        assert "SERVING" not in statuses
+        assert exit_code != 0, logs.stderr[-2000:]
+        assert "model.onnx: sha256" in logs.stderr and "does not match the manifest" in logs.stderr
+    finally:
+        podman("rm", "-f", name, check=False)
