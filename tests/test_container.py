@@ -272,10 +272,9 @@ def serve_from_s3(image: str, url: str, port: int, name: str) -> None:
 def test_image_pulls_from_s3_and_verifies_before_serving(image, s3_registry, published_model):
     """The Kubernetes start step: an empty /models, models pulled from an S3 registry with every
     digest checked, SERVING only then; a tampered object never reaches SERVING."""
+    from conftest import RBP, read_fasta_gz
     from seqzoo.serving.client import SeqZooClient
     from seqzoo.serving.engine import Engine
-
-    from conftest import RBP, read_fasta_gz
 
     url, s3 = s3_registry
     port = free_port()
