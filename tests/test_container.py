@@ -322,3 +322,28 @@ def test_image_pulls_from_s3_and_verifies_before_serving(image, s3_registry, pub
         assert "model.onnx: sha256" in logs.stderr and "does not match the manifest" in logs.stderr
     finally:
         podman("rm", "-f", name, check=False)
+
+
+@pytest.mark.container
+def test_gpu_image_links_cuda_from_nvidia_wheels():
+    """The GPU image (``make image-gpu``; skipped when it is not built): onnxruntime-gpu's CUDA
+    provider finds every CUDA/cuDNN library in NVIDIA's wheels; only the driver (libcuda.so.1,
+    mounted by the NVIDIA container toolkit on a GPU host) is left to the host."""
+    gpu_image = os.environ.get("SEQZOO_GPU_IMAGE", "localhost/seqzoo:gpu")
+    if shutil.which("podman") is None or podman("image", "exists", gpu_image, check=False).returncode != 0:
+        pytest.skip(f"{gpu_image} is not built (make image-gpu)")
+    script = ("import glob, os, subprocess, onnxruntime as o\n"
+              "print(sorted(o.get_available_providers()))\n"
+              "capi = os.path.join(os.path.dirname(o.__file__), 'capi')\n"
+              "print(subprocess.run(['ldd', os.path.join(capi, 'libonnxruntime_providers_cuda.so')],"
+              " capture_output=True, text=True).stdout)\n"
+              "import ctypes\n"
+              "for lib in ('libcudnn.so.9', 'libcufft.so.12', 'libcurand.so.10', 'libcublasLt.so.13'):\n"
+              "    ctypes.CDLL(lib)\n"
+              "print('loaded')\n")
+    out = podman("run", "--rm", *RUN_FLAGS, "--network", "none", "--entrypoint", "python", gpu_image, "-c",
+                 script).stdout
+    assert "'CUDAExecutionProvider'" in out and out.rstrip().endswith("loaded")
+    missing = [line.split()[0] for line in out.splitlines() if "not found" in line]
+    assert missing == ["libcuda.so.1"]
+    assert podman("run", "--rm", *RUN_FLAGS, "--entrypoint", "id", gpu_image, "-u").stdout.strip() == "10001"
