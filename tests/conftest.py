@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,18 @@ PUM2_TRAIN_PER_CLASS = 300
 PUM2_TEST_PER_CLASS = 100
 SMALL_PARAMS = {"conv_num": 2, "kernel_num": 16, "kernel_len": 8, "neuron_num": 32, "epochs": 4, "patience": 2,
                 "batch_size": 64, "learning_rate": 2e-3}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _default_zoo_outside_the_repo(tmp_path_factory):
+    """Point $SEQZOO_ZOO at a temporary folder, so a test that omits --zoo never writes ./zoo (the source)."""
+    saved = os.environ.get("SEQZOO_ZOO")
+    os.environ["SEQZOO_ZOO"] = str(tmp_path_factory.mktemp("default-zoo"))
+    yield
+    if saved is None:
+        os.environ.pop("SEQZOO_ZOO", None)
+    else:
+        os.environ["SEQZOO_ZOO"] = saved
 
 
 @dataclass(frozen=True)

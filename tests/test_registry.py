@@ -87,7 +87,7 @@ def test_default_root_comes_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("SEQZOO_ZOO", str(tmp_path / "z"))
     assert open_zoo().root == tmp_path / "z"
     monkeypatch.delenv("SEQZOO_ZOO")
-    assert open_zoo().root == Path("zoo")
+    assert open_zoo().root == Path("zoo").absolute()
 
 
 # -- publishing -----------------------------------------------------------------------------------

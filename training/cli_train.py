@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from seqzoo.zoo.errors import ConflictError, InputError
+from seqzoo.zoo.refs import validate_name
 
 HYPERPARAMETER_FLAGS = {
     "conv_num": int, "kernel_num": int, "kernel_len": int, "pool_size": int, "pool_stride": int,
@@ -81,6 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--baseline", action="store_true", help="also train the k-mer logistic regression")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
+    run.add_argument("--zoo", metavar="DIR", help="zoo to publish into (default $SEQZOO_ZOO or ./zoo)")
+    run.add_argument("--no-publish", action="store_true", help="write the run directory only")
 
 
 @dataclass
@@ -442,6 +445,8 @@ def run(args) -> int:
     out = Path(args.out or Path("runs") / args.name)
     if out.exists() and not args.force:
         raise ConflictError(f"{out} exists (use --force to replace it, or --out DIR)")
+    if not args.no_publish:
+        validate_name(args.name)  # before training: the zoo would refuse it at the end
     params = hyperparameters_from(args)
     prep = prepare(args, args.quiet)
     workdir = _temporary_dir(out)
@@ -455,7 +460,12 @@ def run(args) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
         raise
     info = summary(args, out, seconds, metrics)
-    # -- publishing into a zoo (training/publish.py) is the final step: it fills version and path --
+    if not args.no_publish:  # the final step: export, interpret, card, publish (fills version and path)
+        from seqzoo.training.publish import publish_run
+        from seqzoo.zoo.registry import open_zoo
+
+        mv = publish_run(out, open_zoo(args.zoo), args.name)
+        info.update(version=mv.version, digest=mv.digest, path=str(mv.path), run=str(out))
     _print_summary(args, info, prep, metrics, baseline, result)
     return 0
 

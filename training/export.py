@@ -255,6 +255,7 @@ def _dynamic(spec: ExportSpec, names: tuple[str, ...]) -> tuple:
 def _quiet_exporter() -> None:
     # the exporter logs a warning per missing torchvision op on every call; not our concern
     logging.getLogger("torch.onnx._internal.exporter._registration").setLevel(logging.ERROR)
+    logging.getLogger("onnx_ir").setLevel(logging.WARNING)  # one INFO line per deduplicated initializer
 
 
 def _export(module: nn.Module, args: tuple, names: tuple[str, ...], outputs: tuple[str, ...], spec: ExportSpec,

@@ -79,7 +79,7 @@ class LocalZoo:
     """A zoo folder on this machine: publish, resolve, list, and accept verified pulls."""
 
     def __init__(self, root: str | os.PathLike):
-        self.root = Path(root)
+        self.root = Path(root).absolute()  # absolute, so the paths it reports work from anywhere
         if self.root.exists() and not self.root.is_dir():
             raise InputError(f"zoo {self.root} exists and is not a folder")
 
