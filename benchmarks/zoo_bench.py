@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from record import peak_rss_mib, record  # noqa: E402
+from record import peak_rss_mib, record
 
 REPO = Path(__file__).resolve().parent.parent
 RBP = REPO / "datasets" / "rbp"
@@ -138,8 +138,8 @@ def main() -> None:
             server.terminate()
             server.wait()
 
-        from moto.server import ThreadedMotoServer
         import s3fs
+        from moto.server import ThreadedMotoServer
 
         os.environ.update(S3_ENV)
         moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from seqzoo.zoo.registry import ModelVersion
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,7 +97,6 @@ def write_pum2_run(run_dir: Path, pum2: dict, params: dict | None = None, seed: 
     (the encoded test split with the model's scores).
     """
     import torch
-
     from seqzoo.training.metrics import compute_metrics
     from seqzoo.training.models import build_model
     from seqzoo.training.train import fit, predict, seed_everything

@@ -7,8 +7,15 @@ import json
 import shutil
 
 import pytest
-
-from seqzoo.zoo.card import SCHEMA_VERSION, card_errors, load_schema, onnx_card, read_card, validate_card, write_card
+from seqzoo.zoo.card import (
+    SCHEMA_VERSION,
+    card_errors,
+    load_schema,
+    onnx_card,
+    read_card,
+    validate_card,
+    write_card,
+)
 from seqzoo.zoo.errors import InputError, IntegrityError
 from seqzoo.zoo.expect import check_embedded_cards, check_expect
 

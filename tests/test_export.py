@@ -6,9 +6,17 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import torch
-
-from seqzoo.training.export import (FORWARD_TOLERANCE, GRADIENT_TOLERANCE, IG_TOLERANCE, ExportError,
-                                    check_parity, embed_card, export_graphs, make_spec, probabilities)
+from seqzoo.training.export import (
+    FORWARD_TOLERANCE,
+    GRADIENT_TOLERANCE,
+    IG_TOLERANCE,
+    ExportError,
+    check_parity,
+    embed_card,
+    export_graphs,
+    make_spec,
+    probabilities,
+)
 from seqzoo.training.models import build_model
 from seqzoo.zoo.alphabets import ProductAlphabet, get_alphabet, structure_alphabet
 
@@ -48,7 +56,7 @@ def _session(path):
 
 
 def test_parity_at_two_batches_and_lengths(exported):
-    name, model, spec, alphabet, folder, graphs = exported
+    name, model, spec, _alphabet, folder, graphs = exported
     parity = check_parity(model, spec, folder, seed=1)
     assert parity["forward"] <= FORWARD_TOLERANCE and parity["gradient"] <= GRADIENT_TOLERANCE
     assert parity["ig"] <= IG_TOLERANCE
@@ -118,7 +126,7 @@ def test_ig_completeness(exported):
 
 def test_changed_weights_fail_parity_and_refuse(exported):
     """A graph that no longer matches the model raises ExportError naming the failed check."""
-    name, model, spec, alphabet, folder, _ = exported
+    _name, model, spec, _alphabet, folder, _ = exported
     shift = torch.linspace(-0.5, 0.5, model.out.bias.numel())  # a common shift would cancel in a softmax
     with torch.no_grad():
         model.out.bias.add_(shift)
@@ -131,7 +139,7 @@ def test_changed_weights_fail_parity_and_refuse(exported):
 
 
 def test_embedded_card_is_readable_without_onnx(exported, tmp_path):
-    name, model, spec, alphabet, folder, _ = exported
+    _name, _model, _spec, _alphabet, folder, _ = exported
     embed_card(folder, '{"name": "x", "version": 3}\n')
     for graph in ("model.onnx", "grad.onnx", "ig.onnx"):
         meta = _session(folder / graph).get_modelmeta().custom_metadata_map

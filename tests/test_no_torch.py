@@ -51,7 +51,7 @@ print(json.dumps({"blocked": blocked, "worst": worst, "probs": probs.tolist(), "
 
 def test_load_and_run_without_torch(published_model):
     out = subprocess.run([sys.executable, "-c", SCRIPT, str(published_model.zoo_root)], capture_output=True,
-                         text=True, timeout=120)
+                         text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert "blocked" in result["blocked"] and result["torch_loaded"] is False

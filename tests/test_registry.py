@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from seqzoo.cli import main
 from seqzoo.zoo.errors import ConflictError, InputError, IntegrityError, NotFoundError
 from seqzoo.zoo.manifest import MANIFEST, sha256_bytes, sha256_file, verify_folder
 from seqzoo.zoo.refs import Ref, parse_ref, validate_name
 from seqzoo.zoo.registry import LocalZoo, open_zoo
+
+from seqzoo.cli import main
 
 DIGEST = "sha256:" + "ab" * 32
 

@@ -13,12 +13,12 @@ import time
 from pathlib import Path
 
 import pytest
-
-from seqzoo.cli import main
 from seqzoo.zoo.errors import ConflictError, InputError, IntegrityError, NotFoundError, UnavailableError
 from seqzoo.zoo.manifest import MANIFEST
 from seqzoo.zoo.registry import open_zoo
 from seqzoo.zoo.remote import CLAIM, list_remote, pull, push, write_index
+
+from seqzoo.cli import main
 
 BUCKET = "seqzoo-registry"
 S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
@@ -99,7 +99,7 @@ def _no_leftovers(zoo, name="pum2"):
 
 # -- http -----------------------------------------------------------------------------------------
 def test_http_list_pull_verify(served, published_model, empty_zoo, capsys):
-    folder, url = served
+    _folder, url = served
     rows = list_remote(url)
     assert [(r["name"], r["version"], r["digest"]) for r in rows] == [("pum2", 1, published_model.digest)]
     mv = pull("pum2", url, empty_zoo)
@@ -113,7 +113,7 @@ def test_http_list_pull_verify(served, published_model, empty_zoo, capsys):
 
 
 def test_http_pull_through_the_cli(served, published_model, tmp_path, capsys):
-    folder, url = served
+    _folder, url = served
     local = tmp_path / "cache"
     assert main(["zoo", "pull", "pum2:1", "--registry", url, "--zoo", str(local), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
@@ -121,7 +121,7 @@ def test_http_pull_through_the_cli(served, published_model, tmp_path, capsys):
 
 
 def test_http_wrong_digest_and_unknown_version(served, empty_zoo):
-    folder, url = served
+    _folder, url = served
     with pytest.raises(NotFoundError, match="no version with this digest"):
         pull("pum2@sha256:" + "0" * 64, url, empty_zoo)
     with pytest.raises(NotFoundError, match=r"pum2: version 4 not in the registry .* \(versions 1\)"):

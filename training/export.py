@@ -27,9 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-
 from seqzoo.zoo.errors import SeqzooError
+from torch import nn
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
 from seqzoo.zoo.alphabets import ProductAlphabet, alphabet_from_dict
 from seqzoo.zoo.card import SCHEMA_VERSION, card_text, read_card, validate_card
 from seqzoo.zoo.errors import InputError
@@ -55,7 +54,6 @@ def publish_run(run_dir: str | os.PathLike, zoo: LocalZoo, name: str, descriptio
     ModelVersion
     """
     import torch
-
     from seqzoo.training.models import load_run
 
     name = validate_name(name)
@@ -203,7 +201,7 @@ def provenance() -> dict:
 def _git_commit() -> str | None:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True,
-                             text=True, timeout=5)
+                             text=True, timeout=5, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None

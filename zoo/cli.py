@@ -113,8 +113,8 @@ def _show(args, zoo, options) -> int:
            else "")
         + f", length {inp.get('length')}{' (any length)' if inp.get('length_dynamic') else ' (fixed)'}"
         + f", unknown -> {inp.get('unknown')}",
-        f"parity       forward {card['parity']['forward']:.2g}, gradient {card['parity']['gradient']:.2g}, "
-        f"IG {card['parity']['ig']:.2g}",
+        (f"parity       forward {card['parity']['forward']:.2g}, gradient {card['parity']['gradient']:.2g}, "
+         f"IG {card['parity']['ig']:.2g}"),
     ]
     test = (card.get("metrics") or {}).get("test") or {}
     for key in ("auroc", "ap"):

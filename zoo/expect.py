@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from seqzoo.zoo.alphabets import ProductAlphabet, alphabet_from_dict
 from seqzoo.zoo.card import METADATA_KEY
 from seqzoo.zoo.errors import InputError, IntegrityError

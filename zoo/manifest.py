@@ -13,7 +13,7 @@ import os
 import uuid
 from pathlib import Path
 
-from seqzoo.zoo.errors import IntegrityError, InputError
+from seqzoo.zoo.errors import InputError, IntegrityError
 
 MANIFEST = "MANIFEST.json"
 MANIFEST_VERSION = 1

@@ -17,9 +17,9 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from seqzoo.zoo.card import CARD_FILE, read_card, validate_card, write_card
 from seqzoo.zoo.errors import ConflictError, InputError, IntegrityError, NotFoundError
@@ -70,7 +70,7 @@ def default_root() -> Path:
     return Path(os.environ.get(ENV_ZOO) or "zoo")
 
 
-def open_zoo(root: str | os.PathLike | None = None) -> "LocalZoo":
+def open_zoo(root: str | os.PathLike | None = None) -> LocalZoo:
     """The local zoo at ``root`` (default ``$SEQZOO_ZOO`` or ``./zoo``); the folder is made on first write."""
     return LocalZoo(Path(root) if root is not None else default_root())
 

@@ -32,11 +32,24 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from seqzoo.zoo.card import CARD_FILE, validate_card
-from seqzoo.zoo.errors import (ConflictError, InputError, IntegrityError, NotFoundError, SeqzooError,
-                               UnavailableError)
-from seqzoo.zoo.manifest import (CHUNK, MANIFEST, check_file, manifest_bytes, parse_manifest, sha256_bytes,
-                                 verify_folder)
-from seqzoo.zoo.refs import Ref, parse_ref, validate_name, validate_version
+from seqzoo.zoo.errors import (
+    ConflictError,
+    InputError,
+    IntegrityError,
+    NotFoundError,
+    SeqzooError,
+    UnavailableError,
+)
+from seqzoo.zoo.manifest import (
+    CHUNK,
+    MANIFEST,
+    check_file,
+    manifest_bytes,
+    parse_manifest,
+    sha256_bytes,
+    verify_folder,
+)
+from seqzoo.zoo.refs import Ref, parse_ref, validate_name
 from seqzoo.zoo.registry import LocalZoo, ModelVersion
 
 INDEX = "index.json"
@@ -70,7 +83,7 @@ class Remote:
         if self.scheme == "file":
             import fsspec
 
-            self.root = os.path.abspath(url[len("file://"):] if url.startswith("file://") else url)
+            self.root = os.path.abspath(url.removeprefix("file://"))
             self.fs = fsspec.filesystem("file")
         elif self.scheme in ("http", "https"):
             import aiohttp
@@ -118,7 +131,7 @@ class Remote:
             raise
         except PermissionError as exc:
             raise UnavailableError(f"{what}: the registry {self.url} refused access ({exc})") from None
-        except (asyncio.TimeoutError, TimeoutError, socket.timeout) as exc:
+        except (asyncio.TimeoutError, TimeoutError) as exc:
             raise UnavailableError(f"{what}: the registry {self.url} did not answer within {self.timeout:g} s "
                                    f"({type(exc).__name__})") from None
         except Exception as exc:  # aiohttp / botocore raise their own trees; keep the words
@@ -453,4 +466,4 @@ def list_remote(registry_url: str, timeout: float = DEFAULT_TIMEOUT, s3_endpoint
             for v, entry in sorted(model["versions"].items(), key=lambda kv: int(kv[0]))]
 
 
-__all__ = ["Remote", "open_remote", "pull", "push", "build_index", "write_index", "list_remote", "validate_version"]
+__all__ = ["Remote", "build_index", "list_remote", "open_remote", "pull", "push", "write_index"]
