@@ -242,7 +242,7 @@ def interpret_model(model, config: dict, codes: np.ndarray, labels: np.ndarray, 
                 [f"test sequence {int(chosen[j])} (score {scores[chosen[j], c]:.3f})" for j in top3],
                 struct_letters).name})
         lap("attribution_plots")
-        opt = optimise.optimise_class(model, c, codes.shape[1], alphabet.size, width=max(width, 12),
+        opt = optimise.optimise_class(model, c, codes.shape[1], alphabet.size, width=max(width, 12) + 6,
                                       starts=optimise_starts, steps=optimise_steps, seed=seed)
         lap("optimisation")
         opt_pwm, _ = seq_pwm(opt.pwm)

@@ -92,7 +92,7 @@ def class_log_odds(model, x, class_index: int):
 
 
 def optimise_class(model, class_index: int, length: int, alphabet_size: int, width: int = 12, starts: int = 8,
-                   steps: int = 300, lr: float = 0.05, lam: float = 0.1, alpha: float = 0.1,
+                   steps: int = 300, lr: float = 0.05, lam: float = 0.3, alpha: float = 0.1,
                    seed: int = 0) -> Optimised:
     """The input that maximises a class's probability, and its most informative ``width`` window.
 
