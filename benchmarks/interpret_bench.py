@@ -12,7 +12,7 @@ Parts (each records its own BENCHMARKS.md section as soon as it finishes):
   when one of the 3 most important kernels or an attribution consensus motif matches the planted
   motif with q < 0.01.
 
-Usage: ``python benchmarks/interpret_bench.py [foxo1] [rbp] [recovery] [--work DIR]``.
+Usage: ``python benchmarks/interpret_bench.py [foxo1] [rbp] [recovery] [--work DIR] [--reuse]``.
 """
 
 from __future__ import annotations
@@ -44,13 +44,19 @@ def load() -> str:
 
 
 def sh(cmd: list[str]) -> str:
-    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
     return out.stdout
 
 
+REUSE = False  # --reuse: keep finished simulations and trained runs (re-interpret only)
+
+
 def train(name: str, classes: list[tuple[str, Path]], out: Path, extra: list[str], tests=()) -> dict:
+    if REUSE and (out / "card.json").is_file():
+        card = json.loads((out / "card.json").read_text())
+        return {"metrics": card["metrics"], "wall": card["training"]["seconds"]}
     cmd = SEQZOO + ["train", "--name", name, "--out", str(out), "--force", "--quiet", "--json", "--threads", "2"]
     for label, path in classes:
         cmd += ["--class", f"{label}={path}"]
@@ -63,6 +69,8 @@ def train(name: str, classes: list[tuple[str, Path]], out: Path, extra: list[str
 
 
 def simulate(meme: Path, motif_id: str | None, n: int, out: Path, seed: int) -> None:
+    if REUSE and (out / "positive.fa").is_file():
+        return
     cmd = SEQZOO + ["simulate", "--motif", str(meme), "--n", str(n), "--length", "100", "--seed", str(seed),
                     "--out", str(out)]
     if motif_id:
@@ -101,10 +109,10 @@ def part_foxo1(work: Path) -> None:
     rows += [("optimised class PWM", o["id"], o) for o in s["optimised"]]
     rows += [("attribution consensus", c["id"], c) for c in s["consensus"]]
     q, best = planted_q([by_id[r[1]] for r in rows], target.pwm)
-    lines = [f"Model: `seqzoo train` 1 conv x 16 kernels of length 14 on {20000:,} x 100 "
-             f"(test AUROC {info['metrics']['test']['auroc']['positive']:.4f}, training {info['wall']:.0f} s wall). "
-             f"Interpretation of {s['sequences']} test sequences: {seconds:.1f} s wall "
-             f"(stages: {', '.join(f'{k} {v:.1f}' for k, v in s['timings'].items())}).", "",
+    lines = [(f"Model: `seqzoo train` 1 conv x 16 kernels of length 14 on {20000:,} x 100 "
+              f"(test AUROC {info['metrics']['test']['auroc']['positive']:.4f}, training {info['wall']:.0f} s wall). "
+              f"Interpretation of {s['sequences']} test sequences: {seconds:.1f} s wall "
+              f"(stages: {', '.join(f'{k} {v:.1f}' for k, v in s['timings'].items())})."), "",
              "| motif | consensus | q vs planted FOXO1 (among JASPAR + planted) | best JASPAR 2024 hit | its q | pass |",
              "|---|---|---|---|---|---|"]
     for (what, mid, entry), qv, b in zip(rows, q, best):
@@ -119,8 +127,8 @@ def part_foxo1(work: Path) -> None:
 def part_rbp(work: Path) -> None:
     from seqzoo.training.interpret import interpret_run
 
-    lines = ["| protein | test AUROC | top kernel | its best ATtRACT match (q) | attribution consensus | "
-             "its match (q) | expected motif in top kernel / consensus |", "|---|---|---|---|---|---|---|"]
+    lines = [("| protein | test AUROC | top kernel | its best ATtRACT match (q) | attribution consensus | "
+              "its match (q) | expected motif in top kernel / consensus |"), "|---|---|---|---|---|---|---|"]
     timing = ""
     for name, pattern in (("pum2", r"UGUA[ACU]AUA"), ("qki", r"ACUAA[CU]")):
         run = work / f"{name}_run"
@@ -199,10 +207,10 @@ def part_recovery(work: Path) -> None:
         rows.append(f"| {motif.name} {motif.description} | {motif.width} | "
                     f"{info['metrics']['test']['auroc']['positive']:.3f} | {ids[best]} | {q[best]:.1e} | "
                     f"{'yes' if ok else 'no'} |")
-        body = [f"Recovered: **{recovered} / {len(rows)}** (target >= 18 / 20). Each set: `seqzoo simulate` 4,000 x 100 "
+        body = [(f"Recovered: **{recovered} / {len(rows)}** (target >= 18 / 20). Each set: `seqzoo simulate` 4,000 x 100 "
                 "(motif at the centre, forward strand), model: 1 conv x 16 kernels of length 14. Recovered when one "
                 "of the 3 most important kernels or an attribution consensus motif matches the planted motif with "
-                "q < 0.01 (TOMTOM via memelite among JASPAR 2024 + the planted motif). Optimisation skipped here.", "",
+                "q < 0.01 (TOMTOM via memelite among JASPAR 2024 + the planted motif). Optimisation skipped here."), "",
                 "| planted motif | width | test AUROC | best learned motif | q | recovered |",
                 "|---|---|---|---|---|---|", *rows, "",
                 f"{time.perf_counter() - started:.0f} s wall for {len(rows)} motifs. " + NOTE.format(load=load())]
@@ -214,7 +222,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("parts", nargs="*", default=["foxo1", "rbp", "recovery"])
     parser.add_argument("--work", default="/tmp/seqzoo-interpret-bench")
+    parser.add_argument("--reuse", action="store_true", help="reuse simulated sets and trained runs in --work")
     args = parser.parse_args()
+    global REUSE
+    REUSE = args.reuse
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     for part in args.parts:
