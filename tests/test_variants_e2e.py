@@ -146,7 +146,11 @@ def test_server_scores_match_local_and_the_batcher_scored_them(published_model, 
     common = ["--scores", "diff", "deepsea_effect", "--strand", "both"]
     assert main(variants(cache, "--local", "--zoo", str(published_model.zoo_root), "--threads", "1",
                          "-o", str(local), *common)) == 0
+    batched = lambda: server.server.metrics.registry.get_sample_value(
+        "seqzoo_batch_size_sum", {"model": "pum2", "version": "1"}) or 0.0
+    before = batched()
     assert main(variants(cache, "--server", server.target, "--batch", "50", "-o", str(remote), *common)) == 0
+    assert batched() - before == 109 * 2 * 2  # every ref and alt window went through the scoring batcher
     a, b = read_tsv(local), read_tsv(remote)
     assert len(a) == len(b) == 218  # 109 variants x 2 strands
     assert [r["strand"] for r in a[:2]] == ["+", "-"] and a[0]["key"] == "NC_007795:22181:C>A/+"
