@@ -237,3 +237,12 @@ def test_cli_errors_are_one_line_with_exit_2(zoo_copy, capsys):
     assert "ig.onnx: truncated" in capsys.readouterr().err
     assert main(["zoo", "show", "../../etc/passwd", "--zoo", str(zoo_copy)]) == 2
     assert "contains '..'" in capsys.readouterr().err
+
+
+def test_cli_export_refuses_bad_names_and_missing_runs(published_model, tmp_path, capsys):
+    zoo = tmp_path / "z"
+    assert main(["zoo", "export", str(published_model.run_dir), "--name", "../x", "--zoo", str(zoo)]) == 2
+    assert "contains '..'" in capsys.readouterr().err
+    assert main(["zoo", "export", str(tmp_path / "nope"), "--name", "x", "--zoo", str(zoo)]) == 2
+    assert "not a training run (no config.json)" in capsys.readouterr().err
+    assert not zoo.exists() or open_zoo(zoo).names() == []
