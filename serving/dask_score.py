@@ -464,7 +464,7 @@ def score_partition(part, index: int, job: ScoreJob) -> dict:
     import pyarrow.parquet as pq
     from seqzoo.serving.scoring import score_table
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     engine = worker_engine(job.model, job.device)
     table = load_partition(part, job.sequence_column)
     try:
@@ -478,7 +478,8 @@ def score_partition(part, index: int, job: ScoreJob) -> dict:
     pq.write_table(scored, tmp)
     os.replace(tmp, target)
     return {"index": index, "rows": scored.num_rows, "seconds": time.perf_counter() - started,
-            "worker": _worker_name(), "peak_rss_mib": peak_rss_mib(), "path": str(target)}
+            "cpu_seconds": time.process_time() - cpu, "worker": _worker_name(), "peak_rss_mib": peak_rss_mib(),
+            "path": str(target)}
 
 
 class OutputFolder:
@@ -503,14 +504,17 @@ class OutputFolder:
 
 
 def _summarise(results: Iterable[dict], started: float) -> dict:
-    workers: dict[str, float] = {}
+    workers: dict[str, dict] = {}
     rows = parts = 0
     for r in results:
         rows += r["rows"]
         parts += 1
-        workers[r["worker"]] = max(workers.get(r["worker"], 0.0), r["peak_rss_mib"])
-    return {"rows": rows, "parts": parts, "seconds": time.monotonic() - started,
-            "workers": {w: {"peak_rss_mib": round(m, 1)} for w, m in sorted(workers.items())}}
+        w = workers.setdefault(r["worker"], {"peak_rss_mib": 0.0, "parts": 0, "task_seconds": 0.0, "cpu_seconds": 0.0})
+        w["peak_rss_mib"] = round(max(w["peak_rss_mib"], r["peak_rss_mib"]), 1)
+        w["parts"] += 1
+        w["task_seconds"] = round(w["task_seconds"] + r["seconds"], 3)
+        w["cpu_seconds"] = round(w["cpu_seconds"] + r.get("cpu_seconds", 0.0), 3)
+    return {"rows": rows, "parts": parts, "seconds": time.monotonic() - started, "workers": dict(sorted(workers.items()))}
 
 
 def score_partitions(client, input_path: str, model, output: str, partition_rows: int = DEFAULT_PARTITION_ROWS,
@@ -611,7 +615,7 @@ def variants_partition(records: list, index: int, job: VariantJob) -> dict:
     from seqzoo.serving.variant_writer import TableWriter
     from seqzoo.serving.windows import build_windows
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     engine = worker_engine(job.model, job.device)
     genome = worker_genome(job.genome, job.contig_map, job.genome_cache)
     rows = build_windows(records, genome, int(job.model_info["length"]), job.strand, job.rna, job.max_n_fraction)
@@ -636,6 +640,7 @@ def variants_partition(records: list, index: int, job: VariantJob) -> dict:
         out["windows"] = [replace(r, ref_window=None, alt_window=None) for r in rows]
         out["values"] = values
     out["seconds"] = time.perf_counter() - started
+    out["cpu_seconds"] = time.process_time() - cpu
     out["peak_rss_mib"] = peak_rss_mib()
     return out
 
