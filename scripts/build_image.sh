@@ -29,7 +29,8 @@ BASE_IMAGE="${BASE_IMAGE:-localhost/seqzoo-base:$SUITE}"
 IMAGE="${IMAGE:-localhost/seqzoo:$TARGET}"
 OUT="$ROOT/build/image"
 WHEELS="$OUT/wheels-cpu"
-mkdir -p "$WHEELS"
+# wheels-gpu is only read by the gpu target; it exists (maybe empty) so every stage's COPY resolves
+mkdir -p "$WHEELS" "$OUT/wheels-gpu"
 
 log() { printf '[build_image %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 # Run pip quietly; print its output only when it fails (and keep its exit status).
