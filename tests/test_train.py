@@ -33,7 +33,7 @@ def pum2_run(tmp_path_factory):
     out = tmp / "run"
     argv = ["train", "--name", "pum2-small", "--alphabet", "rna", "--seed", "0", "--epochs", "12",
             "--patience", "4", "--learning-rate", "0.002", "--batch-size", "32", "--threads", "1", "--quiet",
-            "--baseline", "--json", "--out", str(out)]
+            "--baseline", "--json", "--no-publish", "--out", str(out)]
     for c, label in (("positive", "pum2"), ("negative", "other")):
         argv += ["--class", f"{label}={files['train', c]}", "--test-class", f"{label}={files['test', c]}"]
     return argv, out, files
@@ -75,7 +75,7 @@ def test_grid_structure_and_table_inputs(tmp_path, capsys, monkeypatch):
     assert main(["train", "--name", "g", "--class", f"p={pos}", "--class", f"n={neg}", "--structure",
                  "--length", "120", "--epochs", "2", "--kernel-num", "4", "--neuron-num", "8", "--threads", "1",
                  "--grid", "kernel_len=6,8", "head=flatten,global", "--quiet", "--out", str(out),
-                 "--test-fraction", "0.25"]) == 0
+                 "--test-fraction", "0.25", "--no-publish"]) == 0
     rows = (out / "grid.tsv").read_text().splitlines()
     assert rows[0].split("\t")[:3] == ["rank", "kernel_len", "head"] and len(rows) == 5
     card = json.loads((out / "card.json").read_text())
@@ -92,7 +92,7 @@ def test_grid_structure_and_table_inputs(tmp_path, capsys, monkeypatch):
     lines = ["seq\ta\tb"] + [f"{s}\t{i % 2}\t{int(i % 3 == 0)}" for i, s in enumerate(seqs)]
     (tmp_path / "t.tsv").write_text("\n".join(lines) + "\n")
     assert main(["train", "--name", "ml", "--table", str(tmp_path / "t.tsv"), "--sequence-column", "seq",
-                 "--label-columns", "a,b", "--epochs", "1", "--quiet", "--json", "--out", str(tmp_path / "ml")]) == 0
+                 "--label-columns", "a,b", "--epochs", "1", "--quiet", "--json", "--no-publish", "--out", str(tmp_path / "ml")]) == 0
     info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert set(info["metrics"]["test"]["auroc"]) == {"a", "b"}
     assert json.loads((tmp_path / "ml" / "config.json").read_text())["task"] == "multilabel"
