@@ -50,7 +50,7 @@ def run_measured(argv: list[str], env: dict | None = None) -> tuple[dict, float,
 
 def rbp_argv(name: str, seed: int, structure: bool, out: Path, device: str) -> list[str]:
     argv = [*SEQZOO, "train", "--name", f"{name}-bench", "--alphabet", "rna", "--seed", str(seed), "--quiet",
-            "--json", "--force", "--device", device, "--out", str(out)]
+            "--json", "--force", "--no-publish", "--device", device, "--out", str(out)]
     for label, cls in (("positive", name), ("negative", "other")):
         argv += ["--class", f"{cls}={RBP / f'{name}.train.{label}.fasta.gz'}",
                  "--test-class", f"{cls}={RBP / f'{name}.test.{label}.fasta.gz'}"]
@@ -112,6 +112,7 @@ def main() -> int:
     parser.add_argument("--modes", default="sequence,structure")
     parser.add_argument("--no-foxo1", action="store_true")
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--resume", action="store_true", help="keep the runs already in .bench/train/rows.jsonl")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     cache = WORK / "cache"
@@ -122,6 +123,20 @@ def main() -> int:
     folds: dict = {}
     foxo = None
     modes = args.modes.split(",")
+    done_path = WORK / "rows.jsonl"
+    if args.resume and done_path.exists():
+        for line in done_path.read_text().splitlines():
+            item = json.loads(line)
+            if item.get("set") == "foxo1":
+                foxo = item["result"]
+            else:
+                rows.append(item)
+    elif done_path.exists():
+        done_path.unlink()
+
+    def remember(item: dict) -> None:
+        with open(done_path, "a") as f:
+            f.write(json.dumps(item) + "\n")
 
     def save() -> None:
         record("train", "Training: PUM2, QKI, FOXO1", command, body(rows, folds, foxo, load, device_name))
@@ -133,7 +148,7 @@ def main() -> int:
                        capture_output=True)
         info, wall, rss = run_measured([*SEQZOO, "train", "--name", "foxo1-bench", "--class",
                                         f"motif={sim / 'positive.fa'}", "--class", f"background={sim / 'negative.fa'}",
-                                        "--test-fraction", "0.5", "--seed", "0", "--quiet", "--json", "--force",
+                                        "--test-fraction", "0.5", "--seed", "0", "--quiet", "--json", "--force", "--no-publish",
                                         "--device", args.device, "--out", str(WORK / "foxo1-run")])
         test = info["metrics"]["test"]
         return {"accuracy": test["accuracy"], "auroc": test["auroc"]["motif"], "wall": wall, "rss": rss}
@@ -145,6 +160,8 @@ def main() -> int:
                 if mode == "structure" and name not in folds:
                     folds[name] = fold_once(name, cache)
                     save()
+                if any((r["set"], r["mode"], r["seed"]) == (name, mode, seed) for r in rows):
+                    continue
                 out = WORK / f"{name}-{mode}-{seed}"
                 info, wall, rss = run_measured(rbp_argv(name, seed, mode == "structure", out, args.device),
                                                {"SEQZOO_CACHE": str(cache)})
@@ -154,10 +171,12 @@ def main() -> int:
                              "ap": test["ap"][name], "accuracy": test["accuracy"], "wall": wall, "rss": rss,
                              "epochs": card["training"]["epochs"], "best_epoch": card["training"]["best_epoch"]})
                 print(json.dumps(rows[-1]), flush=True)
+                remember(rows[-1])
                 save()
             if foxo is None and not args.no_foxo1:
                 foxo = run_foxo1()
                 print(json.dumps(foxo), flush=True)
+                remember({"set": "foxo1", "result": foxo})
                 save()
     return 0
 
