@@ -159,9 +159,20 @@ def worker_genome(path: str, contig_map: str | None = None, cache: str | None = 
     return _GENOMES[key]
 
 
-def peak_rss_mib() -> float:
-    """Peak resident memory of this process, MiB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def peak_rss_mib(pid: int | str = "self") -> float:
+    """Peak resident memory of a process, MiB: VmHWM of its address space.
+
+    Not ``getrusage``'s ``ru_maxrss``: that survives fork + exec, so a worker started by a large
+    parent would report the parent's size.
+    """
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 if pid == "self" else 0.0
 
 
 def _worker_name() -> str:
