@@ -57,7 +57,8 @@ def train(name: str, classes: list[tuple[str, Path]], out: Path, extra: list[str
     if REUSE and (out / "card.json").is_file():
         card = json.loads((out / "card.json").read_text())
         return {"metrics": card["metrics"], "wall": card["training"]["seconds"]}
-    cmd = SEQZOO + ["train", "--name", name, "--out", str(out), "--force", "--quiet", "--json", "--threads", "2"]
+    cmd = SEQZOO + ["train", "--name", name, "--out", str(out), "--force", "--quiet", "--json", "--threads", "2",
+                    "--no-publish"]
     for label, path in classes:
         cmd += ["--class", f"{label}={path}"]
     for label, path in tests:

@@ -82,6 +82,9 @@ class LocalZoo:
         self.root = Path(root).absolute()  # absolute, so the paths it reports work from anywhere
         if self.root.exists() and not self.root.is_dir():
             raise InputError(f"zoo {self.root} exists and is not a folder")
+        if (self.root / "__init__.py").exists():  # ./zoo in a seqzoo checkout is the source package
+            raise InputError(f"zoo {self.root} is a Python package folder (the seqzoo source tree?): "
+                             "give --zoo DIR or set $SEQZOO_ZOO")
 
     def __repr__(self) -> str:
         return f"LocalZoo({str(self.root)!r})"
