@@ -43,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--poll-seconds", type=float, default=30.0,
                         help="look for new versions this often (0: never)")
     parser.add_argument("--grace-seconds", type=float, default=30.0, help="drain time on SIGTERM")
+    parser.add_argument("--max-connection-age", type=float, default=0.0, metavar="SECONDS",
+                        help="close client connections (GOAWAY) after this age so round_robin clients "
+                             "re-resolve and reach new replicas (0: never)")
     parser.add_argument("--genome", help="reference FASTA: the Variants service also takes coordinates")
     parser.add_argument("--contig-map", help="with --genome: two-column file, VCF contig name -> FASTA name")
 
@@ -70,8 +73,18 @@ def settings_from(args):
     store = StoreSettings(device=args.device, threads=args.threads, batcher=batcher, keep=max(1, args.keep_versions))
     server = ServerSettings(address=f"{args.host}:{args.port}", max_message_bytes=int(args.max_message_mb * 2**20),
                             max_sequences=args.max_sequences, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                            token=token, grace_seconds=args.grace_seconds)
+                            token=token, grace_seconds=args.grace_seconds,
+                            extra_options=connection_age_options(args.max_connection_age))
     return store, server
+
+
+def connection_age_options(seconds: float) -> list:
+    """gRPC server options that bound a connection's lifetime (in-flight calls get 30 s to finish)."""
+    if seconds < 0:
+        raise InputError(f"--max-connection-age must be 0 or more seconds, got {seconds}")
+    if seconds == 0:
+        return []
+    return [("grpc.max_connection_age_ms", int(seconds * 1000)), ("grpc.max_connection_age_grace_ms", 30_000)]
 
 
 def run(args) -> int:
