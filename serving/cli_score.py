@@ -215,11 +215,10 @@ def _score_local(args, stream: FastaStream, progress) -> int:
 
 def _score_remote(args, stream: FastaStream, progress) -> int:
     import numpy as np
-    from seqzoo.serving.client import SeqZooClient
+    from seqzoo.serving.client import SeqZooClient, read_token
     from seqzoo.zoo.alphabets import alphabet_from_dict
 
-    token = Path(args.token_file).read_text().strip() if args.token_file else None
-    client = SeqZooClient(args.server, token=token, tls_ca=args.tls_ca, timeout=60)
+    client = SeqZooClient(args.server, token=read_token(args.token_file), tls_ca=args.tls_ca, timeout=60)
     info = client.get_model(args.model)
     ref = info["ref"]  # pin the exact version: a hot-loaded newer one must not score half the file
     alphabet = alphabet_from_dict(info["card"]["input"]["alphabet"])

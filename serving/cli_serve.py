@@ -53,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def settings_from(args):
     """(StoreSettings, ServerSettings) from parsed arguments; errors name the option."""
     from seqzoo.serving.batcher import BatcherSettings
+    from seqzoo.serving.client import read_token
     from seqzoo.serving.server import ServerSettings
     from seqzoo.serving.store import StoreSettings
 
@@ -64,11 +65,7 @@ def settings_from(args):
         value = getattr(args, option)
         if value and not Path(value).is_file():
             raise InputError(f"--{option.replace('_', '-')} {value}: no such file")
-    token = None
-    if args.token_file:
-        token = Path(args.token_file).read_text().strip()
-        if not token:
-            raise InputError(f"--token-file {args.token_file} is empty")
+    token = read_token(args.token_file)
     batcher = BatcherSettings(max_batch=args.max_batch, max_delay=args.max_delay_ms / 1000.0, max_queue=args.queue)
     store = StoreSettings(device=args.device, threads=args.threads, batcher=batcher, keep=max(1, args.keep_versions))
     server = ServerSettings(address=f"{args.host}:{args.port}", max_message_bytes=int(args.max_message_mb * 2**20),

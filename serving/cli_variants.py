@@ -50,7 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--zoo", help="zoo root for --local (default $SEQZOO_ZOO or ./zoo)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="--local: where to run")
     parser.add_argument("--threads", type=int, help="--local: ONNX Runtime threads")
-    parser.add_argument("--token", help="--server: bearer token")
+    parser.add_argument("--token-file", help="--server: file holding the server's bearer token")
     parser.add_argument("--tls-ca", help="--server: CA certificate (PEM) for TLS")
     parser.add_argument("--batch", type=int, default=1024, help="--server: variants per request (default 1024)")
     parser.add_argument("--genome-cache", help="folder for decompressed genomes and indexes ($SEQZOO_CACHE)")
@@ -88,11 +88,11 @@ class RemoteScorer:
     """Scores through the Variants service and attributions through SeqZoo.Attribute."""
 
     def __init__(self, args):
-        from seqzoo.serving.client import SeqZooClient
+        from seqzoo.serving.client import SeqZooClient, read_token
         from seqzoo.serving.variant_service import VariantsClient
         from seqzoo.zoo.alphabets import alphabet_from_dict
 
-        self.client = SeqZooClient(args.server, token=args.token, tls_ca=args.tls_ca, timeout=600.0)
+        self.client = SeqZooClient(args.server, token=read_token(args.token_file), tls_ca=args.tls_ca, timeout=600.0)
         self.variants = VariantsClient(self.client)
         self.batch = max(1, args.batch)
         model = self.client.get_model(args.model)

@@ -57,6 +57,19 @@ def _code_from_number(number: int) -> grpc.StatusCode:
     return next((c for c in grpc.StatusCode if c.value[0] == number), grpc.StatusCode.UNKNOWN)
 
 
+def read_token(path: str | None) -> str | None:
+    """The bearer token kept in ``path`` (``--token-file``), or None without a path."""
+    if not path:
+        return None
+    try:
+        token = Path(path).read_text().strip()
+    except OSError as exc:
+        raise InputError(f"--token-file {path}: {exc.strerror}") from None
+    if not token:
+        raise InputError(f"--token-file {path} is empty")
+    return token
+
+
 def channel_options(max_message_bytes: int = 64 * 2**20) -> list:
     return [("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", max_message_bytes)]
