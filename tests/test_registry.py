@@ -87,7 +87,17 @@ def test_default_root_comes_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("SEQZOO_ZOO", str(tmp_path / "z"))
     assert open_zoo().root == tmp_path / "z"
     monkeypatch.delenv("SEQZOO_ZOO")
-    assert open_zoo().root == Path("zoo").absolute()
+    monkeypatch.chdir(tmp_path)
+    assert open_zoo().root == tmp_path / "zoo"
+
+
+def test_a_python_package_folder_is_never_taken_for_a_zoo(monkeypatch, tmp_path):
+    (tmp_path / "zoo").mkdir()
+    (tmp_path / "zoo" / "__init__.py").write_text("")
+    monkeypatch.delenv("SEQZOO_ZOO", raising=False)
+    monkeypatch.chdir(tmp_path)  # like running seqzoo in the root of a seqzoo checkout
+    with pytest.raises(InputError, match="Python package folder"):
+        open_zoo()
 
 
 # -- publishing -----------------------------------------------------------------------------------
