@@ -40,7 +40,7 @@ def record(section: str, title: str, command: str, body: str, device: str | None
              f"<!-- /bench:{section} -->\n")
     text = BENCHMARKS.read_text() if BENCHMARKS.exists() else HEADER
     pattern = re.compile(rf"<!-- bench:{re.escape(section)} -->.*?<!-- /bench:{re.escape(section)} -->\n",
-                         re.S)
+                         re.DOTALL)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block
     tmp = BENCHMARKS.with_suffix(".md.tmp")
     tmp.write_text(text)

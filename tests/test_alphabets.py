@@ -1,8 +1,13 @@
 import numpy as np
 import pytest
-
-from seqzoo.zoo.alphabets import (Alphabet, ProductAlphabet, alphabet_from_dict, get_alphabet,
-                                  reverse_complement, structure_alphabet)
+from seqzoo.zoo.alphabets import (
+    Alphabet,
+    ProductAlphabet,
+    alphabet_from_dict,
+    get_alphabet,
+    reverse_complement,
+    structure_alphabet,
+)
 from seqzoo.zoo.errors import InputError
 
 

@@ -1,7 +1,6 @@
 import argparse
 
 import pytest
-
 from seqzoo.serving.cli_serve import add_arguments, settings_from
 from seqzoo.zoo.errors import InputError
 

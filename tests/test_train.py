@@ -130,8 +130,9 @@ def test_table_label_column_missing(tmp_path, capsys):
 
 
 def test_config_file_and_flags_merge(tmp_path, capsys):
-    from seqzoo.cli import build_parser
     from seqzoo.training.cli_train import hyperparameters_from
+
+    from seqzoo.cli import build_parser
 
     (tmp_path / "c.yaml").write_text("kernel-num: 64\nhead: global\nlearning_rate: 0.001\n")
     args = build_parser().parse_args(["train", "--name", "x", "--config", str(tmp_path / "c.yaml"),

@@ -23,7 +23,6 @@ import torch.nn.functional as F
 from seqzoo.training.metrics import compute_metrics, headline
 from seqzoo.training.models import SequenceCNN
 
-
 MIN_DELTA = 1e-3  # smallest decrease of the validation loss that counts as an improvement
 
 

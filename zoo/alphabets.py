@@ -13,11 +13,10 @@ ONNX forward graph embeds the same table, so the host never one-hot encodes for 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
-
 from seqzoo.zoo.errors import InputError
 
 DNA_LETTERS = "ACGT"
