@@ -69,14 +69,11 @@ def time_to_serving(image: str, zoo: Path, timeout: float = 300) -> float:
            image, "--zoo", "/models", "--port", str(port), "--poll-seconds", "0")
     try:
         with SeqZooClient(f"127.0.0.1:{port}") as client:
-            while time.monotonic() - start < timeout:
-                try:
-                    if client.health(timeout=1.0) == "SERVING":
-                        return time.monotonic() - start
-                except SeqzooError:
-                    pass
-                time.sleep(0.1)
-        raise RuntimeError(f"{image} not SERVING after {timeout} s: {podman('logs', name, check=False)}")
+            try:
+                client.wait_serving(timeout=timeout, poll=0.1)
+            except SeqzooError:
+                raise RuntimeError(f"{image} not SERVING after {timeout} s: {podman('logs', name, check=False)}")
+        return time.monotonic() - start
     finally:
         podman("kill", "--signal", "TERM", name, check=False)
         podman("wait", name, check=False)

@@ -82,21 +82,10 @@ class ServerProcess:
         self.wait_ready()
 
     def wait_ready(self, timeout: float = 120) -> None:
-        from grpc_health.v1 import health_pb2, health_pb2_grpc
+        from seqzoo.serving.client import SeqZooClient
 
-        until = time.time() + timeout
-        with grpc.insecure_channel(f"127.0.0.1:{self.port}") as ch:
-            stub = health_pb2_grpc.HealthStub(ch)
-            while time.time() < until:
-                if self.proc.poll() is not None:
-                    raise RuntimeError(f"server exited with {self.proc.returncode}; see serve.log")
-                try:
-                    if stub.Check(health_pb2.HealthCheckRequest(service="pum2"), timeout=1).status == 1:
-                        return
-                except grpc.RpcError:
-                    pass
-                time.sleep(0.2)
-        raise RuntimeError("server did not become ready")
+        with SeqZooClient(f"127.0.0.1:{self.port}") as client:
+            client.wait_serving("pum2", timeout=timeout, alive=lambda: self.proc.poll() is None)
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the server process has used so far."""

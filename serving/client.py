@@ -9,6 +9,7 @@ with the server's message, so callers handle local and remote failures the same 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -105,6 +106,7 @@ class SeqZooClient:
             self.channel = grpc.secure_channel(target, creds, options=options)
         else:
             self.channel = grpc.insecure_channel(target, options=options)
+        self.target = target
         self.stub = pb_grpc.SeqZooStub(self.channel)
         self.health_stub = health_pb2_grpc.HealthStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
@@ -143,6 +145,24 @@ class SeqZooClient:
                 return "SERVICE_UNKNOWN"
             raise error_from(exc.code(), exc.details() or "") from None
         return health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
+
+    def wait_serving(self, service: str = "", timeout: float = 60.0, alive=None, poll: float = 0.2) -> float:
+        """Poll health until ``service`` is SERVING; the seconds it took.
+
+        ``alive`` (optional, no arguments) is asked between polls; when it returns False the
+        server is gone and waiting stops. Raises UnavailableError after ``timeout`` seconds.
+        """
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            try:
+                if self.health(service, timeout=1.0) == "SERVING":
+                    return time.monotonic() - start
+            except SeqzooError:  # not listening yet
+                pass
+            if alive is not None and not alive():
+                raise UnavailableError(f"{self.target}: the server stopped before {service or 'it'} was SERVING")
+            time.sleep(poll)
+        raise UnavailableError(f"{self.target}: {service or 'the server'} not SERVING after {timeout:g} s")
 
     # ------------------------------------------------------------------ scoring
     @staticmethod

@@ -149,19 +149,15 @@ def mounted_zoo(published_model):
 def wait_serving(client, container: str, timeout: float = 180) -> float:
     from seqzoo.zoo.errors import SeqzooError
 
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        try:
-            if client.health(timeout=1.0) == "SERVING":
-                return time.monotonic() - start
-        except SeqzooError:
-            pass
+    def running() -> bool:
         state = podman("inspect", "--format", "{{.State.Status}}", container, check=False).stdout.strip()
-        if state not in ("running", "created", "configured"):
-            logs = podman("logs", container, check=False)
-            pytest.fail(f"container stopped ({state}) before SERVING:\n{logs.stdout}{logs.stderr}")
-        time.sleep(0.5)
-    pytest.fail(f"not SERVING after {timeout} s:\n{podman('logs', container, check=False).stderr}")
+        return state in ("running", "created", "configured")
+
+    try:
+        return client.wait_serving(timeout=timeout, alive=running, poll=0.5)
+    except SeqzooError as exc:
+        logs = podman("logs", container, check=False)
+        pytest.fail(f"{exc}:\n{logs.stdout}{logs.stderr}")
 
 
 @pytest.mark.container

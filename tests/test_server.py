@@ -4,7 +4,6 @@ hot-loading, drain. ``ServerThread`` runs a real server in a background event lo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import shutil
 import threading
@@ -287,14 +286,20 @@ def test_drain_finishes_in_flight_requests_then_refuses(zoo):
             c.score("toy", codes=np.zeros((2, 12), np.uint8), timeout=2)
 
 
-def test_prometheus_metrics_count_requests_sequences_and_batches(server, client):
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
     import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_prometheus_metrics_count_requests_sequences_and_batches(server, client):
     import urllib.request
 
     client.score("toy", codes=np.zeros((7, 12), np.uint8))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     http, _thread = server.metrics.serve(port, addr="127.0.0.1")
     try:
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
@@ -348,13 +353,10 @@ def test_seqzoo_serve_process_logs_json_serves_and_drains_on_sigterm(zoo, tmp_pa
     import json as _json
     import os
     import signal
-    import socket
     import subprocess
     import sys
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     token = tmp_path / "token"
     token.write_text("abc\n")
     log = tmp_path / "serve.log"
@@ -365,11 +367,7 @@ def test_seqzoo_serve_process_logs_json_serves_and_drains_on_sigterm(zoo, tmp_pa
                                 env={**os.environ, "OMP_NUM_THREADS": "1"})
     try:
         with SeqZooClient(f"127.0.0.1:{port}", token="abc", timeout=10) as c:
-            for _ in range(300):
-                with contextlib.suppress(UnavailableError):  # not listening yet
-                    if c.health("toy") == "SERVING":
-                        break
-                time.sleep(0.1)
+            c.wait_serving("toy", timeout=30, alive=lambda: proc.poll() is None, poll=0.1)
             assert c.score("toy", sequences=["ACGU" * 3]).shape == (1, 2)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
@@ -381,3 +379,15 @@ def test_seqzoo_serve_process_logs_json_serves_and_drains_on_sigterm(zoo, tmp_pa
     assert any(m.startswith("serving toy:1") for m in messages)
     assert any(m.startswith("draining") for m in messages) and messages[-1] == "stopped"
     assert all({"time", "level", "logger", "message"} <= set(r) for r in records)
+
+
+def test_wait_serving_gives_up_in_time_and_when_the_server_is_gone():
+    with SeqZooClient(f"127.0.0.1:{free_port()}", timeout=2) as c:  # nothing listens there
+        with pytest.raises(UnavailableError, match="not SERVING after 0.5 s"):
+            c.wait_serving(timeout=0.5, poll=0.1)
+        with pytest.raises(UnavailableError, match="stopped before"):
+            c.wait_serving(timeout=30, alive=lambda: False)
+
+
+def test_wait_serving_returns_once_serving(client):
+    assert 0 <= client.wait_serving("toy", timeout=5) < 5
