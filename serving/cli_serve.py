@@ -3,10 +3,11 @@
     seqzoo serve --zoo ./zoo --port 50051 [--models pum2,qki:2] [--device auto|cpu|cuda]
                  [--registry URL] [--max-batch 1024] [--max-delay-ms 2] [--queue 65536]
                  [--threads N] [--metrics-port 9100] [--tls-cert C --tls-key K] [--token-file F]
-                 [--poll-seconds 30]
+                 [--poll-seconds 30] [--workers N]
 
 Models load and warm up before the server reports SERVING; SIGTERM drains (in-flight requests
-finish, new ones are refused). Logs are JSON lines on stderr.
+finish, new ones are refused). Logs are JSON lines on stderr. With ``--workers N``, N server
+processes share the port under a supervisor (see serving/workers.py).
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-connection-age", type=float, default=0.0, metavar="SECONDS",
                         help="close client connections (GOAWAY) after this age so round_robin clients "
                              "re-resolve and reach new replicas (0: never)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="server processes sharing the port (SO_REUSEPORT); each holds its own models. "
+                             "One process answers ~3,000 one-sequence RPCs/s; clients reach several workers "
+                             "through several connections")
     parser.add_argument("--genome", help="reference FASTA: the Variants service also takes coordinates")
     parser.add_argument("--contig-map", help="with --genome: two-column file, VCF contig name -> FASTA name")
 
@@ -85,21 +90,42 @@ def connection_age_options(seconds: float) -> list:
 
 
 def run(args) -> int:
+    from seqzoo.serving.telemetry import json_logging
+
+    json_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
+    settings_from(args)  # bad options fail here, once, before any worker starts
+    if args.workers < 1:
+        raise InputError(f"--workers must be at least 1, got {args.workers}")
+    if args.workers > 1:
+        from seqzoo.serving.workers import run_workers
+
+        return run_workers(args, args.workers)
+
+    def ready(port: int) -> None:
+        logging.getLogger("seqzoo.serve").info("ready on port %d", port, extra={"port": port})
+
+    serve_here(args, ready)
+    return 0
+
+
+def serve_here(args, ready, worker: int | None = None) -> None:
+    """Run one server in this process until it drains; ``ready(port)`` once it serves.
+
+    As one of ``--workers`` (``worker`` is its index), it logs JSON with its index, binds the shared
+    port with SO_REUSEPORT and leaves ``--metrics-port`` to the supervisor.
+    """
     from seqzoo.serving.server import serve
     from seqzoo.serving.store import ModelStore
     from seqzoo.serving.telemetry import json_logging
 
-    json_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
+    json_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO, worker=worker)
     store_settings, server_settings = settings_from(args)
+    if worker is not None:
+        server_settings.extra_options.append(("grpc.so_reuseport", 1))
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     store = ModelStore(args.zoo, models=models, registry=args.registry, settings=store_settings)
     if args.genome:  # issue 5: variant windows built server-side from coordinates
         from seqzoo.serving.variant_service import set_genome
         set_genome(args.genome, contig_map=args.contig_map)
-
-    def ready(port: int) -> None:
-        logging.getLogger("seqzoo.serve").info("ready on port %d", port, extra={"port": port})
-
-    asyncio.run(serve(store, server_settings, metrics_port=args.metrics_port,
+    asyncio.run(serve(store, server_settings, metrics_port=None if worker is not None else args.metrics_port,
                       poll_seconds=args.poll_seconds or None, ready=ready))
-    return 0

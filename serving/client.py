@@ -71,9 +71,22 @@ def read_token(path: str | None) -> str | None:
     return token
 
 
+# Scoring is a pure function, so a call that could not reach a server (a worker of `serve --workers`
+# that just died, a server restarting) is retried on a fresh connection, with backoff.
+RETRY_CONFIG = json.dumps({"methodConfig": [{
+    "name": [{"service": "seqzoo.v1.SeqZoo"}, {"service": "seqzoo.v1.Variants"}],
+    "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.2s", "maxBackoff": "2s", "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"]}}]})
+
+
 def channel_options(max_message_bytes: int = 64 * 2**20) -> list:
+    """Message size limits and the retry policy of every seqzoo client channel."""
     return [("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes)]
+            ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.enable_retries", 1), ("grpc.service_config", RETRY_CONFIG),
+            # reconnect within the retries' window (gRPC's default first reconnect waits 1 s)
+            ("grpc.initial_reconnect_backoff_ms", 100), ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 2000)]
 
 
 def probs_of(response) -> np.ndarray:

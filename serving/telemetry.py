@@ -38,10 +38,12 @@ class Metrics:
                                        ["model", "version"], buckets=TIME_BUCKETS, registry=r)
         self.compute_seconds = Histogram("seqzoo_compute_seconds", "forward pass time per batch",
                                          ["model", "version"], buckets=TIME_BUCKETS, registry=r)
-        self.queued = Gauge("seqzoo_queued_sequences", "sequences waiting", ["model", "version"], registry=r)
+        # multiprocess_mode: how `serve --workers N` merges the workers' gauges (ignored otherwise)
+        self.queued = Gauge("seqzoo_queued_sequences", "sequences waiting", ["model", "version"], registry=r,
+                            multiprocess_mode="livesum")
         self._children: dict[tuple, tuple] = {}
         self.info = Gauge("seqzoo_model_info", "a loaded model version (value 1)",
-                          ["model", "version", "digest", "provider"], registry=r)
+                          ["model", "version", "digest", "provider"], registry=r, multiprocess_mode="livemax")
 
     def observer(self, model: str, version: int, batcher=None):
         """The batcher's ``observe(batch_size, queue_seconds, compute_seconds)`` hook for one version."""
@@ -81,14 +83,18 @@ class Metrics:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message and any ``extra`` fields."""
+    """One JSON object per line: time, level, logger, message, ``fields`` and any ``extra`` fields."""
+
+    def __init__(self, fields: dict | None = None):
+        super().__init__()
+        self.fields = dict(fields or {})
 
     _standard = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
     def format(self, record: logging.LogRecord) -> str:
         out = {"time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) +
                f".{int(record.msecs):03d}Z",
-               "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+               "level": record.levelname, "logger": record.name, "message": record.getMessage(), **self.fields}
         for key, value in vars(record).items():
             if key not in self._standard and not key.startswith("_"):
                 out[key] = value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
@@ -97,10 +103,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out)
 
 
-def json_logging(level: int = logging.INFO) -> None:
-    """Route the root logger to stderr as JSON lines (the server's structured logs)."""
+def json_logging(level: int = logging.INFO, worker: int | None = None) -> None:
+    """Route the root logger to stderr as JSON lines (the server's structured logs).
+
+    ``worker``: the index of a ``serve --workers`` process, added to every line as ``"worker"``.
+    """
     handler = logging.StreamHandler()
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(JsonFormatter({"worker": worker} if worker is not None else None))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
