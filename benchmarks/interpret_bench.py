@@ -34,8 +34,7 @@ REPO = Path(__file__).resolve().parent.parent
 SEQZOO = [sys.executable, "-m", "seqzoo.cli"]
 MOTIFS = REPO / "zoo" / "resources" / "motifs"
 RBP = REPO / "datasets" / "rbp"
-NOTE = ("The 2 CPU cores were shared with other engineers' builds and tests while this ran, so the times are "
-        "upper bounds (load average {load}).")
+NOTE = "1-minute load average when this part ended: {load} (2 cores; above 2 means other work competed for them)."
 DNA_MODEL = ["--conv-num", "1", "--kernel-num", "16", "--kernel-len", "14", "--epochs", "30", "--patience", "5"]
 
 
@@ -162,7 +161,9 @@ def part_rbp(work: Path) -> None:
         lines.append(f"| {name.upper()} | {info['metrics']['test']['auroc']['positive']:.3f} | "
                      f"`{top['consensus']}` (k{top['kernel']}) | {hit(top)} | `{cons['consensus'] if cons else '-'}` "
                      f"| {hit(cons)} | {pattern}: {'yes' if found_k else 'no'} / {'yes' if found_c else 'no'} |")
-    lines += ["", "Models: `seqzoo train` defaults (2 conv x 30 kernels of length 8), sequence only.", timing,
+    p = json.loads((work / "pum2_run" / "config.json").read_text())["model"]
+    lines += ["", f"Models: `seqzoo train` defaults ({p['conv_num']} conv x {p['kernel_num']} kernels of length "
+              f"{p['kernel_len']}), sequence only.", timing,
               NOTE.format(load=load())]
     record("interpret-rbp", "Interpretation: PUM2 and QKI motifs, and the time of the PUM2 report",
            "python benchmarks/interpret_bench.py rbp", "\n".join(lines))

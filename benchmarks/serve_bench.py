@@ -37,6 +37,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from record import record
+from seqzoo.serving.cli_serve import run_loop
 from seqzoo.serving.engine import Engine
 from seqzoo.v1 import seqzoo_pb2 as pb
 from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc
@@ -151,42 +152,46 @@ async def unary(target: str, codes: np.ndarray, per_request: int, in_flight: int
             "requests": len(latencies), "errors": errors}
 
 
-async def stream(target: str, codes: np.ndarray, streams: int, window: int, seconds: float) -> dict:
-    channel = grpc.aio.insecure_channel(target, options=OPTIONS)
-    stub = pb_grpc.SeqZooStub(channel)
+async def stream(target: str, codes: np.ndarray, streams: int, window: int, seconds: float,
+                 connections: int = 1) -> dict:
+    # several connections (a local subchannel pool each) reach several `serve --workers`
+    options = [*OPTIONS, ("grpc.use_local_subchannel_pool", 1)] if connections > 1 else OPTIONS
+    channels = [grpc.aio.insecure_channel(target, options=options) for _ in range(connections)]
     length = codes.shape[1]
     latencies, count, errors = [], 0, 0
     stop = time.perf_counter() + seconds
 
+    # a ring of ready messages (ids recycle; at most `window` are in flight, fewer than the ring)
+    ring = [pb.ScoreRequest(model="pum2", codes=codes[j % codes.shape[0]].tobytes(), length=length, id=j)
+            for j in range(4 * window)]
+
     async def one(k: int):
         nonlocal count, errors
-        call = stub.ScoreStream(timeout=seconds + 60)
         sent: dict[int, float] = {}
         slots = asyncio.Semaphore(window)
 
-        async def write():
-            i = 0
+        async def requests():
+            i = k * 997
             while time.perf_counter() < stop:
                 await slots.acquire()
-                j = (k * 997 + i) % codes.shape[0]
-                sent[i] = time.perf_counter()
-                await call.write(pb.ScoreRequest(model="pum2", codes=codes[j].tobytes(), length=length, id=i))
+                request = ring[i % len(ring)]
+                sent[request.id] = time.perf_counter()
+                yield request
                 i += 1
-            await call.done_writing()
 
-        writer = asyncio.create_task(write())
+        call = pb_grpc.SeqZooStub(channels[k % connections]).ScoreStream(requests(), timeout=seconds + 60)
         async for response in call:
             latencies.append(time.perf_counter() - sent.pop(response.id))
             if response.error_code:
                 errors += 1
             count += 1
             slots.release()
-        await writer
 
     t0 = time.perf_counter()
     await asyncio.gather(*(one(k) for k in range(streams)))
     wall = time.perf_counter() - t0
-    await channel.close()
+    for channel in channels:
+        await channel.close()
     return {"seq_s": count / wall, "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99), "requests": count,
             "errors": errors}
 
@@ -362,7 +367,7 @@ def main() -> int:
         rounds = []
         for _ in range(4):
             local = in_process(engine, codes[:1024], seconds / 4)
-            remote = asyncio.run(unary(target, codes, 1024, 4, seconds / 4))
+            remote = run_loop(unary(target, codes, 1024, 4, seconds / 4))
             rounds.append((local, remote))
         results["bulk_rounds"] = [(round(a), round(b["seq_s"])) for a, b in rounds]
         results["in_process_interleaved_seq_s"] = float(np.mean([a for a, _ in rounds]))
@@ -370,10 +375,11 @@ def main() -> int:
         print("interleaved", results["bulk_rounds"], file=sys.stderr)
         scenarios = {"bulk": lambda: unary(target, codes, 1024, 4, seconds),
                      "unary": lambda: unary(target, codes, 1, 256, seconds, channels=8),
-                     "stream": lambda: stream(target, codes, 4, 256, seconds)}
+                     "stream": lambda: stream(target, codes, 4, 256, seconds),
+                     "stream16": lambda: stream(target, codes, 16, 64, seconds)}
         for name, scenario in scenarios.items():
             cpu0, own0, t0 = server.cpu_seconds(), time.process_time(), time.perf_counter()
-            results[name] = asyncio.run(scenario())
+            results[name] = run_loop(scenario())
             wall = time.perf_counter() - t0
             # where the cores went: the server's and this client's share of the wall time
             results[name]["server_cpu"] = (server.cpu_seconds() - cpu0) / wall
@@ -382,10 +388,10 @@ def main() -> int:
         if args.throughput_only:
             return 0
         total = 10_000 if args.quick else args.load_requests
-        results["load"] = asyncio.run(load(target, codes, expected, total, 64))
+        results["load"] = run_loop(load(target, codes, expected, total, 64))
         print("load", results["load"], file=sys.stderr)
         results["server_peak_rss_mib"] = server.peak_rss_mib()
-        f = asyncio.run(faults(server, zoo, codes, expected, extra))
+        f = run_loop(faults(server, zoo, codes, expected, extra))
         server = f.pop("server")
         results["faults"] = f
         print("faults", f, file=sys.stderr)
@@ -404,11 +410,11 @@ def write(r: dict, args) -> None:
     c = r["ceiling"]
     body = f"""
 Model `{r['model']}` (trained with `seqzoo train` on datasets/rbp/pum2.*, L = {r['length']}), ONNX Runtime
-{r['provider']}; server = `seqzoo serve` defaults (max batch 1,024, max delay 2 ms, ORT threads = all cores){
-(' plus `' + args.server_args + '`') if args.server_args else ''}. Client (grpc.aio, this process) and server
-share the machine's 2 cores over loopback; **other engineers' jobs were running on the same 2 cores** (1-minute
-load average {r['load_average_start']:.1f} at the start, {r['load_average_end']:.1f} at the end, on 2 cores), so
-every number is a lower bound and varies run to run. Each throughput scenario ran {args.seconds:g} s.
+{r['provider']}; server = `seqzoo serve` defaults (max batch 1,024, max delay 2 ms, ORT threads = all cores, one
+process, uvloop event loop){(' plus `' + args.server_args + '`') if args.server_args else ''}. Client (grpc.aio on
+uvloop, this process) and server share the machine's 2 cores over loopback (1-minute load average
+{r['load_average_start']:.1f} at the start, {r['load_average_end']:.1f} at the end, on 2 cores; above 2 means other
+work competed). Each throughput scenario ran {args.seconds:g} s; run to run they vary by about 5%.
 
 | scenario | sequences/s | p50 ms | p99 ms | errors | server / client CPU (cores) |
 |---|---|---|---|---|---|
@@ -417,6 +423,7 @@ every number is a lower bound and varies run to run. Each throughput scenario ra
 | bulk: 1,024 per request, packed codes, 4 in flight | {r['bulk']['seq_s']:,.0f} | {r['bulk']['p50_ms']:.1f} | {r['bulk']['p99_ms']:.1f} | {r['bulk']['errors']} | {r['bulk']['server_cpu']:.2f} / {r['bulk']['client_cpu']:.2f} |
 | unary: 1 per request, 256 in flight (8 connections x 32) | {r['unary']['seq_s']:,.0f} | {r['unary']['p50_ms']:.1f} | {r['unary']['p99_ms']:.1f} | {r['unary']['errors']} | {r['unary']['server_cpu']:.2f} / {r['unary']['client_cpu']:.2f} |
 | stream: 1 per message, 4 bidirectional streams x 256 in flight | {r['stream']['seq_s']:,.0f} | {r['stream']['p50_ms']:.1f} | {r['stream']['p99_ms']:.1f} | {r['stream']['errors']} | {r['stream']['server_cpu']:.2f} / {r['stream']['client_cpu']:.2f} |
+| stream: 1 per message, 16 bidirectional streams x 64 in flight | {r['stream16']['seq_s']:,.0f} | {r['stream16']['p50_ms']:.1f} | {r['stream16']['p99_ms']:.1f} | {r['stream16']['errors']} | {r['stream16']['server_cpu']:.2f} / {r['stream16']['client_cpu']:.2f} |
 | load: {load_['ok'] + load_['errors'] + load_['wrong']:,} requests (1 sequence) from 64 clients | {load_['seq_s']:,.0f} | {load_['p50_ms']:.1f} | {load_['p99_ms']:.1f} | {load_['errors']} errors, {load_['wrong']} wrong answers |
 
 Server peak resident memory (VmHWM) after these: {r['server_peak_rss_mib']:.0f} MiB.

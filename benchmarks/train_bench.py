@@ -75,8 +75,8 @@ def mean(values: list[float]) -> float:
 
 
 def body(rows: list[dict], folds: dict, foxo: dict | None, load: str, device: str) -> str:
-    lines = [f"CPU shared with other engineers' work while this ran (load averages at start: {load}); "
-             "wall times are therefore upper bounds. Device: " + device + ".", "",
+    lines = [f"Load averages (1, 5, 15 min) at the start: {load}, on 2 cores; the runs went one at a time, "
+             "nothing else heavy running. Device: " + device + ".", "",
              "| set | mode | seed | test AUROC | test AP | accuracy | epochs (best) | wall s | peak RSS MiB |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

@@ -21,7 +21,7 @@ from torch import nn
 
 DEFAULTS: dict = {
     "conv_num": 2,
-    "kernel_num": 30,
+    "kernel_num": 64,
     "kernel_len": 8,
     "pool_size": 2,
     "pool_stride": 2,
@@ -34,8 +34,8 @@ DEFAULTS: dict = {
     "rnn_units": 32,
     "bidirectional": False,
     "head": "flatten",
-    "learning_rate": 5e-4,
-    "batch_size": 64,
+    "learning_rate": 1e-3,
+    "batch_size": 128,
     "epochs": 100,
     "patience": 10,
 }
