@@ -162,8 +162,8 @@ def part_rbp(work: Path) -> None:
                      f"`{top['consensus']}` (k{top['kernel']}) | {hit(top)} | `{cons['consensus'] if cons else '-'}` "
                      f"| {hit(cons)} | {pattern}: {'yes' if found_k else 'no'} / {'yes' if found_c else 'no'} |")
     p = json.loads((work / "pum2_run" / "config.json").read_text())["model"]
-    lines += ["", f"Models: `seqzoo train` defaults ({p['conv_num']} conv x {p['kernel_num']} kernels of length "
-              f"{p['kernel_len']}), sequence only.", timing,
+    lines += ["", (f"Models: `seqzoo train` defaults ({p['conv_num']} conv x {p['kernel_num']} kernels of length "
+                   f"{p['kernel_len']}), sequence only."), timing,
               NOTE.format(load=load())]
     record("interpret-rbp", "Interpretation: PUM2 and QKI motifs, and the time of the PUM2 report",
            "python benchmarks/interpret_bench.py rbp", "\n".join(lines))

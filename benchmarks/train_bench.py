@@ -92,16 +92,16 @@ def body(rows: list[dict], folds: dict, foxo: dict | None, load: str, device: st
         lines.append(f"| {key[0]} | {key[1]} | {len(group)} | {auc:.4f} | {mean([r['ap'] for r in group]):.4f} | "
                      f"{mean([r['wall'] for r in group]):.1f} | {target} | {'yes' if auc >= target else 'no'} |")
     if folds:
-        lines += ["", "Folding (ViennaRNA MFE, process pool on all cores, empty cache; the structure runs above "
-                  "then read the cache, so their wall time excludes folding):", ""]
+        lines += ["", ("Folding (ViennaRNA MFE, process pool on all cores, empty cache; the structure runs above "
+                       "then read the cache, so their wall time excludes folding):"), ""]
         for name, (seconds, records, distinct) in folds.items():
             lines.append(f"- {name}: {records} records, {distinct} distinct sequences folded in {seconds:.1f} s "
                          f"({1000 * seconds / max(distinct, 1):.1f} ms per sequence wall)")
     if foxo:
-        lines += ["", f"FOXO1 exercise (`seqzoo simulate --motif zoo/resources/motifs/HOCOMOCO_v11_FOXO1.meme "
+        lines += ["", (f"FOXO1 exercise (`seqzoo simulate --motif zoo/resources/motifs/HOCOMOCO_v11_FOXO1.meme "
                   f"--n 20000 --length 100 --seed 0`, trained with `--test-fraction 0.5`): test accuracy "
                   f"{foxo['accuracy']:.4f} (target 0.975; Bayes-optimal 0.978), AUROC {foxo['auroc']:.4f}, "
-                  f"wall {foxo['wall']:.1f} s, peak RSS {foxo['rss']:.0f} MiB."]
+                  f"wall {foxo['wall']:.1f} s, peak RSS {foxo['rss']:.0f} MiB.")]
     return "\n".join(lines)
 
 

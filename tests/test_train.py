@@ -40,7 +40,7 @@ def pum2_run(tmp_path_factory):
 
 
 def test_end_to_end_pum2_subset(pum2_run, capsys):
-    argv, out, files = pum2_run
+    argv, out, _files = pum2_run
     assert main(argv) == 0
     info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert info["name"] == "pum2-small" and info["version"] is None and info["path"] == str(out)
@@ -84,7 +84,7 @@ def test_grid_structure_and_table_inputs(tmp_path, capsys, monkeypatch):
     best = rows[1].split("\t")
     assert card["hyperparameters"]["kernel_len"] == int(best[1]) and card["hyperparameters"]["head"] == best[2]
     assert card["training"]["counts"]["test"] == {"p": 10, "n": 10}
-    model, config = load_run(out)
+    model, _config = load_run(out)
     assert model.first_conv.in_channels == 24
     # a multilabel table
     rng = np.random.default_rng(0)

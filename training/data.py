@@ -346,7 +346,7 @@ def read_table(path: str | os.PathLike, sequence_column: str, label_columns: Seq
         raise InputError(f"{path}: unreadable file ({exc})") from None
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: file is empty") from None
-    except Exception as exc:  # parser errors of pandas/pyarrow: one line naming the file
+    except Exception as exc:  # noqa: BLE001 - parser errors of pandas/pyarrow: one line naming the file
         raise InputError(f"{path}: cannot read the table ({str(exc).splitlines()[0]})") from None
     if not len(label_columns):
         raise InputError("no label column given (--label-columns A,B)")
@@ -441,7 +441,7 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
     for k in np.unique(keys):
         members = np.flatnonzero(keys == k)
         members = members[rng.permutation(len(members))]
-        n = int(round(fraction * len(members)))
+        n = round(fraction * len(members))
         if len(members) >= 2:
             n = min(max(n, 1), len(members) - 1)
         held.append(members[:n])
