@@ -9,7 +9,8 @@ Results are written into BENCHMARKS.md after every run, so an interrupted benchm
 what finished.
 
     .venv/bin/python benchmarks/train_bench.py [--sets pum2,qki] [--seeds 0,1,2]
-        [--modes sequence,structure] [--no-foxo1] [--device auto]
+        [--modes sequence,structure] [--no-foxo1] [--device auto] [--resume]
+        [--redo-foxo1] [--foxo1-args "--kernel-len 12"]
 """
 
 from __future__ import annotations
@@ -99,7 +100,8 @@ def body(rows: list[dict], folds: dict, foxo: dict | None, load: str, device: st
                          f"({1000 * seconds / max(distinct, 1):.1f} ms per sequence wall)")
     if foxo:
         lines += ["", (f"FOXO1 exercise (`seqzoo simulate --motif zoo/resources/motifs/HOCOMOCO_v11_FOXO1.meme "
-                  f"--n 20000 --length 100 --seed 0`, trained with `--test-fraction 0.5`): test accuracy "
+                  f"--n 20000 --length 100 --seed 0`, trained with `--test-fraction 0.5"
+                  f"{' ' + foxo['args'] if foxo.get('args') else ''}`): test accuracy "
                   f"{foxo['accuracy']:.4f} (target 0.975; Bayes-optimal 0.978), AUROC {foxo['auroc']:.4f}, "
                   f"wall {foxo['wall']:.1f} s, peak RSS {foxo['rss']:.0f} MiB.")]
     return "\n".join(lines)
@@ -111,6 +113,8 @@ def main() -> int:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--modes", default="sequence,structure")
     parser.add_argument("--no-foxo1", action="store_true")
+    parser.add_argument("--foxo1-args", default="", help="extra `seqzoo train` arguments for the FOXO1 run")
+    parser.add_argument("--redo-foxo1", action="store_true", help="with --resume: run FOXO1 again")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--resume", action="store_true", help="keep the runs already in .bench/train/rows.jsonl")
     args = parser.parse_args()
@@ -128,7 +132,9 @@ def main() -> int:
         for line in done_path.read_text().splitlines():
             item = json.loads(line)
             if item.get("set") == "foxo1":
-                foxo = item["result"]
+                foxo = None if args.redo_foxo1 else item["result"]
+            elif item.get("set") == "fold":
+                folds[item["name"]] = tuple(item["result"])
             else:
                 rows.append(item)
     elif done_path.exists():
@@ -149,9 +155,11 @@ def main() -> int:
         info, wall, rss = run_measured([*SEQZOO, "train", "--name", "foxo1-bench", "--class",
                                         f"motif={sim / 'positive.fa'}", "--class", f"background={sim / 'negative.fa'}",
                                         "--test-fraction", "0.5", "--seed", "0", "--quiet", "--json", "--force", "--no-publish",
-                                        "--device", args.device, "--out", str(WORK / "foxo1-run")])
+                                        "--device", args.device, "--out", str(WORK / "foxo1-run"),
+                                        *args.foxo1_args.split()])
         test = info["metrics"]["test"]
-        return {"accuracy": test["accuracy"], "auroc": test["auroc"]["motif"], "wall": wall, "rss": rss}
+        return {"accuracy": test["accuracy"], "auroc": test["auroc"]["motif"], "wall": wall, "rss": rss,
+                "args": args.foxo1_args}
 
     # seed-major order, FOXO1 after the first seed: an interrupted benchmark still covers every target
     for mode in modes:
@@ -159,6 +167,7 @@ def main() -> int:
             for name in args.sets.split(","):
                 if mode == "structure" and name not in folds:
                     folds[name] = fold_once(name, cache)
+                    remember({"set": "fold", "name": name, "result": folds[name]})
                     save()
                 if any((r["set"], r["mode"], r["seed"]) == (name, mode, seed) for r in rows):
                     continue
