@@ -134,11 +134,11 @@ def test_config_file_and_flags_merge(tmp_path, capsys):
 
     from seqzoo.cli import build_parser
 
-    (tmp_path / "c.yaml").write_text("kernel-num: 64\nhead: global\nlearning_rate: 0.001\n")
+    (tmp_path / "c.yaml").write_text("kernel-num: 64\nhead: global\nlearning_rate: 0.002\n")
     args = build_parser().parse_args(["train", "--name", "x", "--config", str(tmp_path / "c.yaml"),
                                       "--kernel-num", "12"])
     params = hyperparameters_from(args)
-    assert params["kernel_num"] == 12 and params["head"] == "global" and params["learning_rate"] == 0.001
+    assert params["kernel_num"] == 12 and params["head"] == "global" and params["learning_rate"] == 0.002
     (tmp_path / "bad.yaml").write_text("kernels: 3\n")
     assert main(["train", "--name", "x", "--config", str(tmp_path / "bad.yaml"), "--class", "a=x.fa",
                  "--out", str(tmp_path / "run")]) == 2
