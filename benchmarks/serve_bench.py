@@ -152,11 +152,9 @@ async def unary(target: str, codes: np.ndarray, per_request: int, in_flight: int
             "requests": len(latencies), "errors": errors}
 
 
-async def stream(target: str, codes: np.ndarray, streams: int, window: int, seconds: float,
-                 connections: int = 1) -> dict:
-    # several connections (a local subchannel pool each) reach several `serve --workers`
-    options = [*OPTIONS, ("grpc.use_local_subchannel_pool", 1)] if connections > 1 else OPTIONS
-    channels = [grpc.aio.insecure_channel(target, options=options) for _ in range(connections)]
+async def stream(target: str, codes: np.ndarray, streams: int, window: int, seconds: float) -> dict:
+    channel = grpc.aio.insecure_channel(target, options=OPTIONS)
+    stub = pb_grpc.SeqZooStub(channel)
     length = codes.shape[1]
     latencies, count, errors = [], 0, 0
     stop = time.perf_counter() + seconds
@@ -179,7 +177,7 @@ async def stream(target: str, codes: np.ndarray, streams: int, window: int, seco
                 yield request
                 i += 1
 
-        call = pb_grpc.SeqZooStub(channels[k % connections]).ScoreStream(requests(), timeout=seconds + 60)
+        call = stub.ScoreStream(requests(), timeout=seconds + 60)
         async for response in call:
             latencies.append(time.perf_counter() - sent.pop(response.id))
             if response.error_code:
@@ -190,8 +188,7 @@ async def stream(target: str, codes: np.ndarray, streams: int, window: int, seco
     t0 = time.perf_counter()
     await asyncio.gather(*(one(k) for k in range(streams)))
     wall = time.perf_counter() - t0
-    for channel in channels:
-        await channel.close()
+    await channel.close()
     return {"seq_s": count / wall, "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99), "requests": count,
             "errors": errors}
 

@@ -91,16 +91,20 @@ def connection_age_options(seconds: float) -> list:
     return [("grpc.max_connection_age_ms", int(seconds * 1000)), ("grpc.max_connection_age_grace_ms", 30_000)]
 
 
-def run(args) -> int:
+def _json_logging(args, worker: int | None = None) -> None:
     from seqzoo.serving.telemetry import json_logging
 
-    json_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO)
-    settings_from(args)  # bad options fail here, once, before any worker starts
+    json_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO, worker=worker)
+
+
+def run(args) -> int:
+    _json_logging(args)
     if args.workers < 1:
         raise InputError(f"--workers must be at least 1, got {args.workers}")
     if args.workers > 1:
         from seqzoo.serving.workers import run_workers
 
+        settings_from(args)  # bad options fail here, once, before any worker starts
         return run_workers(args, args.workers)
 
     def ready(port: int) -> None:
@@ -118,9 +122,9 @@ def serve_here(args, ready, worker: int | None = None) -> None:
     """
     from seqzoo.serving.server import serve
     from seqzoo.serving.store import ModelStore
-    from seqzoo.serving.telemetry import json_logging
 
-    json_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO, worker=worker)
+    if worker is not None:  # a fresh spawned process: its logs carry its index
+        _json_logging(args, worker)
     store_settings, server_settings = settings_from(args)
     if worker is not None:
         server_settings.extra_options.append(("grpc.so_reuseport", 1))

@@ -30,6 +30,8 @@ import tempfile
 import time
 from contextlib import contextmanager
 
+from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
 log = logging.getLogger("seqzoo.serve")
 
 POLL_SECONDS = 0.2
@@ -122,8 +124,6 @@ class Supervisor:
                              extra={"port": self.args.port, "workers": self.workers})
 
     def _reap(self) -> None:
-        from prometheus_client import multiprocess
-
         for index, proc in list(self.procs.items()):
             if proc.is_alive():
                 continue
@@ -149,8 +149,6 @@ class Supervisor:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # the spawned workers inherit it
         try:
             if self.args.metrics_port:
-                from prometheus_client import CollectorRegistry, multiprocess, start_http_server
-
                 registry = CollectorRegistry()
                 multiprocess.MultiProcessCollector(registry, path=metrics_dir)
                 start_http_server(self.args.metrics_port, registry=registry)

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -22,17 +21,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_server import free_port
 
 REPO = Path(__file__).resolve().parent.parent
 IMAGE = os.environ.get("SEQZOO_IMAGE", "localhost/seqzoo:cpu")
 # runc, and limits the sandbox accepts (it refuses crun's cgroup mode and higher limits)
 RUN_FLAGS = ["--runtime", "runc", "--ulimit", "nofile=16384:16384", "--ulimit", "nproc=4096:4096"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------- quick checks (no container)
