@@ -23,28 +23,29 @@ from seqzoo.zoo.alphabets import ProductAlphabet, get_alphabet, structure_alphab
 SMALL = {"kernel_num": 6, "kernel_len": 5, "neuron_num": 8, "dropout_input": 0.1}
 
 
-def _model(task: str, n_classes: int, alphabet_size: int, length: int, head: str, seed: int):
+def _model(task: str, n_classes: int, alphabet_size: int, length: int, head: str, seed: int, ensemble: int = 1):
     torch.manual_seed(seed)
-    model = build_model({**SMALL, "head": head}, alphabet_size, n_classes, length, task).eval()
+    model = build_model({**SMALL, "head": head, "ensemble": ensemble}, alphabet_size, n_classes, length, task).eval()
     for p in model.parameters():  # scale up so probabilities are not all ~0.5 and gradients are not tiny
         p.data.mul_(3.0)
     return model
 
 
 CASES = {
-    # name: (task, classes, alphabet, length, head) -- two dynamic-length and two fixed-length models
+    # name: (task, classes, alphabet, length, head[, ensemble members]) -- dynamic- and fixed-length models
     "binary": ("binary", 2, get_alphabet("dna"), 40, "global"),
     "multiclass": ("multiclass", 4, get_alphabet("protein", unknown="uniform"), 30, "flatten"),
     "multilabel": ("multilabel", 3, get_alphabet("rna"), 36, "global"),
     "structure": ("binary", 2, ProductAlphabet(get_alphabet("rna"), structure_alphabet("annotated")), 32, "flatten"),
+    "ensemble": ("multilabel", 3, get_alphabet("dna"), 30, "flatten", 3),
 }
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
 def exported(request, tmp_path_factory):
     torch.set_num_threads(1)
-    task, c, alphabet, length, head = CASES[request.param]
-    model = _model(task, c, alphabet.size, length, head, seed=len(request.param))
+    task, c, alphabet, length, head, *ensemble = CASES[request.param]
+    model = _model(task, c, alphabet.size, length, head, seed=len(request.param), ensemble=(ensemble or [1])[0])
     spec = make_spec(model, alphabet.table, length, c)
     folder = tmp_path_factory.mktemp(request.param)
     graphs = export_graphs(model, spec, folder)
@@ -127,15 +128,16 @@ def test_ig_completeness(exported):
 def test_changed_weights_fail_parity_and_refuse(exported):
     """A graph that no longer matches the model raises ExportError naming the failed check."""
     _name, model, spec, _alphabet, folder, _ = exported
-    shift = torch.linspace(-0.5, 0.5, model.out.bias.numel())  # a common shift would cancel in a softmax
+    out = (model.members[0] if hasattr(model, "members") else model).out
+    shift = torch.linspace(-0.5, 0.5, out.bias.numel())  # a common shift would cancel in a softmax
     with torch.no_grad():
-        model.out.bias.add_(shift)
+        out.bias.add_(shift)
     try:
         with pytest.raises(ExportError, match=r"forward max error .* refusing to publish"):
             check_parity(model, spec, folder)
     finally:
         with torch.no_grad():
-            model.out.bias.sub_(shift)
+            out.bias.sub_(shift)
 
 
 def test_embedded_card_is_readable_without_onnx(exported, tmp_path):

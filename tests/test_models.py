@@ -119,3 +119,87 @@ def test_ctrl_c_keeps_the_best_model_so_far():
                  ["neg", "pos"], seed=0, device="cpu", quiet=True)
     assert result.interrupted and len(result.history) == 2 and result.best_epoch in (1, 2)
     assert not model.training
+
+
+@pytest.mark.parametrize("task, classes", [("binary", 2), ("multilabel", 3)])
+def test_ensemble_answers_with_its_members_mean_probability(task, classes):
+    from seqzoo.training.models import Ensemble, SequenceCNN
+
+    torch.manual_seed(0)
+    assert isinstance(build_model({"ensemble": 1}, 4, classes, 30, task), SequenceCNN)
+    model = build_model({"ensemble": 3, "kernel_num": 4}, 4, classes, 30, task).eval()
+    assert isinstance(model, Ensemble) and len(model.members) == 3 and model.params["ensemble"] == 3
+    assert model.first_conv is model.members[0].first_conv and not model.length_dynamic
+    assert not torch.equal(model.members[0].first_conv.weight, model.members[1].first_conv.weight)
+    x = torch.rand(5, 30, 4)
+    with torch.no_grad():
+        mean = torch.stack([m.probabilities(x) for m in model.members]).mean(dim=0)
+        activate = torch.sigmoid if task == "multilabel" else (lambda z: torch.softmax(z, dim=1))
+        assert torch.allclose(model.probabilities(x), mean, atol=1e-6)
+        assert torch.allclose(activate(model(x)), mean, atol=1e-5)
+    with pytest.raises(InputError, match="ensemble=0"):
+        hyperparameters({"ensemble": 0})
+
+
+def _train_ensemble(seed, members=None):
+    codes, labels = _toy()
+    seed_everything(seed)
+    params = {"kernel_num": 8, "neuron_num": 16, "epochs": 6, "patience": 3, "batch_size": 32, "learning_rate": 0.005,
+              "ensemble": 2}
+    model = build_model(params, 4, 2, 30, "binary") if members is None else members(params)
+    return fit(model, codes[::2], labels[::2], codes[1::2], labels[1::2], get_alphabet("dna").table,
+               ["neg", "pos"], seed=seed, device="cpu", quiet=True)
+
+
+def test_ensemble_trains_each_member_deterministically_and_round_trips(tmp_path):
+    import json
+
+    result, again = _train_ensemble(3), _train_ensemble(3)
+    model = result.model
+    assert sorted({h["member"] for h in result.history}) == [1, 2]
+    assert len(result.best_epoch) == 2 and all(b >= 1 for b in result.best_epoch)
+    for member in (1, 2):  # each member restored its own best validation-loss epoch
+        rows = [h for h in result.history if h["member"] == member]
+        assert rows[result.best_epoch[member - 1] - 1]["val_loss"] == min(h["val_loss"] for h in rows)
+    for (name, a), b in zip(model.state_dict().items(), again.model.state_dict().values()):
+        assert torch.equal(a, b), name
+    codes, labels = _toy(seed=5)
+    table = get_alphabet("dna").table
+    probs = predict(model, codes, table)
+    assert auroc(labels[:, 1], probs[:, 1]) > 0.9
+    torch.save(model.state_dict(), tmp_path / "weights.pt")
+    (tmp_path / "config.json").write_text(json.dumps({"model": model.params, "alphabet": get_alphabet("dna").to_dict(),
+                                                      "length": 30, "task": "binary", "classes": ["neg", "pos"],
+                                                      "structure": None}))
+    loaded, _ = load_run(tmp_path)
+    assert np.allclose(predict(loaded, codes, table), probs, atol=1e-6)
+
+
+@pytest.mark.parametrize("stop_after, kept", [(3, 1), (5 * 2 + 3, 2)])
+def test_ctrl_c_in_an_ensemble_keeps_the_members_trained_so_far(stop_after, kept):
+    """Ctrl-C in the second member's first epoch: the first member alone is the model; in its
+    third epoch: both members, the second at its best of two epochs."""
+    from seqzoo.training.models import Ensemble, SequenceCNN
+
+    class Interrupted(SequenceCNN):
+        calls = 0
+
+        def forward(self, x):
+            if self.training:
+                self.calls += 1
+                if self.calls > stop_after:  # 5 batches per epoch
+                    raise KeyboardInterrupt
+            return super().forward(x)
+
+    def members(params):
+        return Ensemble([SequenceCNN(params, 4, 2, 30, "binary"), Interrupted(params, 4, 2, 30, "binary")])
+
+    result = _train_ensemble(0, members)
+    second = [h for h in result.history if h["member"] == 2]
+    assert result.interrupted and len(second) == (0 if kept == 1 else 2)
+    if kept == 1:
+        assert isinstance(result.model, SequenceCNN) and result.model.params["ensemble"] == 1
+        assert isinstance(result.best_epoch, int) and result.best_epoch >= 1
+    else:
+        assert isinstance(result.model, Ensemble) and len(result.model.members) == 2
+        assert result.model.params["ensemble"] == 2 and result.best_epoch[1] in (1, 2)

@@ -143,3 +143,26 @@ def test_config_file_and_flags_merge(tmp_path, capsys):
     assert main(["train", "--name", "x", "--config", str(tmp_path / "bad.yaml"), "--class", "a=x.fa",
                  "--out", str(tmp_path / "run")]) == 2
     assert "unknown hyperparameter 'kernels'" in capsys.readouterr().err
+
+
+def test_ensemble_trains_publishes_and_scores_as_one_model(tmp_path, capsys):
+    """--ensemble 2: two networks in one run, one ONNX graph whose scores are the run's test scores."""
+    import onnxruntime as ort
+    from seqzoo.training.models import Ensemble
+
+    pos, neg = subset(tmp_path, "train", "positive", 60), subset(tmp_path, "train", "negative", 60)
+    out, zoo = tmp_path / "run", tmp_path / "zoo"
+    assert main(["train", "--name", "ens", "--class", f"p={pos}", "--class", f"n={neg}", "--ensemble", "2",
+                 "--epochs", "2", "--kernel-num", "4", "--neuron-num", "8", "--threads", "1", "--quiet", "--json",
+                 "--test-fraction", "0.25", "--out", str(out), "--zoo", str(zoo)]) == 0
+    info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert info["version"] == 1
+    card = json.loads((out / "card.json").read_text())
+    assert card["hyperparameters"]["ensemble"] == 2 and len(card["training"]["best_epoch"]) == 2
+    assert {h["member"] for h in json.loads((out / "history.json").read_text())} == {1, 2}
+    model, _config = load_run(out)
+    assert isinstance(model, Ensemble) and len(model.members) == 2
+    npz = np.load(out / "data.npz")
+    session = ort.InferenceSession(str(zoo / "ens" / "1" / "model.onnx"), providers=["CPUExecutionProvider"])
+    probs = session.run(["probs"], {"codes": npz["codes"]})[0]
+    assert np.allclose(probs, npz["scores"], atol=1e-5)

@@ -27,7 +27,11 @@ HYPERPARAMETER_FLAGS = {
     "conv_num": int, "kernel_num": int, "kernel_len": int, "pool_size": int, "pool_stride": int,
     "dropout_input": float, "dropout_conv": float, "dropout_dense": float, "dense_num": int, "neuron_num": int,
     "rnn": str, "rnn_units": int, "bidirectional": str, "head": str, "learning_rate": float, "batch_size": int,
-    "epochs": int, "patience": int,
+    "epochs": int, "patience": int, "ensemble": int,
+}
+HYPERPARAMETER_HELP = {
+    "ensemble": "train this many networks, one after another (seeds SEED, SEED+1, ...), that answer with their mean "
+                "probability; one model, that many times the training time",
 }
 
 
@@ -69,7 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model = parser.add_argument_group("model (defaults win on the PUM2/QKI benchmarks)")
     model.add_argument("--config", help="YAML / JSON file of hyperparameters (flags override it)")
     for name, kind in HYPERPARAMETER_FLAGS.items():
-        model.add_argument(f"--{name.replace('_', '-')}", dest=f"hp_{name}", type=kind, metavar=name.upper())
+        model.add_argument(f"--{name.replace('_', '-')}", dest=f"hp_{name}", type=kind, metavar=name.upper(),
+                           help=HYPERPARAMETER_HELP.get(name))
     model.add_argument("--grid", nargs="+", metavar="NAME=V1,V2",
                        help="grid search: lists of values (or a YAML/JSON file of lists); best model kept")
     model.add_argument("--rank-by", choices=("auroc", "ap"), default="auroc", help="grid ranking metric")
@@ -281,7 +286,7 @@ def train_models(args, prep: Prepared, params: dict, workdir: Path) -> tuple:
 
     if not args.grid:
         result, _ = train_one(params)
-        return result, params, None
+        return result, result.model.params, None
     grid = grid_search.parse_grid(args.grid)
     kept: dict = {}
 
@@ -305,7 +310,7 @@ def train_models(args, prep: Prepared, params: dict, workdir: Path) -> tuple:
         ranked = [{**kept["row"], "params": kept["params"]}]
         kept["result"].interrupted = True
     grid_search.write_table(workdir / "grid.tsv", ranked, list(grid), "val_" + args.rank_by)
-    return kept["result"], kept["params"], {"parameters": grid, "rank_by": args.rank_by, "trained": len(ranked),
+    return kept["result"], kept["result"].model.params, {"parameters": grid, "rank_by": args.rank_by, "trained": len(ranked),
                                              "best": {k: v for k, v in kept["row"].items()}}
 
 

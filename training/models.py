@@ -7,6 +7,10 @@ optionally bidirectional), a head (``flatten``: keep every position, as pysster;
 max over positions, for inputs not centred on the signal), ``dense_num`` dense layers of
 ``neuron_num`` units with dropout, and a linear output. Binary and multiclass tasks use a
 softmax over C outputs (binary as two classes, pysster's choice), multilabel a sigmoid per label.
+
+``ensemble`` > 1 builds an ``Ensemble``: that many SequenceCNNs, trained one after another (each
+with its own seed and early stopping), that answer with the mean of their probabilities. It is a
+drop-in for a SequenceCNN everywhere after training (prediction, ONNX export, attribution).
 """
 
 from __future__ import annotations
@@ -38,9 +42,10 @@ DEFAULTS: dict = {
     "batch_size": 128,
     "epochs": 100,
     "patience": 10,
+    "ensemble": 1,
 }
 INT_PARAMS = ("conv_num", "kernel_num", "kernel_len", "pool_size", "pool_stride", "dense_num", "neuron_num",
-              "rnn_units", "batch_size", "epochs", "patience")
+              "rnn_units", "batch_size", "epochs", "patience", "ensemble")
 FLOAT_PARAMS = ("dropout_input", "dropout_conv", "dropout_dense", "learning_rate")
 CHOICES = {"rnn": ("none", "gru", "lstm"), "head": ("flatten", "global")}
 
@@ -102,6 +107,7 @@ class SequenceCNN(nn.Module):
         p = self.params
         self.task = task
         self.length = length
+        self.n_classes = n_classes
         self.output_activation = "sigmoid" if task == "multilabel" else "softmax"
         self.input_dropout = nn.Dropout(p["dropout_input"])
         self.convs = nn.ModuleList()
@@ -154,12 +160,64 @@ class SequenceCNN(nn.Module):
         return torch.sigmoid(logits) if self.output_activation == "sigmoid" else torch.softmax(logits, dim=1)
 
 
-def build_model(hyperparameters: dict, alphabet_size: int, n_classes: int, length: int, task: str) -> SequenceCNN:
-    """Build the network for a task (see SequenceCNN); unknown parameters raise InputError."""
-    return SequenceCNN(hyperparameters, alphabet_size, n_classes, length, task)
+class Ensemble(nn.Module):
+    """A deep ensemble: members trained apart that answer with the mean of their probabilities.
+
+    ``forward`` returns the log of the mean probability (softmax tasks: its softmax is the mean
+    again, exactly) or its logit (multilabel), so it stands in for a SequenceCNN. Kernel motifs
+    describe the first member's kernels.
+
+    Parameters
+    ----------
+    members : list of SequenceCNN
+        Two or more networks of the same shape.
+    """
+
+    def __init__(self, members: list[SequenceCNN]):
+        super().__init__()
+        if len(members) < 2:
+            raise InputError(f"an ensemble needs at least two members, not {len(members)}")
+        self.members = nn.ModuleList(members)
+        first = members[0]
+        self.task, self.length, self.n_classes = first.task, first.length, first.n_classes
+        self.output_activation = first.output_activation
+
+    @property
+    def params(self) -> dict:
+        """The members' hyperparameters with ``ensemble`` set to the number of members."""
+        return {**self.members[0].params, "ensemble": len(self.members)}
+
+    @property
+    def first_conv(self) -> nn.Conv1d:
+        """The first member's first convolution."""
+        return self.members[0].first_conv
+
+    @property
+    def length_dynamic(self) -> bool:
+        return self.members[0].length_dynamic
+
+    def probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """The members' mean class probabilities [N, C]."""
+        return torch.stack([member.probabilities(x) for member in self.members]).mean(dim=0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = self.probabilities(x).clamp_min(torch.finfo(x.dtype).tiny)
+        if self.output_activation == "softmax":
+            return probs.log()
+        return probs.log() - (1 - probs).clamp_min(torch.finfo(x.dtype).tiny).log()
 
 
-def load_run(run_dir: str | Path) -> tuple[SequenceCNN, dict]:
+def build_model(params: dict, alphabet_size: int, n_classes: int, length: int, task: str) -> SequenceCNN | Ensemble:
+    """Build the network for a task (see SequenceCNN; an Ensemble when ``ensemble`` > 1).
+
+    Unknown parameters raise InputError.
+    """
+    params = hyperparameters(params)
+    members = [SequenceCNN(params, alphabet_size, n_classes, length, task) for _ in range(params["ensemble"])]
+    return members[0] if len(members) == 1 else Ensemble(members)
+
+
+def load_run(run_dir: str | Path) -> tuple[SequenceCNN | Ensemble, dict]:
     """Rebuild a trained model from a run directory (config.json + weights.pt), in eval mode.
 
     Returns

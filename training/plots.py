@@ -60,20 +60,32 @@ def plot_pr(labels: np.ndarray, scores: np.ndarray, classes: list[str], path: st
     plt.close(fig)
 
 
-def plot_history(history: list[dict], path: str | Path, best_epoch: int = 0) -> None:
-    """Training and validation loss, and validation AUROC, per epoch into ``path`` (PNG)."""
+def plot_history(history: list[dict], path: str | Path, best_epoch: int | list[int] = 0) -> None:
+    """Training and validation loss, and validation AUROC, per epoch into ``path`` (PNG).
+
+    An ensemble's history (entries with ``member``) gets one set of curves per member, and
+    ``best_epoch`` is then one epoch per member.
+    """
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    epochs = [h["epoch"] for h in history]
-    left.plot(epochs, [h["loss"] for h in history], label="train loss")
-    left.plot(epochs, [h["val_loss"] for h in history], label="validation loss")
-    right.plot(epochs, [h["val_auroc"] for h in history], color="C2")
+    members = sorted({h.get("member", 0) for h in history})
+    bests = best_epoch if isinstance(best_epoch, list) else [best_epoch] * len(members)
+    for i, (member, best) in enumerate(zip(members, bests)):
+        rows = [h for h in history if h.get("member", 0) == member]
+        epochs = [h["epoch"] for h in rows]
+        tag = f" (member {member})" if member else ""
+        left.plot(epochs, [h["loss"] for h in rows], color=f"C{2 * i}", label="train loss" + tag)
+        left.plot(epochs, [h["val_loss"] for h in rows], color=f"C{2 * i + 1}", label="validation loss" + tag)
+        right.plot(epochs, [h["val_auroc"] for h in rows], color=f"C{2 * i}", label="member " + str(member))
+        for ax in (left, right):
+            if best:
+                ax.axvline(best, color=f"C{2 * i}", ls="--", lw=0.8)
     for ax in (left, right):
-        if best_epoch:
-            ax.axvline(best_epoch, color="grey", ls="--", lw=0.8)
         ax.set_xlabel("epoch")
     left.set_ylabel("loss")
-    left.legend(fontsize=8)
+    left.legend(fontsize=8 if len(members) == 1 else 6)
     right.set_ylabel("validation AUROC")
+    if len(members) > 1:
+        right.legend(fontsize=6)
     _save(fig, path)
     plt.close(fig)

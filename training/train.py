@@ -7,7 +7,9 @@ loss (patience counts epochs without a decrease of more than MIN_DELTA) with the
 restored. Seeds fix the initial weights and the batch order; deterministic algorithms are switched on for CPU, so the same seed gives the same weights.
 On CUDA, mixed precision (autocast + gradient scaling). Ctrl-C stops training and keeps the
 best model so far (``TrainResult.interrupted``). Inputs stay uint8 codes in memory; each batch
-is one-hot encoded by a table lookup on the device.
+is one-hot encoded by a table lookup on the device. An Ensemble's members are trained one after
+another, member i with seed + i; Ctrl-C keeps the members trained so far (and the interrupted
+member's best checkpoint).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from seqzoo.training.metrics import compute_metrics, headline
-from seqzoo.training.models import SequenceCNN
+from seqzoo.training.models import Ensemble, SequenceCNN
 
 MIN_DELTA = 1e-3  # smallest decrease of the validation loss that counts as an improvement
 
@@ -30,9 +32,9 @@ MIN_DELTA = 1e-3  # smallest decrease of the validation loss that counts as an i
 class TrainResult:
     """What training produced: the model (best checkpoint, eval mode) and its history."""
 
-    model: SequenceCNN
-    history: list[dict] = field(default_factory=list)  # per epoch: loss, val_loss, val_auroc, lr
-    best_epoch: int = 0
+    model: SequenceCNN | Ensemble
+    history: list[dict] = field(default_factory=list)  # per epoch: loss, val_loss, val_auroc, lr (, member)
+    best_epoch: int | list[int] = 0  # an ensemble: one per member
     interrupted: bool = False
     seconds: float = 0.0
     device: str = "cpu"
@@ -99,18 +101,20 @@ def predict_logits(model: SequenceCNN, codes: np.ndarray, table: np.ndarray, bat
         for start in range(0, len(codes), batch_size):
             x = lut[torch.as_tensor(codes[start:start + batch_size], device=device).long()]
             out.append(model(x).float().cpu())
-    return torch.cat(out) if out else torch.zeros((0, model.out.out_features))
+    return torch.cat(out) if out else torch.zeros((0, model.n_classes))
 
 
-def fit(model: SequenceCNN, train_codes: np.ndarray, train_labels: np.ndarray, val_codes: np.ndarray,
+def fit(model: SequenceCNN | Ensemble, train_codes: np.ndarray, train_labels: np.ndarray, val_codes: np.ndarray,
         val_labels: np.ndarray, table: np.ndarray, classes: list[str], seed: int = 0,
         device: str = "auto", quiet: bool = False) -> TrainResult:
     """Train ``model`` in place and return it with the best validation-loss weights restored.
 
     Parameters
     ----------
-    model : SequenceCNN
-        Freshly built (its ``params`` give learning_rate, batch_size, epochs, patience).
+    model : SequenceCNN or Ensemble
+        Freshly built (its ``params`` give learning_rate, batch_size, epochs, patience). An
+        Ensemble's members are fitted one by one; after an interruption the result's model holds
+        the members fitted so far.
     train_codes, val_codes : np.ndarray, shape=(N, L), uint8
     train_labels, val_labels : np.ndarray, shape=(N, C), float32 0/1
     table : np.ndarray, shape=(num_codes, A)
@@ -123,6 +127,29 @@ def fit(model: SequenceCNN, train_codes: np.ndarray, train_labels: np.ndarray, v
     quiet : bool
         No progress bar.
     """
+    if not isinstance(model, Ensemble):
+        return _fit_one(model, train_codes, train_labels, val_codes, val_labels, table, classes, seed, device, quiet)
+    results = []
+    for i, member in enumerate(model.members):
+        results.append(_fit_one(member, train_codes, train_labels, val_codes, val_labels, table, classes, seed + i,
+                                device, quiet, f"member {i + 1}/{len(model.members)}"))
+        if results[-1].interrupted:
+            break
+    # a member interrupted before its first epoch ended has nothing to give
+    kept = [(m, r) for m, r in zip(model.members, results) if r.best_epoch >= 1] or [(model.members[0], results[0])]
+    history = [{**h, "member": i + 1} for i, r in enumerate(results) for h in r.history]
+    interrupted, seconds = any(r.interrupted for r in results), sum(r.seconds for r in results)
+    if len(kept) == 1:  # interrupted in the second member's first epoch: the first member is the model
+        first, result = kept[0]
+        first.params["ensemble"] = 1
+        return TrainResult(first, history, result.best_epoch, interrupted, seconds, result.device)
+    return TrainResult(Ensemble([m for m, _ in kept]), history, [r.best_epoch for _, r in kept], interrupted, seconds,
+                       results[0].device)
+
+
+def _fit_one(model: SequenceCNN, train_codes: np.ndarray, train_labels: np.ndarray, val_codes: np.ndarray,
+             val_labels: np.ndarray, table: np.ndarray, classes: list[str], seed: int, device: str, quiet: bool,
+             desc: str = "training") -> TrainResult:
     from tqdm import tqdm
 
     p = model.params
@@ -143,7 +170,7 @@ def fit(model: SequenceCNN, train_codes: np.ndarray, train_labels: np.ndarray, v
     result = TrainResult(model, device=str(dev))
     best_loss, best_state, waited, reference = float("inf"), copy.deepcopy(model.state_dict()), 0, float("inf")
     start = time.perf_counter()
-    bar = tqdm(range(p["epochs"]), desc="training", unit="epoch", disable=quiet, file=sys.stderr)
+    bar = tqdm(range(p["epochs"]), desc=desc, unit="epoch", disable=quiet, file=sys.stderr)
     try:
         for epoch in bar:
             model.train()
