@@ -201,10 +201,11 @@ class Ensemble(nn.Module):
         return torch.stack([member.probabilities(x) for member in self.members]).mean(dim=0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        probs = self.probabilities(x).clamp_min(torch.finfo(x.dtype).tiny)
+        probs = self.probabilities(x)
+        tiny = torch.finfo(probs.dtype).tiny  # log(0) would make -inf and NaN gradients
         if self.output_activation == "softmax":
-            return probs.log()
-        return probs.log() - (1 - probs).clamp_min(torch.finfo(x.dtype).tiny).log()
+            return probs.clamp_min(tiny).log()
+        return probs.clamp_min(tiny).log() - (1 - probs).clamp_min(tiny).log()
 
 
 def build_model(params: dict, alphabet_size: int, n_classes: int, length: int, task: str) -> SequenceCNN | Ensemble:
