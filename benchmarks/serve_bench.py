@@ -38,6 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from record import record
 from seqzoo.serving.cli_serve import run_loop
+from seqzoo.serving.dask_score import peak_rss_mib
 from seqzoo.serving.engine import Engine
 from seqzoo.v1 import seqzoo_pb2 as pb
 from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc
@@ -95,8 +96,7 @@ class ServerProcess:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def peak_rss_mib(self) -> float:
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 1024
+        return peak_rss_mib(self.proc.pid)
 
     def stop(self, sig=signal.SIGTERM) -> int:
         self.proc.send_signal(sig)
