@@ -80,7 +80,7 @@ def rbp_argv(name: str, seed: int, structure: bool, out: Path, device: str) -> l
 
 def fold_once(name: str, cache: Path) -> tuple[float, int, int]:
     """Fold every sequence of a set with an empty cache: (seconds, records, distinct sequences)."""
-    code = ("import sys, time; from seqzoo.training.data import read_fasta; from seqzoo.zoo.structure import fold;"
+    code = ("import sys, time; from seqzoo.zoo.io.fasta import read_fasta; from seqzoo.zoo.structure import fold;"
             "seqs=[r.sequence for p in sys.argv[1:] for r in read_fasta(p)];"
             "t=time.perf_counter(); fold(seqs); print(time.perf_counter()-t, len(seqs), len(set(seqs)))")
     files = [str(RBP / f"{name}.{s}.{c}.fasta.gz") for s in ("train", "test") for c in ("positive", "negative")]

@@ -249,8 +249,8 @@ class Engine:
         if self.length is not None:
             for i, s in enumerate(sequences):
                 if len(s) != self.length:
-                    raise InputError(f"sequence {i} is {len(s)} long but model {self.identity.ref} takes "
-                                     f"{self.length}")
+                    raise InputError(f"is {len(s)} long but model {self.identity.ref} takes {self.length}",
+                                     index=i)
         if isinstance(self.alphabet, ProductAlphabet):
             from seqzoo.zoo import structure  # ViennaRNA, only for structure models
 
@@ -277,14 +277,14 @@ class Engine:
         if codes.shape[0] == 0:
             raise InputError("the batch is empty: give at least one sequence")
         if self.length is not None and codes.shape[1] != self.length:
-            raise InputError(f"sequence 0 is {codes.shape[1]} long but model {self.identity.ref} takes "
-                             f"{self.length}")
+            raise InputError(f"is {codes.shape[1]} long but model {self.identity.ref} takes {self.length}",
+                             index=0)
         if codes.shape[1] == 0:
-            raise InputError("sequence 0 is empty")
+            raise InputError("is empty", index=0)
         if int(codes.max()) >= self.num_codes:
             index, position = np.argwhere(codes >= self.num_codes)[0]
-            raise InputError(f"sequence {index}: code {int(codes[index, position])} at position {position + 1} "
-                             f"is outside the {self.alphabet.name} alphabet's {self.num_codes} codes")
+            raise InputError(f"code {int(codes[index, position])} at position {position + 1} is outside the "
+                             f"{self.alphabet.name} alphabet's {self.num_codes} codes", index=int(index))
         return codes
 
     def _check_onehot(self, onehot: np.ndarray, selector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -293,8 +293,8 @@ class Engine:
         if onehot.ndim != 3 or onehot.shape[2] != self.alphabet.size or onehot.shape[0] == 0:
             raise InputError(f"one-hot input must be [N, L, {self.alphabet.size}] with N > 0, got {onehot.shape}")
         if self.length is not None and onehot.shape[1] != self.length:
-            raise InputError(f"sequence 0 is {onehot.shape[1]} long but model {self.identity.ref} takes "
-                             f"{self.length}")
+            raise InputError(f"is {onehot.shape[1]} long but model {self.identity.ref} takes {self.length}",
+                             index=0)
         if selector.shape != (onehot.shape[0], len(self.classes)):
             raise InputError(f"selector must be [{onehot.shape[0]}, {len(self.classes)}], got {selector.shape}")
         return onehot, selector

@@ -5,6 +5,8 @@ import pytest
 from seqzoo.training import data
 from seqzoo.zoo.alphabets import get_alphabet
 from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.io.fasta import read_fasta
+from seqzoo.zoo.manifest import sha256_file
 
 
 def write(path, text):
@@ -17,7 +19,7 @@ def test_fasta_multiline_gzip_and_encoding(tmp_path):
     gz = tmp_path / "a.fa.gz"
     gz.write_bytes(gzip.compress(plain.read_bytes()))
     for path in (plain, gz):
-        records = data.read_fasta(path)
+        records = read_fasta(path)
         assert [(r.header, r.sequence, r.line) for r in records] == [("s1 desc", "ACGUAC", 1), ("s2", "acgn", 5)]
     codes = get_alphabet("rna").encode(data.centre(["ACGUAC", "acgn"], 6))
     assert codes.tolist() == [[0, 1, 2, 3, 0, 1], [4, 0, 1, 2, 4, 4]]
@@ -30,13 +32,13 @@ def test_class_files_labels_and_file_records(tmp_path):
     assert ds.task == "binary" and ds.classes == ["pos", "neg"]
     assert ds.labels.tolist() == [[1, 0], [1, 0], [0, 1]]
     assert [f["records"] for f in ds.files] == [2, 1]
-    assert ds.files[0]["sha256"] == data.sha256_file(pos)
+    assert ds.files[0]["sha256"] == sha256_file(pos)
     assert ds.origins == [f"{pos}:1", f"{pos}:3", f"{neg}:1"]
 
 
 def test_bad_character_names_file_line_and_char(tmp_path):
     path = write(tmp_path / "x.fa", ">a\nACGT\n>b\nACGT\nAXGT\n")
-    records = data.read_fasta(path)
+    records = read_fasta(path)
     with pytest.raises(InputError, match=rf"{path}:5: character 'X' is not in the dna alphabet ACGT"):
         data.check_characters([r.sequence for r in records], [], get_alphabet("dna"), records=records, path=path)
     with pytest.raises(InputError, match=r"character 'U' .*use --alphabet rna"):
@@ -54,7 +56,7 @@ def test_reader_errors(tmp_path, content, message):
     path = tmp_path / "x.fa"
     path.write_bytes(content)
     with pytest.raises(InputError, match=message):
-        data.read_fasta(path)
+        read_fasta(path)
 
 
 def test_one_class_only_and_missing_file(tmp_path):
@@ -62,18 +64,18 @@ def test_one_class_only_and_missing_file(tmp_path):
     with pytest.raises(InputError, match="only one class"):
         data.read_class_files([("pos", pos), ("pos", pos)])
     with pytest.raises(InputError, match="no such file"):
-        data.read_fasta(tmp_path / "missing.fa")
+        read_fasta(tmp_path / "missing.fa")
 
 
 def test_structure_lines_and_mixed_records(tmp_path):
     path = write(tmp_path / "s.fa", ">a\nGGGAAACCC\n(((...)))\n>b\nACGUACGU\nFFFFTTTT\n")
-    records = data.read_fasta(path)
+    records = read_fasta(path)
     assert [(r.sequence, r.structure) for r in records] == [("GGGAAACCC", "(((...)))"), ("ACGUACGU", "FFFFTTTT")]
     mixed = write(tmp_path / "m.fa", ">a\nGGGAAACCC\n(((...)))\n>b\nACGUACGU\n")
     with pytest.raises(InputError, match=rf"{mixed}:4: mixed input"):
         data.read_class_files([("a", mixed), ("b", path)])
     # a DNA record of two T lines is a sequence, not a structure
-    assert data.read_fasta(write(tmp_path / "t.fa", ">a\nTTTT\nTTTT\n"))[0].sequence == "TTTTTTTT"
+    assert read_fasta(write(tmp_path / "t.fa", ">a\nTTTT\nTTTT\n"))[0].sequence == "TTTTTTTT"
 
 
 def test_multilabel_headers(tmp_path):

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
-from seqzoo.training.data import read_fasta
 from seqzoo.training.simulate import sample_site, simulate
 from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.io.fasta import read_fasta
 
 from seqzoo.cli import main
 

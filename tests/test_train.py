@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from seqzoo.training.data import read_fasta
 from seqzoo.training.models import load_run
 from seqzoo.training.train import predict
 from seqzoo.zoo.alphabets import alphabet_from_dict
+from seqzoo.zoo.io.fasta import read_fasta
 
 from seqzoo.cli import main
 

@@ -13,8 +13,6 @@ rule applies to ``N`` and IUPAC codes only).
 from __future__ import annotations
 
 import gzip
-import hashlib
-import io
 import os
 import zlib
 from collections.abc import Sequence
@@ -23,27 +21,15 @@ from pathlib import Path
 
 import numpy as np
 from seqzoo.zoo.alphabets import (
-    ANNOTATED_STRUCTURE_LETTERS,
-    DOT_BRACKET_LETTERS,
     INVALID,
     Alphabet,
     get_alphabet,
 )
 from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.io.fasta import FastaRecord, read_fasta
+from seqzoo.zoo.manifest import sha256_file
 
-STRUCTURE_LETTERS = set(ANNOTATED_STRUCTURE_LETTERS + DOT_BRACKET_LETTERS)
 TASKS = ("binary", "multiclass", "multilabel")
-
-
-@dataclass
-class FastaRecord:
-    """One FASTA record: header (without ``>``), sequence, optional structure, where it starts."""
-
-    header: str
-    sequence: str
-    structure: str | None
-    line: int  # line number of the header (1-based)
-    line_starts: list[int] = field(default_factory=list)  # offset in `sequence` of each sequence line
 
 
 @dataclass
@@ -88,115 +74,6 @@ class LabelledSet:
         return {c: int(n) for c, n in zip(self.classes, self.labels.sum(axis=0))}
 
 
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _read_text(path: Path) -> str:
-    """A file's text, gunzipped when it starts with the gzip magic; errors name the file."""
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, expected a file")
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise InputError(f"{path}: unreadable gzip file ({exc})") from None
-    elif path.suffix == ".gz":
-        raise InputError(f"{path}: unreadable gzip file (no gzip header)")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[:exc.start].count(b"\n") + 1
-        raise InputError(f"{path}:{line}: not UTF-8 text (byte {raw[exc.start]:#04x})") from None
-
-
-def _split_structure(lines: list[str]) -> tuple[list[str], list[str] | None]:
-    """Split a record's lines into sequence lines and structure lines (the trailing half, if any).
-
-    A record carries a structure when its lines can be cut at a line boundary into two halves of
-    equal length whose second half uses only structure letters (``().`` or ``FTSHIM``) and at
-    least one of them is not a nucleotide code (so a DNA record ``TTTT/TTTT`` stays a sequence).
-    """
-    total = sum(len(s) for s in lines)
-    if len(lines) < 2 or total % 2:
-        return lines, None
-    acc = 0
-    for cut, line in enumerate(lines[:-1], start=1):
-        acc += len(line)
-        if acc == total // 2:
-            tail = "".join(lines[cut:])
-            chars = set(tail.upper())
-            if chars <= STRUCTURE_LETTERS and chars - set("ACGTUNRYSWKMBDHV"):
-                return lines[:cut], lines[cut:]
-            return lines, None
-        if acc > total // 2:
-            break
-    return lines, None
-
-
-def read_fasta(path: str | os.PathLike) -> list[FastaRecord]:
-    """Read a FASTA file (plain or gzip), multi-line records allowed.
-
-    Parameters
-    ----------
-    path : str or path
-        The file. Blank lines are skipped; text before the first ``>`` is an error.
-
-    Returns
-    -------
-    list of FastaRecord
-        In file order; ``structure`` is set for records that carry one.
-    """
-    path = Path(path)
-    text = _read_text(path)
-    if not text.strip():
-        raise InputError(f"{path}: file is empty")
-    records: list[FastaRecord] = []
-    header, start, lines = None, 0, []
-
-    def close() -> None:
-        if header is None:
-            return
-        if not lines:
-            raise InputError(f"{path}:{start}: record {header!r} has no sequence")
-        seq_lines, struct_lines = _split_structure(lines)
-        offsets = np.cumsum([0] + [len(s) for s in seq_lines[:-1]]).tolist()
-        records.append(FastaRecord(header, "".join(seq_lines),
-                                   None if struct_lines is None else "".join(struct_lines), start, offsets))
-
-    for number, line in enumerate(io.StringIO(text), start=1):
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith(">"):
-            close()
-            header, start, lines = line[1:].strip(), number, []
-        elif header is None:
-            raise InputError(f"{path}:{number}: expected a '>' header line before sequence text")
-        elif line.startswith(";"):
-            continue
-        else:
-            lines.append(line)
-    close()
-    if not records:
-        raise InputError(f"{path}: no sequences (no '>' records)")
-    return records
-
-
-def _origin(record: FastaRecord, path: Path, offset: int) -> str:
-    """``file:line`` of the character at ``offset`` in a record's sequence."""
-    line_index = int(np.searchsorted(record.line_starts, offset, side="right")) - 1
-    return f"{path}:{record.line + 1 + line_index}"
-
-
 def check_characters(sequences: Sequence[str], origins: Sequence[str], alphabet: Alphabet,
                      convert_tu: bool = False, records: Sequence[FastaRecord] | None = None,
                      path: Path | None = None) -> None:
@@ -207,7 +84,7 @@ def check_characters(sequences: Sequence[str], origins: Sequence[str], alphabet:
         bad = np.flatnonzero(lut[np.frombuffer(raw, dtype=np.uint8)] == INVALID)
         if len(bad):
             pos = int(bad[0])
-            where = _origin(records[i], path, pos) if records is not None else origins[i]
+            where = f"{path}:{records[i].line_of(pos)}" if records is not None else origins[i]
             hint = " (use --alphabet rna)" if seq[pos].upper() == "U" and "T" in alphabet.letters else (
                 " (use --alphabet dna)" if seq[pos].upper() == "T" and "U" in alphabet.letters else "")
             raise InputError(f"{where}: character {seq[pos]!r} is not in the {alphabet.name} alphabet "

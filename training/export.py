@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from seqzoo.zoo.errors import SeqzooError
+from seqzoo.zoo.io.atomic import atomic_path
 from torch import nn
 
 log = logging.getLogger(__name__)
@@ -271,9 +271,8 @@ def _export(module: nn.Module, args: tuple, names: tuple[str, ...], outputs: tup
             raise
         except Exception as exc:  # the exporter raises many types; name the graph and keep the cause
             raise ExportError(f"{path.name}: export failed: {type(exc).__name__}: {str(exc)[:500]}") from exc
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    onnx_program.save(str(tmp))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        onnx_program.save(str(tmp))
 
 
 def export_graphs(model: nn.Module, spec: ExportSpec, folder: str | os.PathLike) -> dict:
@@ -431,6 +430,5 @@ def embed_card(folder: str | os.PathLike, card_json: str, key: str = "seqzoo.car
         proto.metadata_props.extend(kept)
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, card_json
-        tmp = path.with_name(f".{name}.{uuid.uuid4().hex}.tmp")
-        onnx.save(proto, str(tmp))
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            onnx.save(proto, str(tmp))

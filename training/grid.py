@@ -15,6 +15,7 @@ from pathlib import Path
 
 from seqzoo.training.models import hyperparameters
 from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.io.atomic import write_text
 
 
 def load_mapping(path: str | Path) -> dict:
@@ -76,9 +77,7 @@ def write_table(path: str | Path, ranked: list[dict], names: list[str], key: str
     for i, r in enumerate(ranked, start=1):
         lines.append("\t".join([str(i), *(str(r["params"][n]) for n in names), f"{r['val_auroc']:.4f}",
                                 f"{r['val_ap']:.4f}", str(r["best_epoch"]), f"{r['seconds']:.1f}"]))
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    tmp.replace(path)
+    write_text(path, "\n".join(lines) + "\n")
 
 
 def search(base: dict, grid: dict[str, list], train_one: Callable[[dict], dict], key: str = "val_auroc"

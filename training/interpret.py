@@ -20,13 +20,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 from seqzoo.zoo.alphabets import ProductAlphabet, alphabet_from_dict
 from seqzoo.zoo.errors import InputError, NotFoundError
+from seqzoo.zoo.io.atomic import write_text
 from seqzoo.zoo.motifs_io import Motif, consensus, write_meme
 
 log = logging.getLogger(__name__)
@@ -37,11 +37,7 @@ MATCH_Q = 0.05  # a database hit is reported as the motif's match below this q-v
 
 
 def _write_json(path: Path, payload: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        json.dump(payload, handle, indent=1)
-        handle.write("\n")
-    os.replace(tmp, path)
+    write_text(path, json.dumps(payload, indent=1) + "\n")
 
 
 def _best(matches: list[dict] | None) -> dict | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -20,6 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.io.atomic import write_bytes
 
 COLOURS = {"A": "#109648", "C": "#255C99", "G": "#F7B32B", "T": "#D62839", "U": "#D62839",
            # structure elements (pysster's annotation) and dot-bracket
@@ -93,11 +93,7 @@ def save_figure(fig, path: str | os.PathLike, dpi: int = 90) -> Path:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(buffer.getvalue())
-    os.replace(tmp, path)
-    return path
+    return write_bytes(path, buffer.getvalue())
 
 
 def save_pwm_logos(path: str | os.PathLike, panels: list[tuple[np.ndarray, str, str, bool]]) -> Path:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 from seqzoo.training.metrics import auroc, average_precision, pr_curve, roc_curve
+from seqzoo.zoo.io.atomic import atomic_path
 
 
 def _pyplot():
@@ -22,10 +23,8 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight")
 
 
 def plot_roc(labels: np.ndarray, scores: np.ndarray, classes: list[str], path: str | Path, title: str = "") -> None:

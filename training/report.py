@@ -14,11 +14,11 @@ import base64
 import html
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.io.atomic import write_text
 
 CSS = """
 body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2em auto;max-width:1150px;color:#222}
@@ -186,8 +186,4 @@ def write_report(path: str | os.PathLike, card: dict, summary: dict | None, fold
     path = Path(path)
     text = render(card, summary, [Path(f) for f in folders])
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
-    return path
+    return write_text(path, text)

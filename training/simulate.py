@@ -10,10 +10,10 @@ order given), or at random non-overlapping positions.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 from seqzoo.zoo.errors import InputError, NotFoundError
+from seqzoo.zoo.io.atomic import write_text
 from seqzoo.zoo.motifs_io import Motif, read_meme
 
 
@@ -105,8 +105,4 @@ def simulate(pwms: list[np.ndarray], letters: str, n: int, length: int, seed: in
 
 def write_fasta(path: str | os.PathLike, sequences: list[str], prefix: str) -> None:
     """Write sequences as FASTA (one line each), atomically (temporary name, then rename)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w") as f:
-        f.writelines(f">{prefix}_{i}\n{s}\n" for i, s in enumerate(sequences))
-    os.replace(tmp, path)
+    write_text(path, "".join(f">{prefix}_{i}\n{s}\n" for i, s in enumerate(sequences)))

@@ -30,10 +30,10 @@ UNKNOWN_RULES = ("zero", "uniform")
 INVALID = 255
 
 
-def _describe(sequence_index: int, position: int, char: str, alphabet_name: str, letters: str,
-              what: str = "sequence") -> str:
-    return (f"{what} {sequence_index}: character {char!r} at position {position + 1} is not in the "
-            f"{alphabet_name} alphabet {letters}")
+def _not_in(sequence_index: int, position: int, char: str, alphabet_name: str, letters: str,
+            what: str = "sequence") -> InputError:
+    return InputError(f"character {char!r} at position {position + 1} is not in the {alphabet_name} alphabet "
+                      f"{letters}", index=sequence_index, noun=what)
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,7 @@ class ProductAlphabet:
         unknown_struct = np.argwhere(struct == self.structure.unknown_code)
         if len(unknown_struct):
             i, j = unknown_struct[0]
-            raise InputError(f"structure {i}: position {j + 1} has no known structure element")
+            raise InputError(f"position {j + 1} has no known structure element", index=int(i), noun="structure")
         m = self.structure.size
         codes = np.where(seq == self.sequence.unknown_code, self.size + struct, seq * m + struct)
         return codes.astype(np.uint8)
@@ -239,18 +239,17 @@ def encode_with(lut: np.ndarray, sequences: Sequence[str], alphabet_name: str, l
     length = len(sequences[0])
     for i, s in enumerate(sequences):
         if len(s) != length:
-            raise InputError(f"{what} {i} is {len(s)} long but {what} 0 is {length} long")
+            raise InputError(f"is {len(s)} long but {what} 0 is {length} long", index=i, noun=what)
     try:
         raw = "".join(sequences).encode("ascii")
     except UnicodeEncodeError as exc:
         index, position = divmod(exc.start, length) if length else (0, 0)
-        raise InputError(_describe(index, position, sequences[index][position], alphabet_name, letters,
-                                   what)) from None
+        raise _not_in(index, position, sequences[index][position], alphabet_name, letters, what) from None
     codes = lut[np.frombuffer(raw, dtype=np.uint8)].reshape(n, length)
     bad = np.flatnonzero(codes.reshape(-1) == INVALID)
     if len(bad):
         index, position = divmod(int(bad[0]), length)
-        raise InputError(_describe(index, position, sequences[index][position], alphabet_name, letters, what))
+        raise _not_in(index, position, sequences[index][position], alphabet_name, letters, what)
     return codes
 
 

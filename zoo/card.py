@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 from seqzoo.zoo.errors import InputError, NotFoundError
+from seqzoo.zoo.io.atomic import write_text
 
 SCHEMA_VERSION = 1
 CARD_FILE = "card.json"
@@ -81,11 +81,7 @@ def write_card(card: dict, path: str | os.PathLike, validate: bool = True) -> Pa
     """Write ``card`` to ``path`` atomically (temporary name in the same folder, then os.replace)."""
     if validate:
         validate_card(card, str(path))
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_text(card_text(card))
-    os.replace(tmp, path)
-    return path
+    return write_text(path, card_text(card))
 
 
 def onnx_card(model_path: str | os.PathLike) -> dict | None:

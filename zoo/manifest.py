@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import uuid
 from pathlib import Path
 
 from seqzoo.zoo.errors import InputError, IntegrityError
+from seqzoo.zoo.io.atomic import write_bytes
 
 MANIFEST = "MANIFEST.json"
 MANIFEST_VERSION = 1
@@ -61,10 +61,7 @@ def manifest_bytes(manifest: dict) -> bytes:
 def write_manifest(folder: str | os.PathLike) -> str:
     """Write ``folder/MANIFEST.json`` atomically and return the version's digest."""
     data = manifest_bytes(build_manifest(folder))
-    target = Path(folder) / MANIFEST
-    tmp = target.with_name(f".{MANIFEST}.{uuid.uuid4().hex}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
+    write_bytes(Path(folder) / MANIFEST, data)
     return sha256_bytes(data)
 
 

@@ -13,13 +13,13 @@ keeps the alphabet, reads any alphabet size and names the file and line of a bad
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from seqzoo.zoo.errors import InputError, NotFoundError
+from seqzoo.zoo.io.atomic import write_text
 
 
 @dataclass
@@ -162,8 +162,4 @@ def write_meme(path: str | os.PathLike, motifs: Iterable[Motif], letters: str,
         lines.extend(" " + "  ".join(f"{v:.6f}" for v in row) for row in pwm)
         lines.append("")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as handle:
-        handle.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
-    return path
+    return write_text(path, "\n".join(lines) + "\n")

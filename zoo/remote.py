@@ -40,6 +40,7 @@ from seqzoo.zoo.errors import (
     SeqzooError,
     UnavailableError,
 )
+from seqzoo.zoo.io.atomic import write_bytes
 from seqzoo.zoo.manifest import (
     CHUNK,
     MANIFEST,
@@ -448,10 +449,7 @@ def write_index(registry_url: str, timeout: float = DEFAULT_TIMEOUT, s3_endpoint
     data = manifest_bytes(index)
     if remote.scheme == "file":
         Path(remote.root).mkdir(parents=True, exist_ok=True)
-        target = Path(remote.root) / INDEX
-        tmp = target.with_name(f".{INDEX}.{uuid.uuid4().hex}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, target)
+        write_bytes(Path(remote.root) / INDEX, data)
     else:
         remote.call(INDEX, remote.fs.pipe_file, remote.path(INDEX), data)  # one PUT: atomic on S3
     return index

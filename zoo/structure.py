@@ -240,6 +240,6 @@ def convert(given: Sequence[str], form: str) -> list[str]:
         elif letters <= set("().") or (letters <= set("FTSHIM") and form == "annotated"):
             out.append(s.upper())
         else:
-            raise InputError(f"structure {i}: {s[:30]!r} is not a {form} structure "
-                             f"({'F T S H I M' if form == 'annotated' else '( ) .'})")
+            raise InputError(f"{s[:30]!r} is not a {form} structure "
+                             f"({'F T S H I M' if form == 'annotated' else '( ) .'})", index=i, noun="structure")
     return out
