@@ -103,7 +103,7 @@ def run_timed(cmd: list[str]) -> tuple[float, float, float]:
     Peak memory is the child's own VmHWM, polled while it runs (wait4's ru_maxrss would include
     this benchmark's own size, inherited through fork + exec); CPU time is from wait4.
     """
-    from seqzoo.serving.dask_score import peak_rss_mib
+    from seqzoo.serving.dask.cluster import peak_rss_mib
 
     start = time.monotonic()
     proc = subprocess.Popen(cmd)
@@ -122,7 +122,7 @@ def run_timed(cmd: list[str]) -> tuple[float, float, float]:
 
 def dask_run(function, workers: int, **kwargs) -> tuple[float, float, dict]:
     """(wall s including cluster start, wall s of the job alone, summary)."""
-    from seqzoo.serving.dask_score import connect
+    from seqzoo.serving.dask.cluster import connect
 
     start = time.monotonic()
     client, cluster = connect(f"local:{workers}")
@@ -146,7 +146,8 @@ def main() -> int:
     parser.add_argument("--skip-variants", action="store_true")
     args = parser.parse_args()
     import pyarrow.parquet as pq
-    from seqzoo.serving.dask_score import score_partitions, score_variants
+    from seqzoo.serving.dask.score import score_partitions
+    from seqzoo.serving.dask.variants import score_variants
     from seqzoo.zoo.registry import open_zoo
     from serve_bench import ensure_model  # the shared PUM2 model of the serving benchmarks
 

@@ -38,7 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from record import record
 from seqzoo.serving.cli_serve import run_loop
-from seqzoo.serving.dask_score import peak_rss_mib
+from seqzoo.serving.dask.cluster import peak_rss_mib
 from seqzoo.serving.engine import Engine
 from seqzoo.v1 import seqzoo_pb2 as pb
 from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc

@@ -55,64 +55,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=1024, help="--server: variants per request (default 1024)")
     parser.add_argument("--genome-cache", help="folder for decompressed genomes and indexes ($SEQZOO_CACHE)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    from seqzoo.serving.dask_score import add_dask_arguments
+    from seqzoo.serving.dask.cli import add_dask_arguments
 
     add_dask_arguments(parser, where, "variants")
-
-
-class LocalScorer:
-    """Scores and attributions from an in-process Engine."""
-
-    def __init__(self, args):
-        from seqzoo.serving.engine import Engine
-        from seqzoo.serving.variant_attribution import local_attribution
-        from seqzoo.zoo.registry import open_zoo
-
-        mv = open_zoo(args.zoo).resolve(args.model)
-        self.engine = Engine.load(mv, device=args.device, threads=args.threads)
-        ident = self.engine.identity
-        self.info = {"name": ident.name, "ref": ident.ref, "digest": ident.digest, "length": self.engine.length}
-        self.alphabet, self.classes, self.columns = self.engine.alphabet, self.engine.classes, self.engine.columns
-        self.attribute = local_attribution(self.engine)
-
-    def score(self, ref, alt, names, rc_rule):
-        from seqzoo.serving.effects import score_windows
-
-        return score_windows(self.engine, ref, alt, names, rc_rule)
-
-    def close(self):
-        pass
-
-
-class RemoteScorer:
-    """Scores through the Variants service and attributions through SeqZoo.Attribute."""
-
-    def __init__(self, args):
-        from seqzoo.serving.client import SeqZooClient, read_token
-        from seqzoo.serving.variant_service import VariantsClient
-        from seqzoo.zoo.alphabets import alphabet_from_dict
-
-        self.client = SeqZooClient(args.server, token=read_token(args.token_file), tls_ca=args.tls_ca, timeout=600.0)
-        self.variants = VariantsClient(self.client)
-        self.batch = max(1, args.batch)
-        model = self.client.get_model(args.model)
-        self.ref = model["ref"]  # pin the exact version for the whole run
-        self.info = {"name": model["name"], "ref": model["ref"], "digest": model["digest"], "length": model["length"]}
-        self.alphabet = alphabet_from_dict(model["card"]["input"]["alphabet"])
-        self.classes = model["classes"]
-        a = self.alphabet.size
-        letters = model["alphabet"]
-        self.columns = letters if len(letters) == a else [letters[2 * k:2 * k + 2] for k in range(a)]
-
-    def score(self, ref, alt, names, rc_rule):
-        return self.variants.score_windows_many(self.ref, ref, alt, names, rc_rule, self.batch)
-
-    def attribute(self, sequences, method, target, steps):
-        return self.client.attribute(self.ref, sequences=sequences, method=method, target=target, steps=steps,
-                                     convert_tu=True)[0]
-
-    def close(self):
-        self.client.close()
 
 
 def prefetch(items, depth: int = 1):
@@ -178,7 +123,7 @@ def run(args) -> int:
 
     _check_args(args)
     if args.dask:
-        from seqzoo.serving.dask_score import run_variants
+        from seqzoo.serving.dask.cli import run_variants
 
         return run_variants(args)
     names = parse_scores(args.scores)
@@ -198,8 +143,9 @@ def run(args) -> int:
 def _run(args, names: list[str]) -> int:
     from pathlib import Path
 
-    from seqzoo.serving.effects import check_rc_rule, is_rna, sequence_letters
+    from seqzoo.serving.effects import check_rc_rule, sequence_letters
     from seqzoo.serving.genome import Genome
+    from seqzoo.serving.scorers import open_scorer
     from seqzoo.serving.variant_attribution import (
         AttributionWriter,
         attribute_pairs,
@@ -207,29 +153,26 @@ def _run(args, names: list[str]) -> int:
         plot_name,
         plot_variant,
     )
+    from seqzoo.serving.variant_scoring import fixed_length, score_chunk
     from seqzoo.serving.variant_writer import open_writer, skip_code
     from seqzoo.serving.vcf import VcfReader
-    from seqzoo.serving.windows import build_windows
-    from seqzoo.zoo.errors import InputError
     from tqdm import tqdm
 
     started = time.monotonic()
     reader = VcfReader(args.vcf)
     genome = Genome(args.genome, contig_map=args.contig_map, cache=args.genome_cache)
-    scorer = LocalScorer(args) if args.local else RemoteScorer(args)
+    scorer = open_scorer(args.model, args.local, args.zoo, args.device, args.threads, args.server, args.token_file,
+                         args.tls_ca, call_timeout=600.0)
     writer = attr_writer = None
     try:
-        length = scorer.info["length"]
-        if not length:
-            raise InputError(f"model {scorer.info['ref']} takes any length; variant windows need a fixed one")
+        length = fixed_length(scorer)
         check_rc_rule(scorer.alphabet, args.rc_average, args.strand)
-        rna = is_rna(scorer.alphabet)
         letters = sequence_letters(scorer.alphabet)
-        writer = open_writer(args.output, reader.vcf, scorer.info, scorer.classes, names, args.strand,
+        writer = open_writer(args.output, reader.vcf, scorer.identity, length, scorer.classes, names, args.strand,
                              args.rc_average)
         if args.attribution_out:
             attr_writer = AttributionWriter(args.attribution_out, {
-                "model": scorer.info["ref"], "digest": scorer.info["digest"], "method": args.attribution,
+                "model": scorer.ref, "digest": scorer.digest, "method": args.attribution,
                 "target": args.target or scorer.classes[-1], "steps": args.ig_steps if args.attribution == "ig" else 0,
                 "columns": list(scorer.columns), "strand": args.strand, "length": length,
                 "layout": "<key>/ref, <key>/alt: float32 [L, A]; <key>/spans: [[ref_start, ref_end], [alt_start, alt_end]]"})
@@ -239,16 +182,9 @@ def _run(args, names: list[str]) -> int:
         counts: Counter = Counter()
         n_records = plotted = 0
         with tqdm(total=reader.records, unit="variant", disable=args.quiet, file=sys.stderr) as bar:
-            chunks = prefetch((chunk, build_windows(chunk, genome, length, args.strand, rna, args.max_n_fraction))
-                              for chunk in reader.chunks(args.chunk_size))
-            for chunk, rows in chunks:
-                scored = [i for i, row in enumerate(rows) if row.skip is None]
-                values: list = [None] * len(rows)
-                if scored:
-                    result = scorer.score([rows[i].ref_window for i in scored], [rows[i].alt_window for i in scored],
-                                          names, args.rc_average)
-                    for k, i in enumerate(scored):
-                        values[i] = {name: result[name][k] for name in names}
+            chunks = prefetch((chunk, score_chunk(scorer, chunk, genome, names, args.strand, args.rc_average,
+                                                  args.max_n_fraction)) for chunk in reader.chunks(args.chunk_size))
+            for chunk, (rows, values, scored) in chunks:
                 writer.write_chunk(chunk, rows, values)
                 for row in rows:
                     counts[skip_code(row.skip) if row.skip else "scored"] += 1
@@ -263,7 +199,7 @@ def _run(args, names: list[str]) -> int:
                             if attr_writer is not None:
                                 key = attr_writer.add(row.key, ref_attr[k], alt_attr[k], row.ref_span, row.alt_span)
                             if plots is not None:
-                                title = (f"{key}  |  {scorer.info['ref']}  class {args.target or scorer.classes[-1]}"
+                                title = (f"{key}  |  {scorer.ref}  class {args.target or scorer.classes[-1]}"
                                          f"  |  {args.attribution}  |  strand {row.strand}")
                                 plot_variant(plots / plot_name(plotted, key), title,
                                              logo_matrix(ref_attr[k], row.ref_window, args.attribution,

@@ -19,12 +19,14 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from seqzoo.v1 import seqzoo_pb2 as pb
 from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc
 from seqzoo.zoo.errors import (
+    PLACE_KEY,
     ConflictError,
     InputError,
     IntegrityError,
     NotFoundError,
     SeqzooError,
     UnavailableError,
+    from_place,
 )
 
 METHODS = {"ig": pb.INTEGRATED_GRADIENTS, "saliency": pb.SALIENCY, "ism": pb.ISM}
@@ -42,16 +44,30 @@ class ServerError(SeqzooError):
 
     def __init__(self, code: grpc.StatusCode, message: str):
         super().__init__(f"{code.name}: {message}")
-        self.code = code
+        self.code, self.message = code, message
+
+    def __reduce__(self):
+        return type(self), (self.code, self.message)
 
 
-def error_from(code: grpc.StatusCode, message: str) -> SeqzooError:
-    """The seqzoo error for a gRPC status (UnavailableError for UNAVAILABLE and DEADLINE_EXCEEDED)."""
+def error_from(code: grpc.StatusCode, message: str, place: str = "") -> SeqzooError:
+    """The seqzoo error for a gRPC status (UnavailableError for UNAVAILABLE and DEADLINE_EXCEEDED).
+
+    ``place`` is the server's JSON of the error's reason and place (``zoo.errors.place_json``):
+    the error then carries its index as an attribute, for the caller to name its own record.
+    """
     if code in ERRORS:
-        return ERRORS[code](message)
+        return from_place(ERRORS[code], place) if place else ERRORS[code](message)
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return UnavailableError(f"{code.name}: {message}")
     return ServerError(code, message)
+
+
+def rpc_error(exc: grpc.RpcError) -> SeqzooError:
+    """The seqzoo error for a failed call, with the place the server sent in its trailing metadata."""
+    trailing = exc.trailing_metadata() if hasattr(exc, "trailing_metadata") else None
+    place = next((v for k, v in trailing or () if k == PLACE_KEY), "")
+    return error_from(exc.code(), exc.details() or "", place)
 
 
 def _code_from_number(number: int) -> grpc.StatusCode:
@@ -92,7 +108,7 @@ def channel_options(max_message_bytes: int = 64 * 2**20) -> list:
 def probs_of(response) -> np.ndarray:
     """float32 [N, C] from a ScoreResponse (raises the seqzoo error of a stream error answer)."""
     if response.error_code:
-        raise error_from(_code_from_number(response.error_code), response.error_message)
+        raise error_from(_code_from_number(response.error_code), response.error_message, response.error_place)
     return np.frombuffer(response.probs, dtype=np.float32).reshape(tuple(response.shape))
 
 
@@ -138,7 +154,7 @@ class SeqZooClient:
         try:
             return method(request, timeout=timeout or self.timeout, metadata=self.metadata)
         except grpc.RpcError as exc:
-            raise error_from(exc.code(), exc.details() or "") from None
+            raise rpc_error(exc) from None
 
     # ------------------------------------------------------------------ models
     def list_models(self) -> list[dict]:
@@ -156,7 +172,7 @@ class SeqZooClient:
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return "SERVICE_UNKNOWN"
-            raise error_from(exc.code(), exc.details() or "") from None
+            raise rpc_error(exc) from None
         return health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
 
     def wait_serving(self, service: str = "", timeout: float = 60.0, alive=None, poll: float = 0.2) -> float:
@@ -199,18 +215,23 @@ class SeqZooClient:
         return probs_of(self._call(self.stub.Score, self.request(model, sequences, codes, structures, convert_tu),
                                    timeout))
 
-    def score_stream(self, requests: Iterable[pb.ScoreRequest], timeout: float | None = None) -> Iterator:
-        """Send requests on one bidirectional stream; yields (id, probs [n, C]) in order.
+    def stream_responses(self, requests: Iterable[pb.ScoreRequest], timeout: float | None = None) -> Iterator:
+        """Send requests on one bidirectional stream; yields the ScoreResponses in order (an
+        error answer for one message is a response with ``error_code`` set, see ``probs_of``).
 
         The stream is consumed lazily, so a generator of requests over a huge file keeps
         memory bounded (the server holds at most its stream window of messages).
         """
         responses = self.stub.ScoreStream(iter(requests), timeout=timeout, metadata=self.metadata)
         try:
-            for response in responses:
-                yield response.id, probs_of(response)
+            yield from responses
         except grpc.RpcError as exc:
-            raise error_from(exc.code(), exc.details() or "") from None
+            raise rpc_error(exc) from None
+
+    def score_stream(self, requests: Iterable[pb.ScoreRequest], timeout: float | None = None) -> Iterator:
+        """Like ``stream_responses``; yields (id, probs [n, C]) and raises an error answer."""
+        for response in self.stream_responses(requests, timeout):
+            yield response.id, probs_of(response)
 
     def attribute(self, model: str, sequences: Sequence[str] | None = None, codes: np.ndarray | None = None,
                   method: str = "ig", target: str | None = None, steps: int = 50, float16: bool = False,

@@ -17,13 +17,13 @@ import json
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
 from seqzoo.zoo.alphabets import Alphabet, ProductAlphabet, alphabet_from_dict
 from seqzoo.zoo.errors import InputError, NotFoundError, UnavailableError
+from seqzoo.zoo.registry import ModelVersion
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +36,6 @@ GPU_BUCKETS = (1, 8, 32, 128, 512, 1024, 4096)
 CPU_CHUNK = 4096
 # The most float32 values one IG call materialises (steps x N x L x A), ~256 MiB.
 IG_VALUES = 64 * 2**20
-
-
-@dataclass(frozen=True)
-class VersionId:
-    """Who an engine is: zoo name, version number and digest ("" for a loose directory)."""
-
-    name: str
-    version: int
-    digest: str
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}:{self.version}"
 
 
 def _read_card(path: Path) -> dict:
@@ -89,7 +76,7 @@ class Engine:
         The execution provider the forward graph runs on.
     """
 
-    def __init__(self, path: Path, card: dict, identity: VersionId, device: str = "auto",
+    def __init__(self, path: Path, card: dict, identity: ModelVersion, device: str = "auto",
                  threads: int | None = None, warmup: bool = True):
         if device not in DEVICES:
             raise InputError(f"device {device!r} is not one of {', '.join(DEVICES)}")
@@ -136,14 +123,15 @@ class Engine:
         """
         mv = model_version_or_dir
         if hasattr(mv, "path") and hasattr(mv, "card"):
-            identity = VersionId(str(mv.name), int(mv.version), str(getattr(mv, "digest", "") or ""))
-            return cls(Path(mv.path), dict(mv.card), identity, device, threads, warmup)
+            identity = ModelVersion(str(mv.name), int(mv.version), str(getattr(mv, "digest", "") or ""),
+                                    Path(mv.path), dict(mv.card))
+            return cls(identity.path, identity.card, identity, device, threads, warmup)
         path = Path(mv)
         if not path.is_dir():
             raise NotFoundError(f"{path}: no such model version directory")
         card = _read_card(path)
-        identity = VersionId(str(card.get("name") or path.parent.name or path.name),
-                             int(card.get("version") or 0), "")
+        identity = ModelVersion(str(card.get("name") or path.parent.name or path.name),
+                                int(card.get("version") or 0), "", path, card)
         return cls(path, card, identity, device, threads, warmup)
 
     def _options(self) -> ort.SessionOptions:

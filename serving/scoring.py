@@ -1,17 +1,108 @@
-"""The one scoring core: a table of sequences in, the same rows with class probabilities out.
+"""The one scoring loop: records in, class probabilities out, whichever scorer computes them.
 
-``seqzoo score --local`` calls it on each chunk of a FASTA file, and batch jobs call it on each
-partition from their workers, so every path scores with the same encoding and batching.
+``seqzoo score --local``, ``--server`` and ``--dask`` (per partition), ``score_table`` and the
+Python API all run :func:`score_records`, so they cut batches, check lengths and name errors the
+same way and give identical rows by construction. Only the scorer differs: an in-process
+engine, a server, or a Dask worker's engine (``serving/scorers.py``).
+
+A record is anything with ``sequence``, ``structure`` (or None) and ``where()`` (its place for
+error messages): a FASTA record (``seqzoo.zoo.io.fasta.FastaRecord``) or a table :class:`Row`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
 import numpy as np
 import pyarrow as pa
-from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.errors import InputError, SeqzooError
 
 SEQUENCE = "sequence"
 STRUCTURE = "structure"
+DEFAULT_BATCH = 1024
+
+
+class Scorer(Protocol):
+    """What the loop needs of a scorer: the model's facts and ``predict_batches``."""
+
+    classes: list[str]
+    length: int | None
+
+    def predict_batches(self, batches: Iterable[list]) -> Iterator[np.ndarray]:
+        """float32 [n, C] for each batch of records, in order; errors located with :func:`locate`."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """Item ``index`` of a table (``noun`` "row") or of a list (``noun`` "sequence"), as a record."""
+
+    index: int
+    sequence: str
+    structure: str | None = None
+    noun: str = "row"
+
+    def where(self) -> dict:
+        return {"index": self.index, "noun": self.noun}
+
+
+def locate(error: SeqzooError, batch: list) -> SeqzooError:
+    """``error`` about item ``error.index`` of ``batch``, placed at that record instead."""
+    if error.index is None or not 0 <= error.index < len(batch) or error.noun not in ("sequence", "structure"):
+        return error
+    return error.at(**{"index": None, "noun": "sequence", **batch[error.index].where()})
+
+
+def batches(records: Iterable, size: int) -> Iterator[list]:
+    """Consecutive records, ``size`` at most per batch, one length and one kind (with or without a
+    structure) per batch, so no batch is ever padded and input order is kept."""
+    if size < 1:
+        raise InputError(f"batch size must be at least 1, got {size}")
+    batch: list = []
+    for record in records:
+        if batch and (len(record.sequence) != len(batch[0].sequence)
+                      or (record.structure is None) != (batch[0].structure is None) or len(batch) >= size):
+            yield batch
+            batch = []
+        batch.append(record)
+    if batch:
+        yield batch
+
+
+def check_lengths(batch: list, length: int | None, ref: str) -> None:
+    """Refuse records of another length than a fixed-length model takes, naming the record."""
+    if length is not None and batch and len(batch[0].sequence) != length:
+        raise InputError(f"is {len(batch[0].sequence)} long but model {ref} takes {length}",
+                         **batch[0].where())
+
+
+def score_records(records: Iterable, scorer: Scorer, batch_size: int = DEFAULT_BATCH
+                  ) -> Iterator[tuple[list, np.ndarray]]:
+    """Score records in input order.
+
+    Parameters
+    ----------
+    records : iterable of records
+        Read lazily: a file of any size streams through in bounded memory.
+    scorer : Scorer
+    batch_size : int
+        Records per forward pass or request.
+
+    Yields
+    ------
+    (list of records, np.ndarray float32 [n, C])
+        Each batch with its probabilities (columns in the order of ``scorer.classes``).
+    """
+    pending: list[list] = []
+
+    def cut() -> Iterator[list]:
+        for batch in batches(records, batch_size):
+            pending.append(batch)
+            yield batch
+
+    for probs in scorer.predict_batches(cut()):
+        yield pending.pop(0), probs
 
 
 def output_schema(input_schema: pa.Schema, classes: list[str], sequence_column: str = SEQUENCE,
@@ -26,26 +117,17 @@ def output_schema(input_schema: pa.Schema, classes: list[str], sequence_column: 
     return pa.schema(fields + [pa.field(c, pa.float32()) for c in classes])
 
 
-def score_table(table: pa.Table, engine, batch_size: int = 1024, sequence_column: str = SEQUENCE,
-                structure_column: str = STRUCTURE, convert_tu: bool = False,
+def score_table(table: pa.Table, scorer: Scorer, batch_size: int = DEFAULT_BATCH,
+                sequence_column: str = SEQUENCE, structure_column: str = STRUCTURE,
                 keep_sequence: bool = False) -> pa.Table:
-    """Score every row of a table with a model.
-
-    Rows are encoded in the model's alphabet (structure models fold rows that have no
-    structure), grouped by length (a batch never mixes lengths) and scored ``batch_size`` at a
-    time, then put back in input order.
+    """Score every row of a table with :func:`score_records`.
 
     Parameters
     ----------
     table : pyarrow.Table
         A string column ``sequence_column``; optionally ``structure_column``; any other columns
         (ids, coordinates) are carried through unchanged.
-    engine : Engine
-        A loaded engine (``serving.engine.Engine``).
-    batch_size : int
-        Sequences per forward pass.
-    convert_tu : bool
-        Read T as U for RNA models (U as T for DNA models).
+    scorer : Scorer
     keep_sequence : bool
         Keep the sequence (and structure) columns in the output.
 
@@ -56,45 +138,17 @@ def score_table(table: pa.Table, engine, batch_size: int = 1024, sequence_column
     """
     if sequence_column not in table.column_names:
         raise InputError(f"the table has no column {sequence_column!r} (columns: {', '.join(table.column_names)})")
-    if batch_size < 1:
-        raise InputError(f"batch size must be at least 1, got {batch_size}")
-    schema = output_schema(table.schema, engine.classes, sequence_column, structure_column, keep_sequence)
+    schema = output_schema(table.schema, scorer.classes, sequence_column, structure_column, keep_sequence)
     sequences = table.column(sequence_column).to_pylist()
-    structures = (table.column(structure_column).to_pylist() if structure_column in table.column_names else None)
-    n = len(sequences)
-    probs = np.zeros((n, len(engine.classes)), dtype=np.float32)
+    structures = (table.column(structure_column).to_pylist() if structure_column in table.column_names
+                  else [None] * len(sequences))
     for i, s in enumerate(sequences):
         if s is None:
-            raise InputError(f"row {i}: the sequence is missing")
-    by_length: dict[int, list[int]] = {}
-    for i, s in enumerate(sequences):
-        by_length.setdefault(len(s), []).append(i)
-    for rows in by_length.values():
-        for start in range(0, len(rows), batch_size):
-            index = rows[start:start + batch_size]
-            batch = [sequences[i] for i in index]
-            struct = [structures[i] for i in index] if structures is not None else None
-            if struct is not None and any(s is None for s in struct):
-                struct = None if all(s is None for s in struct) else struct
-                if struct is not None:
-                    missing = index[next(k for k, s in enumerate(struct) if s is None)]
-                    raise InputError(f"row {missing}: the structure is missing (give all or none in a batch)")
-            try:
-                codes = engine.encode(batch, struct, convert_tu=convert_tu)
-            except InputError as exc:
-                raise InputError(_rows_named(str(exc), index)) from None
-            probs[index] = engine.predict(codes)
+            raise InputError("the sequence is missing", index=i, noun="row")
+    rows = [Row(i, s, t) for i, (s, t) in enumerate(zip(sequences, structures))]
+    probs = np.zeros((len(rows), len(scorer.classes)), dtype=np.float32)
+    for batch, p in score_records(rows, scorer, batch_size):
+        probs[batch[0].index:batch[-1].index + 1] = p
     kept = [table.column(f.name) for f in schema if f.name in table.column_names]
-    columns = kept + [pa.array(probs[:, k], type=pa.float32()) for k in range(len(engine.classes))]
+    columns = kept + [pa.array(probs[:, k], type=pa.float32()) for k in range(len(scorer.classes))]
     return pa.Table.from_arrays(columns, schema=schema)
-
-
-def _rows_named(message: str, index: list[int]) -> str:
-    """Rewrite 'sequence i' (an index into a batch) as 'row r' (the table's row)."""
-    import re
-
-    def swap(match: re.Match) -> str:
-        i = int(match.group(1))
-        return f"row {index[i]}" if i < len(index) else match.group(0)
-
-    return re.sub(r"\bsequence (\d+)", swap, message)

@@ -12,7 +12,7 @@ server; it stays open without a token so load balancers can probe it. SIGTERM st
 health turns NOT_SERVING, new RPCs are refused, in-flight ones finish within the grace period.
 
 Extra services (issue 5's ``Variants``) plug in through ``SERVICE_HOOKS``: each hook
-(``"module:function"`` or a callable) is called as ``hook(server, store)`` with the grpc.aio server and the ModelStore, registers its servicer,
+(a callable) is called as ``hook(server, store)`` with the grpc.aio server and the ModelStore, registers its servicer,
 and returns the full names of the services it added (for reflection). Adding a service is one
 line in that list, or ``build_server(..., hooks=[...])``.
 """
@@ -20,7 +20,6 @@ line in that list, or ``build_server(..., hooks=[...])``.
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import logging
 import signal
@@ -33,48 +32,26 @@ import grpc
 import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from seqzoo.serving.batcher import DeadlineExpiredError, QueueFullError
+from seqzoo.serving.status import status_of
 from seqzoo.serving.store import ModelStore, Served
 from seqzoo.serving.telemetry import Metrics
+from seqzoo.serving.variant_service import register as register_variants
 from seqzoo.v1 import seqzoo_pb2 as pb
 from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc
 from seqzoo.zoo.errors import (
-    ConflictError,
+    PLACE_KEY,
     InputError,
-    IntegrityError,
-    NotFoundError,
     UnavailableError,
+    place_json,
 )
 
 log = logging.getLogger(__name__)
 
 SERVICE = pb.DESCRIPTOR.services_by_name["SeqZoo"].full_name
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
-# Extra services, as "module:function" (imported at start, so they may import this module):
-# hook(server, store) -> [service full names]. One line per service.
-SERVICE_HOOKS: list[str | Callable[[grpc.aio.Server, ModelStore], list[str]]] = [
-    "seqzoo.serving.variant_service:register",
-]
+# Extra services: hook(server, store) -> [service full names]. One line per service.
+SERVICE_HOOKS: list[Callable[[grpc.aio.Server, ModelStore], list[str]]] = [register_variants]
 
-
-def _resolve_hook(hook):
-    if callable(hook):
-        return hook
-    module, _, name = hook.partition(":")
-    return getattr(importlib.import_module(module), name)
-
-STATUS = {InputError: grpc.StatusCode.INVALID_ARGUMENT, NotFoundError: grpc.StatusCode.NOT_FOUND,
-          QueueFullError: grpc.StatusCode.RESOURCE_EXHAUSTED, DeadlineExpiredError: grpc.StatusCode.DEADLINE_EXCEEDED,
-          IntegrityError: grpc.StatusCode.DATA_LOSS, ConflictError: grpc.StatusCode.ALREADY_EXISTS,
-          UnavailableError: grpc.StatusCode.UNAVAILABLE}
-
-
-def status_of(exc: BaseException) -> grpc.StatusCode:
-    """The gRPC status code for an exception (INTERNAL for anything not a SeqzooError)."""
-    for cls, code in STATUS.items():
-        if isinstance(exc, cls):
-            return code
-    return grpc.StatusCode.INTERNAL
 
 
 @dataclass
@@ -158,7 +135,10 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
         if code == grpc.StatusCode.INTERNAL:
             log.error("%s on %s failed: %r", method, model, exc, exc_info=exc, extra={"method": method})
         self.metrics.answered(model or "-", "-", method, code.name)
-        await context.abort(code, str(exc) if code != grpc.StatusCode.INTERNAL else f"internal error: {exc!r}")
+        if code == grpc.StatusCode.INTERNAL:
+            await context.abort(code, f"internal error: {exc!r}")
+        place = place_json(exc)
+        await context.abort(code, str(exc), trailing_metadata=((PLACE_KEY, place),) if place else ())
 
     def _info(self, served: Served) -> pb.ModelInfo:
         e, info = served.engine, served.info
@@ -228,7 +208,8 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
                 except Exception as exc:  # noqa: BLE001
                     code = status_of(exc)
                     self.metrics.answered(request.model or "-", "-", "ScoreStream", code.name)
-                    yield pb.ScoreResponse(id=request.id, error_code=code.value[0], error_message=str(exc))
+                    yield pb.ScoreResponse(id=request.id, error_code=code.value[0], error_message=str(exc),
+                                           error_place=place_json(exc))
                     continue
                 ident = served.engine.identity
                 self.metrics.answered(ident.name, ident.version, "ScoreStream", "OK", probs.shape[0])
@@ -389,7 +370,7 @@ class SeqZooServer:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         names = [SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME]
         for hook in self.hooks:
-            names.extend(_resolve_hook(hook)(self.server, self.store) or [])
+            names.extend(hook(self.server, self.store) or [])
         reflection.enable_server_reflection(names, self.server)
         if bool(self.settings.tls_cert) != bool(self.settings.tls_key):
             raise InputError("give both --tls-cert and --tls-key, or neither")

@@ -21,7 +21,8 @@ from seqzoo.serving.engine import Engine
 from seqzoo.zoo.errors import InputError, NotFoundError, SeqzooError
 from seqzoo.zoo.manifest import verify_folder
 from seqzoo.zoo.refs import parse_ref
-from seqzoo.zoo.registry import open_zoo, pull
+from seqzoo.zoo.registry import open_zoo
+from seqzoo.zoo.remote import pull
 
 log = logging.getLogger(__name__)
 

@@ -115,7 +115,7 @@ class VariantsServicer(vpb_grpc.VariantsServicer):
         return ref, alt, results
 
     async def ScoreVariants(self, request, context):
-        from seqzoo.serving.server import status_of  # the server imports this module: import late
+        from seqzoo.serving.status import status_of
 
         try:
             served = self.store.get(request.model)
@@ -174,9 +174,9 @@ class VariantsClient:
         self.in_flight = max(1, int(in_flight))
 
     def _error(self, exc: grpc.RpcError):
-        from seqzoo.serving.client import error_from
+        from seqzoo.serving.client import rpc_error
 
-        return error_from(exc.code(), exc.details() or "")
+        return rpc_error(exc)
 
     def request(self, model: str, ref_windows: list[str], alt_windows: list[str], names: list[str],
                 rc_rule: str | None) -> vpb.ScoreVariantsRequest:

@@ -22,15 +22,14 @@ Every writer writes to a temporary name beside the output and renames it on :met
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.io.atomic import temporary_name
+from seqzoo.zoo.io.table import TableWriter
 
 SKIP_CODES = (("no ALT allele", "no_alt"), ("ALT '*'", "star_allele"), ("symbolic ALT", "symbolic_allele"),
               ("breakend ALT", "breakend_allele"), ("ALT has letters", "bad_alt_letters"),
@@ -68,65 +67,32 @@ def _fmt(value: float) -> str:
     return "." if not np.isfinite(value) else f"{value:.6g}"
 
 
-class _Atomic:
-    """A temporary file beside ``path``, renamed onto it by commit(), removed by abort()."""
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
-
-    def _close(self) -> None:
-        raise NotImplementedError
-
-    def commit(self) -> Path:
-        self._close()
-        os.replace(self.tmp, self.path)
-        return self.path
-
-    def abort(self) -> None:
-        try:
-            self._close()
-        except Exception:  # noqa: BLE001, S110 (the partial file is being removed anyway)
-            pass
-        self.tmp.unlink(missing_ok=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
-
-
-class ResultsWriter(_Atomic):
+class ResultsWriter:
     """Base of the writers: the facts every output states.
 
     Parameters
     ----------
     path : str or Path
-    model : dict
-        ``{"name", "ref", "digest", "length"}`` of the scoring model version.
+    model : ModelVersion
+        The scoring model version (``name``, ``ref``, ``digest``).
+    length : int
+        The window length L.
     classes : list of str
     scores : list of str
     strand : {"+", "-", "both"}
     rc_rule : str or None
     """
 
-    def __init__(self, path, model: dict, classes: list[str], scores: list[str], strand: str,
+    def __init__(self, path, model, length: int, classes: list[str], scores: list[str], strand: str,
                  rc_rule: str | None) -> None:
-        super().__init__(path)
-        self.model, self.classes, self.scores = model, list(classes), list(scores)
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.model, self.length, self.classes, self.scores = model, length, list(classes), list(scores)
         self.strand, self.rc_rule = strand, rc_rule or "none"
         self.rows_written = 0
 
     def facts(self) -> dict:
-        return {"model": self.model.get("ref", ""), "digest": self.model.get("digest", ""),
-                "window": self.model.get("length", 0), "anchor": "first REF base at index L//2 (plus strand)",
+        return {"model": self.model.ref, "digest": self.model.digest, "window": self.length, "anchor": "first REF base at index L//2 (plus strand)",
                 "strand": self.strand, "rc_average": self.rc_rule, "scores": ",".join(self.scores)}
 
     def write_chunk(self, records: list, rows: list, values: list) -> None:
@@ -142,15 +108,31 @@ class ResultsWriter(_Atomic):
         """
         raise NotImplementedError
 
+    def commit(self) -> Path:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
 
 class VcfWriter(ResultsWriter):
     """The annotated VCF (see the module docstring). ``template`` is the reader's cyvcf2.VCF."""
 
-    def __init__(self, path, template, model, classes, scores, strand, rc_rule) -> None:
+    def __init__(self, path, template, model, length, classes, scores, strand, rc_rule) -> None:
         import cyvcf2
 
-        super().__init__(path, model, classes, scores, strand, rc_rule)
-        tag = safe_id(model["name"])
+        super().__init__(path, model, length, classes, scores, strand, rc_rule)
+        self.tmp = temporary_name(self.path)
+        tag = safe_id(model.name)
         self.prefix = f"SEQZOO_{tag}"
         suffixes = {"+": [("+", "")], "-": [("-", "")], "both": [("+", "_plus"), ("-", "_minus")]}[strand]
         self.fields: list[tuple[str, str, int, str]] = []  # (INFO ID, strand, class index, score)
@@ -168,7 +150,7 @@ class VcfWriter(ResultsWriter):
         for info_id, s, c, score in self.fields:
             template.add_info_to_header({
                 "ID": info_id, "Number": "A", "Type": "Float",
-                "Description": f"seqzoo {model.get('ref', '')} {score} of class {self.classes[c]} "
+                "Description": f"seqzoo {model.ref} {score} of class {self.classes[c]} "
                                f"(strand {s}{rc}; see docs/variant-effects.md)"})
         template.add_info_to_header({"ID": self.match_id, "Number": "A", "Type": "Integer",
                                      "Description": "seqzoo: REF matches the genome (1), does not (0)"})
@@ -214,27 +196,38 @@ class VcfWriter(ResultsWriter):
             self._writer.close()
             self._writer = None
 
+    def commit(self) -> Path:
+        self._close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        try:
+            self._close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
 
 def table_columns(classes: list[str], scores: list[str]) -> list[str]:
     """The score columns of a table: ``<class>_<score>`` per class, then per score."""
     return [f"{cls}_{score}" for cls in classes for score in scores]
 
 
-class TableWriter(ResultsWriter):
-    """One row per variant x ALT (x strand), as TSV or parquet (see the module docstring)."""
+class VariantTable(ResultsWriter):
+    """One row per variant x ALT (x strand), as TSV or parquet (see the module docstring), written by
+    the one table writer (``zoo.io.table``), which stamps the facts into the file."""
 
     FIXED = ("key", "chrom", "pos", "id", "ref", "alt", "strand", "ref_match", "skip", "rc_average")
 
-    def __init__(self, path, model, classes, scores, strand, rc_rule) -> None:
-        super().__init__(path, model, classes, scores, strand, rc_rule)
-        self.kind = output_format(path)
+    def __init__(self, path, model, length, classes, scores, strand, rc_rule) -> None:
+        import pyarrow as pa
+
+        super().__init__(path, model, length, classes, scores, strand, rc_rule)
         self.score_columns = table_columns(self.classes, self.scores)
-        self._parquet = None
-        self._file = None
-        if self.kind == "tsv":
-            self._file = open(self.tmp, "w", newline="")  # noqa: SIM115 (closed by commit or abort)
-            self._csv = csv.writer(self._file, delimiter="\t", lineterminator="\n")
-            self._csv.writerow([*self.FIXED, *self.score_columns])
+        types = {"pos": pa.int64(), "ref_match": pa.bool_()}
+        schema = pa.schema([pa.field(c, types.get(c, pa.string())) for c in self.FIXED]
+                           + [pa.field(c, pa.float32()) for c in self.score_columns])
+        self._table_writer = TableWriter(self.path, schema, self.facts(), key="seqzoo_variants")
 
     def _table(self, records, rows, values):
         import pyarrow as pa
@@ -248,7 +241,7 @@ class TableWriter(ResultsWriter):
             "key": pa.array([r.key for r in rows], pa.string()),
             "chrom": pa.array([r.chrom for r in rows], pa.string()),
             "pos": pa.array([r.pos for r in rows], pa.int64()),
-            "id": pa.array([records[r.record].id for r in rows], pa.string()),
+            "id": pa.array([records[r.record].id or "." for r in rows], pa.string()),
             "ref": pa.array([r.ref for r in rows], pa.string()),
             "alt": pa.array([r.alt for r in rows], pa.string()),
             "strand": pa.array([r.strand for r in rows], pa.string()),
@@ -261,46 +254,21 @@ class TableWriter(ResultsWriter):
         return pa.table(columns)
 
     def write_chunk(self, records, rows, values) -> None:
-        if not rows:
-            return
-        if self.kind == "tsv":
-            for row, value in zip(rows, values):
-                cells = [row.key, row.chrom, row.pos, records[row.record].id or ".", row.ref, row.alt, row.strand,
-                         "" if row.ref_match is None else str(row.ref_match), row.skip or "", self.rc_rule]
-                if value is None:
-                    cells += [""] * len(self.score_columns)
-                else:
-                    cells += [f"{float(value[s][c]):.6g}" for c in range(len(self.classes)) for s in self.scores]
-                self._csv.writerow(cells)
-        else:
-            import pyarrow.parquet as pq
+        if rows:
+            self._table_writer.write(self._table(records, rows, values))
+            self.rows_written += len(rows)
 
-            table = self._table(records, rows, values)
-            if self._parquet is None:
-                schema = table.schema.with_metadata({b"seqzoo_variants": json.dumps(self.facts()).encode()})
-                self._parquet = pq.ParquetWriter(str(self.tmp), schema)
-            self._parquet.write_table(table.cast(self._parquet.schema))
-        self.rows_written += len(rows)
+    def commit(self) -> Path:
+        return self._table_writer.commit()
 
-    def _close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-        if self.kind == "parquet":
-            if self._parquet is None:  # no rows at all: still a valid, empty file with the schema
-                import pyarrow.parquet as pq
-
-                empty = self._table([], [], []).schema.with_metadata(
-                    {b"seqzoo_variants": json.dumps(self.facts()).encode()})
-                self._parquet = pq.ParquetWriter(str(self.tmp), empty)
-            self._parquet.close()
-            self._parquet = None
+    def abort(self) -> None:
+        self._table_writer.abort()
 
 
-def open_writer(path, template, model: dict, classes: list[str], scores: list[str], strand: str,
+def open_writer(path, template, model, length: int, classes: list[str], scores: list[str], strand: str,
                 rc_rule: str | None) -> ResultsWriter:
     """The writer for ``path``'s format (``template``: the reader's cyvcf2.VCF, for VCF output)."""
     kind = output_format(path)
     if kind == "vcf":
-        return VcfWriter(path, template, model, classes, scores, strand, rc_rule)
-    return TableWriter(path, model, classes, scores, strand, rc_rule)
+        return VcfWriter(path, template, model, length, classes, scores, strand, rc_rule)
+    return VariantTable(path, model, length, classes, scores, strand, rc_rule)

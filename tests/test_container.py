@@ -233,7 +233,8 @@ def s3_registry(published_model, monkeypatch):
     """A moto S3 server on loopback holding ``pum2:1`` at s3://models/zoo: (endpoint URL, bucket client)."""
     moto_server = pytest.importorskip("moto.server")
     boto3 = pytest.importorskip("boto3")
-    from seqzoo.zoo.registry import open_zoo, push
+    from seqzoo.zoo.registry import open_zoo
+    from seqzoo.zoo.remote import push
 
     for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                        "AWS_DEFAULT_REGION": "us-east-1"}.items():

@@ -1,4 +1,4 @@
-"""Batch scoring on Dask (serving/dask_score.py) against single-process scoring, row for row.
+"""Batch scoring on Dask (serving/dask/) against single-process scoring, row for row.
 
 One small cluster on loopback for the module: two single-threaded worker processes, one of them
 advertising a ``GPU`` resource (a tag only: it runs on the CPU), so the resources route can be
@@ -20,8 +20,11 @@ pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
 
 from conftest import RBP, REPO, read_fasta_gz
-from seqzoo.serving import dask_score as ds
+from seqzoo.serving.dask.cluster import parse_resources
+from seqzoo.serving.dask.score import score_partitions
+from seqzoo.serving.dask.variants import score_variants
 from seqzoo.zoo.errors import InputError, NotFoundError
+from seqzoo.zoo.io.fasta import read_range
 
 from seqzoo.cli import main as seqzoo_main
 
@@ -91,7 +94,7 @@ def test_fasta_byte_ranges_equal_local_scoring(cluster, model, fasta, tmp_path):
     local = score_local(model, plain, tmp_path / "local.parquet")
     out = tmp_path / "scores"
     # ~45 records' worth of bytes per range: every boundary falls inside a record
-    summary = ds.score_partitions(client, str(plain), model, str(out), partition_rows=45)
+    summary = score_partitions(client, str(plain), model, str(out), partition_rows=45)
     parts = sorted(p.name for p in out.iterdir())
     assert parts[0] == "_SUCCESS.json" and parts[1] == "part-00000.parquet"
     assert summary["parts"] == len(parts) - 1 > 3
@@ -116,9 +119,9 @@ def test_byte_ranges_cover_every_record_once(fasta, size):
     total = plain.stat().st_size
     got_ids, got_seqs = [], []
     for start in range(0, total, size):
-        table = ds.read_fasta_range(ds.FastaRange(str(plain), start, min(start + size, total)))
-        got_ids += table.column("id").to_pylist()
-        got_seqs += table.column("sequence").to_pylist()
+        records = read_range(plain, start, min(start + size, total))
+        got_ids += [r.name for r in records]
+        got_seqs += [r.sequence for r in records]
     assert got_ids == ids and got_seqs == seqs
 
 
@@ -126,14 +129,14 @@ def test_gzip_fasta_and_parquet_inputs(cluster, model, fasta, tmp_path):
     client, _, _ = cluster
     plain, packed, ids, seqs = fasta
     local = score_local(model, plain, tmp_path / "local.parquet")
-    streamed = ds.score_partitions(client, str(packed), model, str(tmp_path / "from-gz"), partition_rows=64)
+    streamed = score_partitions(client, str(packed), model, str(tmp_path / "from-gz"), partition_rows=64)
     assert streamed["parts"] == 5  # ceil(300 / 64) chunks read by the client
     assert_same_rows(pq.read_table(tmp_path / "from-gz"), local, ["negative", "positive"])
 
     # parquet: row groups of 40, extra columns carried through, partitions of ~100 rows
     source = pa.table({"id": ids, "sequence": seqs, "gc": [s.count("G") + s.count("C") for s in seqs]})
     pq.write_table(source, tmp_path / "in.parquet", row_group_size=40)
-    summary = ds.score_partitions(client, str(tmp_path / "in.parquet"), model, str(tmp_path / "from-pq"),
+    summary = score_partitions(client, str(tmp_path / "in.parquet"), model, str(tmp_path / "from-pq"),
                                   partition_rows=100)
     assert summary["parts"] == 3  # 3 row groups (120 rows) per partition, 8 groups in all
     table = pq.read_table(tmp_path / "from-pq")
@@ -155,7 +158,7 @@ def test_bed_windows_on_a_genome(cluster, model, tmp_path):
     genome = Genome(GENOME, cache=str(tmp_path / "cache"))
     contig = next(iter(genome.lengths))
     bed.write_text(bed.read_text().replace("NC_007795.1", contig))
-    summary = ds.score_partitions(client, str(bed), model, str(tmp_path / "windows"), partition_rows=3,
+    summary = score_partitions(client, str(bed), model, str(tmp_path / "windows"), partition_rows=3,
                                   genome=str(GENOME), stride=150, genome_cache=str(tmp_path / "cache"),
                                   convert_tu=True)  # an RNA model reads the DNA genome with T as U
     table = pq.read_table(tmp_path / "windows")
@@ -179,7 +182,7 @@ def test_variants_parts_and_merged_vcf_equal_local(cluster, model, tmp_path):
     assert seqzoo_main(["variants", "--local", *common, "-o", str(tmp_path / "local.vcf"), "--threads", "1"]) == 0
     mv = model
     for output in ("parts", "merged.vcf"):
-        summary = ds.score_variants(client, str(VCF), str(GENOME), mv, str(tmp_path / output), ["diff", "log2fc"],
+        summary = score_variants(client, str(VCF), str(GENOME), mv, str(tmp_path / output), ["diff", "log2fc"],
                                     strand="both", genome_cache=str(tmp_path / "cache"), chunk_size=25)
         assert summary["parts"] == 5  # 109 records in chunks of 25
         assert summary["rows"] == 2 * 109 and summary["scored"] == 2 * 109
@@ -203,17 +206,17 @@ def test_resources_route_runs_only_on_tagged_workers(cluster, model, fasta, tmp_
     advertises GPU, none on the other (the route GPU workers take, here tagged on CPU)."""
     client, gpu, cpu = cluster
     plain, _, ids, _ = fasta
-    summary = ds.score_partitions(client, str(plain), model, str(tmp_path / "gpu-only"), partition_rows=30,
+    summary = score_partitions(client, str(plain), model, str(tmp_path / "gpu-only"), partition_rows=30,
                                   resources={"GPU": 1})
     assert summary["parts"] > 5
     assert set(summary["workers"]) == {gpu}
-    untagged = ds.score_partitions(client, str(plain), model, str(tmp_path / "anywhere"), partition_rows=30,
+    untagged = score_partitions(client, str(plain), model, str(tmp_path / "anywhere"), partition_rows=30,
                                    window=8)
     assert untagged["rows"] == summary["rows"] == len(ids)
     assert cpu in untagged["workers"] or gpu in untagged["workers"]
-    assert ds.parse_resources("GPU=1, MEM=2e9") == {"GPU": 1.0, "MEM": 2e9}
+    assert parse_resources("GPU=1, MEM=2e9") == {"GPU": 1.0, "MEM": 2e9}
     with pytest.raises(InputError, match="'GPU' is not NAME=NUMBER"):
-        ds.parse_resources("GPU")
+        parse_resources("GPU")
 
 
 def test_bad_input_names_the_record_and_leaves_no_output(cluster, model, fasta, tmp_path):
@@ -224,16 +227,16 @@ def test_bad_input_names_the_record_and_leaves_no_output(cluster, model, fasta, 
     records[200] = f">{ids[200]}\n{seqs[200][:50]}X{seqs[200][51:]}\n"
     bad.write_text("".join(records))
     with pytest.raises(InputError, match=rf"bad.fa: record {ids[200]}: .*'X'"):
-        ds.score_partitions(client, str(bad), model, str(tmp_path / "out"), partition_rows=30)
+        score_partitions(client, str(bad), model, str(tmp_path / "out"), partition_rows=30)
     assert sorted(os.listdir(tmp_path)) == ["bad.fa"]  # no folder, no temporary left behind
     (tmp_path / "exists").mkdir()
     with pytest.raises(InputError, match="already exists"):
-        ds.score_partitions(client, str(plain), model, str(tmp_path / "exists"))
+        score_partitions(client, str(plain), model, str(tmp_path / "exists"))
     with pytest.raises(NotFoundError):
-        ds.score_partitions(client, str(tmp_path / "missing.fa"), model, str(tmp_path / "out"))
+        score_partitions(client, str(tmp_path / "missing.fa"), model, str(tmp_path / "out"))
     with pytest.raises(InputError, match="a BED input needs --genome"):
         (tmp_path / "r.bed").write_text("chr1\t0\t300\n")
-        ds.score_partitions(client, str(tmp_path / "r.bed"), model, str(tmp_path / "out"))
+        score_partitions(client, str(tmp_path / "r.bed"), model, str(tmp_path / "out"))
 
 
 def test_cli_score_and_variants_with_dask_local(model, fasta, tmp_path):

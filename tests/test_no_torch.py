@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 SCRIPT = r"""
-import importlib.abc, json, sys
+import importlib, importlib.abc, json, sys
 
 class Blocker(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
@@ -22,6 +22,15 @@ from seqzoo.zoo.registry import open_zoo
 from seqzoo.zoo.expect import check_embedded_cards, check_expect
 from seqzoo.zoo.alphabets import alphabet_from_dict
 from seqzoo.cli import main
+import pkgutil, seqzoo.serving, seqzoo.zoo, seqzoo.v1
+
+# every module of the serving and zoo wings (and the wire stubs) imports with torch blocked
+modules = [m.name for pkg in (seqzoo.serving, seqzoo.zoo, seqzoo.v1)
+           for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + ".")]
+for name in modules:
+    importlib.import_module(name)
+import seqzoo
+assert callable(seqzoo.load) and callable(seqzoo.connect)
 
 try:
     import torch
@@ -44,7 +53,7 @@ alphas = ((np.arange(16) + 0.5) / 16).astype(np.float32)
 ig = ort.InferenceSession(str(mv.path / "ig.onnx")).run(None, {"onehot": onehot, "alphas": alphas, "selector": selector})[0]
 code = main(["zoo", "verify", "pum2", "--zoo", sys.argv[1], "--json"])
 print(json.dumps({"blocked": blocked, "worst": worst, "probs": probs.tolist(), "grad_shape": list(grad.shape),
-                  "ig_shape": list(ig.shape), "grad_abs": float(np.abs(grad).sum()), "cli": code,
+                  "ig_shape": list(ig.shape), "grad_abs": float(np.abs(grad).sum()), "cli": code, "modules": modules,
                   "torch_loaded": any(m == "torch" or m.startswith("torch.") for m in sys.modules)}))
 """
 
@@ -56,6 +65,8 @@ def test_load_and_run_without_torch(published_model):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert "blocked" in result["blocked"] and result["torch_loaded"] is False
     assert result["cli"] == 0 and result["worst"] <= 1e-4
+    assert {"seqzoo.serving.api", "seqzoo.serving.dask.score", "seqzoo.serving.server", "seqzoo.zoo.io.fasta",
+            "seqzoo.zoo.remote"} <= set(result["modules"])
     expected = [e["probs"] for e in published_model.card["expect"]]
     assert all(abs(a - b) <= 1e-5 for row, want in zip(result["probs"], expected) for a, b in zip(row, want))
     assert result["grad_shape"] == [4, 200, 4] and result["ig_shape"] == [4, 200, 4]

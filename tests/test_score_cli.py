@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from seqzoo.serving.engine import Engine
+from seqzoo.serving.scorers import LocalScorer
 from seqzoo.serving.scoring import score_table
 from seqzoo.zoo.errors import InputError
 from test_engine import make_version_dir
@@ -28,7 +29,7 @@ def write_fasta(path, records, width=5):
 
 
 def read_tsv(path):
-    lines = path.read_text().splitlines()
+    lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
     header = lines[0].split("\t")
     rows = [line.split("\t") for line in lines[1:]]
     return header, [r[0] for r in rows], np.array([[float(x) for x in r[1:]] for r in rows])
@@ -51,14 +52,14 @@ def test_score_table_keeps_columns_and_order_and_names_rows(zoo):
     engine = Engine.load(zoo / "toy" / "1", device="cpu", threads=1)
     seqs = ["ACGUACGUACGU", "UUUUACGUACGN", "GGGGCCCCAAAA"]
     table = pa.table({"id": ["a", "b", "c"], "chrom": ["1", "2", "3"], "sequence": seqs})
-    out = score_table(table, engine, batch_size=2)
+    out = score_table(table, LocalScorer(engine), batch_size=2)
     assert out.column_names == ["id", "chrom", "negative", "positive"]
     probs = np.stack([out.column(c).to_numpy() for c in ("negative", "positive")], axis=1)
     np.testing.assert_allclose(probs, engine.predict(engine.encode(seqs)), atol=1e-6)
     with pytest.raises(InputError, match="row 2: character 'X'"):
-        score_table(pa.table({"sequence": seqs[:2] + ["GGGGCCXCAAAA"]}), engine, batch_size=2)
+        score_table(pa.table({"sequence": seqs[:2] + ["GGGGCCXCAAAA"]}), LocalScorer(engine), batch_size=2)
     with pytest.raises(InputError, match="no column 'sequence'"):
-        score_table(pa.table({"seq": seqs}), engine)
+        score_table(pa.table({"seq": seqs}), LocalScorer(engine))
 
 
 def test_local_and_server_give_the_same_scores(zoo, records, tmp_path, capsys):

@@ -136,7 +136,7 @@ def server(published_model, cache):
 
 
 def read_tsv(path: Path) -> list[dict]:
-    lines = path.read_text().splitlines()
+    lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
     head = lines[0].split("\t")
     return [dict(zip(head, line.split("\t"))) for line in lines[1:]]
 

@@ -16,6 +16,8 @@ import copy
 
 # the order places are written in: file:line, then byte offset, record, index, field
 PLACES = ("file", "line", "offset", "record", "index", "field")
+# the gRPC trailing-metadata key a server sends an error's place under (see place_json)
+PLACE_KEY = "seqzoo-error-place"
 
 
 class SeqzooError(Exception):
@@ -101,3 +103,21 @@ class ConflictError(SeqzooError):
 
 class UnavailableError(SeqzooError):
     """A registry or server that does not answer in time."""
+
+
+def place_json(error: BaseException) -> str:
+    """The reason and place of a seqzoo error as JSON ("" when it has no place): what a server
+    sends beside the message so the client can name its own record."""
+    if not isinstance(error, SeqzooError) or not error.where():
+        return ""
+    import json
+
+    return json.dumps({"reason": error.reason, **error.where()}, default=str)
+
+
+def from_place(cls: type[SeqzooError], place: str) -> SeqzooError:
+    """The error ``place_json`` described, as ``cls``."""
+    import json
+
+    fields = json.loads(place)
+    return cls(fields.pop("reason", ""), **{k: v for k, v in fields.items() if k in (*PLACES, "noun")})

@@ -275,17 +275,3 @@ class LocalZoo:
                 return False
             raise
         return True
-
-
-def pull(ref: str, registry_url: str, zoo: LocalZoo | None = None, **options) -> ModelVersion:
-    """Copy ``ref`` from a remote registry into the local zoo, verifying every file (see zoo.remote)."""
-    from seqzoo.zoo.remote import pull as _pull
-
-    return _pull(ref, registry_url, zoo if zoo is not None else open_zoo(), **options)
-
-
-def push(ref: str, registry_url: str, zoo: LocalZoo | None = None, **options) -> dict:
-    """Upload a local version to a remote registry, manifest last (see zoo.remote)."""
-    from seqzoo.zoo.remote import push as _push
-
-    return _push(ref, registry_url, zoo if zoo is not None else open_zoo(), **options)

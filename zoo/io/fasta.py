@@ -182,8 +182,7 @@ class FastaReader:
         if self.path.is_dir():
             raise InputError(f"{self.path}: is a folder, expected a file")
         self._raw = open(self.path, "rb")  # noqa: SIM115 (closed by close())
-        self.compressed = self._raw.read(2) == GZIP_MAGIC
-        self._raw.seek(0)
+        self.compressed = self._raw.peek(2)[:2] == GZIP_MAGIC  # peek, not seek: a pipe works too
         if not self.compressed and self.path.suffix == ".gz":
             self._raw.close()
             raise InputError(f"{self.path}: unreadable gzip file (no gzip header)")
@@ -194,7 +193,10 @@ class FastaReader:
 
     @property
     def position(self) -> int:
-        return self._raw.tell()
+        try:
+            return self._raw.tell()
+        except OSError:  # a pipe has no position
+            return 0
 
     @property
     def size(self) -> int:

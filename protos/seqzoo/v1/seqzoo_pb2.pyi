@@ -77,7 +77,7 @@ class ScoreRequest(_message.Message):
     def __init__(self, model: _Optional[str] = ..., codes: _Optional[bytes] = ..., length: _Optional[int] = ..., sequences: _Optional[_Iterable[str]] = ..., structures: _Optional[_Iterable[str]] = ..., convert_tu: _Optional[bool] = ..., id: _Optional[int] = ...) -> None: ...
 
 class ScoreResponse(_message.Message):
-    __slots__ = ("probs", "shape", "classes", "model", "id", "error_code", "error_message")
+    __slots__ = ("probs", "shape", "classes", "model", "id", "error_code", "error_message", "error_place")
     PROBS_FIELD_NUMBER: _ClassVar[int]
     SHAPE_FIELD_NUMBER: _ClassVar[int]
     CLASSES_FIELD_NUMBER: _ClassVar[int]
@@ -85,6 +85,7 @@ class ScoreResponse(_message.Message):
     ID_FIELD_NUMBER: _ClassVar[int]
     ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
     ERROR_MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_PLACE_FIELD_NUMBER: _ClassVar[int]
     probs: bytes
     shape: _containers.RepeatedScalarFieldContainer[int]
     classes: _containers.RepeatedScalarFieldContainer[str]
@@ -92,7 +93,8 @@ class ScoreResponse(_message.Message):
     id: int
     error_code: int
     error_message: str
-    def __init__(self, probs: _Optional[bytes] = ..., shape: _Optional[_Iterable[int]] = ..., classes: _Optional[_Iterable[str]] = ..., model: _Optional[str] = ..., id: _Optional[int] = ..., error_code: _Optional[int] = ..., error_message: _Optional[str] = ...) -> None: ...
+    error_place: str
+    def __init__(self, probs: _Optional[bytes] = ..., shape: _Optional[_Iterable[int]] = ..., classes: _Optional[_Iterable[str]] = ..., model: _Optional[str] = ..., id: _Optional[int] = ..., error_code: _Optional[int] = ..., error_message: _Optional[str] = ..., error_place: _Optional[str] = ...) -> None: ...
 
 class AttributeRequest(_message.Message):
     __slots__ = ("model", "codes", "length", "sequences", "structures", "convert_tu", "method", "target", "steps", "float16")

@@ -1,0 +1,207 @@
+"""The scorers behind the one scoring loop: an in-process engine, or a seqzoo server.
+
+Both speak the model's terms (``ref``, ``digest``, ``classes``, ``length``, ``alphabet``,
+``columns``, ``card``, ``provider``) and have the same verbs, so ``seqzoo score``,
+``seqzoo variants``, the Dask workers and the Python API choose where to compute and nothing
+else:
+
+- ``predict_batches(batches)``: probabilities of each batch of records, in order
+  (``serving.scoring.score_records`` drives it);
+- ``score_windows(ref, alt, names, rc_rule)``: variant-effect scores of window pairs;
+- ``attribute(sequences, method, target, steps)``: attribution maps [N, L, A].
+
+A remote scorer pins the exact version the server resolves at the start (``name:version``), so
+a newer version hot-loaded mid-run never scores half a file.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+from seqzoo.serving.engine import Engine
+from seqzoo.serving.scoring import check_lengths, locate
+from seqzoo.zoo.alphabets import ProductAlphabet, alphabet_from_dict
+from seqzoo.zoo.errors import InputError, SeqzooError
+from seqzoo.zoo.registry import ModelVersion
+
+ATTRIBUTION_METHODS = ("ig", "saliency", "ism")
+
+
+def _structures(batch: list) -> list[str] | None:
+    return None if batch[0].structure is None else [r.structure for r in batch]
+
+
+class LocalScorer:
+    """Scores from an in-process :class:`~seqzoo.serving.engine.Engine`.
+
+    Parameters
+    ----------
+    engine : Engine
+    convert_tu : bool
+        Read T as U for RNA models (U as T for DNA models) when scoring records.
+    """
+
+    def __init__(self, engine: Engine, convert_tu: bool = False):
+        self.engine = engine
+        self.convert_tu = convert_tu
+        self.identity = engine.identity
+        self.ref, self.digest, self.name = engine.identity.ref, engine.identity.digest, engine.identity.name
+        self.card, self.classes, self.length = engine.card, engine.classes, engine.length
+        self.alphabet, self.columns, self.provider = engine.alphabet, engine.columns, engine.provider
+
+    @classmethod
+    def load(cls, model, device: str = "auto", threads: int | None = None, convert_tu: bool = False) -> LocalScorer:
+        """A scorer over ``Engine.load(model, device, threads)`` (a ModelVersion or a version folder)."""
+        return cls(Engine.load(model, device=device, threads=threads), convert_tu)
+
+    def predict_batches(self, batches: Iterable[list]) -> Iterator[np.ndarray]:
+        for batch in batches:
+            try:
+                codes = self.engine.encode([r.sequence for r in batch], _structures(batch), self.convert_tu)
+                yield self.engine.predict(codes)
+            except SeqzooError as exc:
+                raise locate(exc, batch) from None
+
+    def score_windows(self, ref: list[str], alt: list[str], names: list[str], rc_rule: str | None) -> dict:
+        from seqzoo.serving.effects import score_windows
+
+        return score_windows(self.engine, ref, alt, names, rc_rule)
+
+    def attribute(self, sequences: list[str], method: str = "ig", target: str | int | None = None,
+                  steps: int = 50, convert_tu: bool = True) -> np.ndarray:
+        """Attribution maps float32 [N, L, A] of the ``target`` class (default: the last)."""
+        if method not in ATTRIBUTION_METHODS:
+            raise InputError(f"attribution method {method!r} is not one of {', '.join(ATTRIBUTION_METHODS)}")
+        codes = self.engine.encode(list(sequences), convert_tu=convert_tu)
+        selector = self.engine.selector(len(codes), target)
+        if method == "ism":
+            return self.engine.ism(codes, selector)
+        onehot = self.engine.alphabet.one_hot(codes)
+        if method == "saliency":
+            return self.engine.gradient(onehot, selector)[1]
+        return self.engine.integrated_gradients(onehot, selector, steps)
+
+    def close(self) -> None:
+        pass
+
+
+class RemoteScorer:
+    """Scores through a seqzoo server (``seqzoo.v1``): sequences on one bidirectional stream.
+
+    Plain-alphabet records are encoded here with the card's alphabet (the same ``zoo.alphabets``
+    code as the server) and sent as packed codes, at most ``window`` requests in flight;
+    structure models get strings (the server folds what comes without a structure).
+
+    Parameters
+    ----------
+    client : SeqZooClient
+    model : str
+        The ref to resolve once on the server.
+    window : int
+        Requests in flight on the stream.
+    convert_tu : bool
+    timeout : float
+        Deadline of a whole stream, seconds.
+    """
+
+    def __init__(self, client, model: str, window: int = 8, convert_tu: bool = False, timeout: float = 3600.0):
+        if window < 1:
+            raise InputError(f"the request window must be at least 1, got {window}")
+        self.client, self.window, self.convert_tu, self.timeout = client, window, convert_tu, timeout
+        info = client.get_model(model)
+        self.identity = ModelVersion(info["name"], int(info["version"]), info["digest"], None, info["card"])
+        self.ref, self.digest, self.name = info["ref"], info["digest"], info["name"]
+        self.card, self.classes, self.length = info["card"], info["classes"], info["length"]
+        self.provider = f"{info['provider']} on {client.target}"
+        self.alphabet = alphabet_from_dict(self.card["input"]["alphabet"])
+        self.structure = bool(info["structure"])
+        a, letters = self.alphabet.size, info["alphabet"]
+        self.columns = letters if len(letters) == a else "".join(letters[2 * k:2 * k + 2] for k in range(a))
+
+    def _request(self, batch: list, request_id: int):
+        check_lengths(batch, self.length, self.ref)
+        sequences = [r.sequence for r in batch]
+        if isinstance(self.alphabet, ProductAlphabet):
+            return self.client.request(self.ref, sequences=sequences, structures=_structures(batch),
+                                       convert_tu=self.convert_tu, id=request_id)
+        try:
+            codes = self.alphabet.encode(sequences, convert_tu=self.convert_tu)
+        except SeqzooError as exc:
+            raise locate(exc, batch) from None
+        return self.client.request(self.ref, codes=codes, id=request_id)
+
+    def predict_batches(self, batches: Iterable[list]) -> Iterator[np.ndarray]:
+        from seqzoo.serving.client import probs_of
+
+        slots = threading.Semaphore(self.window)
+        sent: dict[int, list] = {}
+        failure: list[BaseException] = []
+        finished = threading.Event()
+
+        def requests():  # runs on gRPC's sending thread
+            try:
+                for request_id, batch in enumerate(batches):
+                    request = self._request(batch, request_id)
+                    while not slots.acquire(timeout=0.5):
+                        if finished.is_set():
+                            return
+                    sent[request_id] = batch
+                    yield request
+            except BaseException as exc:  # grpc swallows a request generator's error: keep it for the reader
+                failure.append(exc)
+                raise
+
+        try:
+            for response in self.client.stream_responses(requests(), timeout=self.timeout):
+                batch = sent.pop(response.id)
+                slots.release()
+                try:
+                    probs = probs_of(response)
+                except SeqzooError as exc:
+                    raise locate(exc, batch) from None
+                yield probs
+            if failure:
+                raise failure[0]
+        except SeqzooError:
+            if failure:
+                raise failure[0] from None
+            raise
+        finally:
+            finished.set()
+
+    def score_windows(self, ref: list[str], alt: list[str], names: list[str], rc_rule: str | None,
+                      batch: int = 1024) -> dict:
+        from seqzoo.serving.variant_service import VariantsClient
+
+        return VariantsClient(self.client).score_windows_many(self.ref, ref, alt, names, rc_rule, batch)
+
+    def attribute(self, sequences: list[str], method: str = "ig", target: str | None = None,
+                  steps: int = 50, convert_tu: bool = True) -> np.ndarray:
+        return self.client.attribute(self.ref, sequences=list(sequences), method=method, target=target, steps=steps,
+                                     convert_tu=convert_tu)[0]
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def open_scorer(model: str, local: bool, zoo: str | None = None, device: str = "auto", threads: int | None = None,
+                server: str | None = None, token_file: str | None = None, tls_ca: str | None = None,
+                window: int = 8, convert_tu: bool = False, timeout: float = 3600.0, call_timeout: float = 60.0):
+    """The scorer ``--local`` or ``--server`` asks for: an engine over a zoo version, or a server's.
+
+    ``timeout`` bounds a whole scoring stream, ``call_timeout`` every other call (seconds).
+    """
+    if local:
+        from seqzoo.zoo.registry import open_zoo
+
+        return LocalScorer.load(open_zoo(zoo).resolve(model), device, threads, convert_tu)
+    from seqzoo.serving.client import SeqZooClient, read_token
+
+    client = SeqZooClient(server, token=read_token(token_file), tls_ca=tls_ca, timeout=call_timeout)
+    try:
+        return RemoteScorer(client, model, window=window, convert_tu=convert_tu, timeout=timeout)
+    except BaseException:
+        client.close()
+        raise

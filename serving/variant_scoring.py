@@ -1,0 +1,73 @@
+"""Variant effects of a chunk of VCF records, and of a whole VCF: the step every path shares.
+
+``seqzoo variants --local/--server`` (with or without attribution), the Dask variant tasks and
+``Model.score_variants`` of the Python API all call :func:`score_chunk`: build the ref/alt
+windows of each record x ALT x strand on the genome, score the ones not skipped with the scorer,
+and return the rows with their values.
+"""
+
+from __future__ import annotations
+
+from seqzoo.zoo.errors import InputError
+
+
+def score_chunk(scorer, records: list, genome, names: list[str], strand: str = "+", rc_rule: str | None = None,
+                max_n_fraction: float = 0.5) -> tuple[list, list, list[int]]:
+    """Windows and effect scores of a chunk of VCF records.
+
+    Parameters
+    ----------
+    scorer : LocalScorer or RemoteScorer
+    records : list of VcfRecord
+    genome : Genome
+    names : list of str
+        Score names (``diff``, ``log2fc``, ...; see ``serving.effects``).
+
+    Returns
+    -------
+    (rows, values, scored)
+        ``rows``: the VariantWindows in input order (skips carry their reason); ``values``: per
+        row, a dict name -> float32 [C] or None for a skipped row; ``scored``: the scored rows' indices.
+    """
+    from seqzoo.serving.effects import is_rna
+    from seqzoo.serving.windows import build_windows
+
+    rows = build_windows(records, genome, fixed_length(scorer), strand, is_rna(scorer.alphabet), max_n_fraction)
+    scored = [i for i, row in enumerate(rows) if row.skip is None]
+    values: list = [None] * len(rows)
+    if scored:
+        result = scorer.score_windows([rows[i].ref_window for i in scored], [rows[i].alt_window for i in scored],
+                                      names, rc_rule)
+        for k, i in enumerate(scored):
+            values[i] = {name: result[name][k] for name in names}
+    return rows, values, scored
+
+
+def fixed_length(scorer) -> int:
+    """The model's window length; a model that takes any length cannot place variants."""
+    if not scorer.length:
+        raise InputError(f"model {scorer.ref} takes any length; variant windows need a fixed one")
+    return int(scorer.length)
+
+
+def score_vcf(scorer, vcf: str, genome: str, output: str, names: list[str], strand: str = "+",
+              rc_rule: str | None = None, contig_map: str | None = None, genome_cache: str | None = None,
+              max_n_fraction: float = 0.5, chunk_size: int = 10_000) -> int:
+    """Score every variant of ``vcf`` into ``output`` (.vcf[.gz], .tsv or .parquet); the rows written."""
+    from seqzoo.serving.effects import check_rc_rule
+    from seqzoo.serving.genome import Genome
+    from seqzoo.serving.variant_writer import open_writer
+    from seqzoo.serving.vcf import VcfReader
+
+    check_rc_rule(scorer.alphabet, rc_rule, strand)
+    reader = VcfReader(vcf)
+    try:
+        with Genome(genome, contig_map=contig_map, cache=genome_cache) as ref_genome, \
+                open_writer(output, reader.vcf, scorer.identity, fixed_length(scorer), scorer.classes, names,
+                            strand, rc_rule) as writer:
+            for chunk in reader.chunks(chunk_size):
+                rows, values, _ = score_chunk(scorer, chunk, ref_genome, names, strand, rc_rule, max_n_fraction)
+                writer.write_chunk(chunk, rows, values)
+    finally:
+        reader.close()
+    return writer.rows_written
