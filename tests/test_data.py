@@ -6,7 +6,6 @@ from seqzoo.training import data
 from seqzoo.zoo.alphabets import get_alphabet
 from seqzoo.zoo.errors import InputError
 from seqzoo.zoo.io.fasta import read_fasta
-from seqzoo.zoo.manifest import sha256_file
 
 
 def write(path, text):
@@ -32,7 +31,7 @@ def test_class_files_labels_and_file_records(tmp_path):
     assert ds.task == "binary" and ds.classes == ["pos", "neg"]
     assert ds.labels.tolist() == [[1, 0], [1, 0], [0, 1]]
     assert [f["records"] for f in ds.files] == [2, 1]
-    assert ds.files[0]["sha256"] == sha256_file(pos)
+    assert ds.files[0]["sha256"] == data.sha256_hex(pos)
     assert ds.origins == [f"{pos}:1", f"{pos}:3", f"{neg}:1"]
 
 

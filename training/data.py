@@ -32,6 +32,11 @@ from seqzoo.zoo.manifest import sha256_file
 TASKS = ("binary", "multiclass", "multilabel")
 
 
+def sha256_hex(path: str | os.PathLike) -> str:
+    """The bare hex sha256 of a file, as the card's ``training.files`` list records it."""
+    return sha256_file(path).removeprefix("sha256:")
+
+
 @dataclass
 class LabelledSet:
     """Labelled sequences, as read (before length fixing and encoding).
@@ -137,7 +142,7 @@ def read_class_files(pairs: Sequence[tuple[str, str | os.PathLike]]) -> tuple[La
     for label, path in pairs:
         path = Path(path)
         records = read_fasta(path)
-        files.append({"path": str(path), "sha256": sha256_file(path), "class": label, "records": len(records)})
+        files.append({"path": str(path), "sha256": sha256_hex(path), "class": label, "records": len(records)})
         for r in records:
             sequences.append(r.sequence)
             structures.append(r.structure)
@@ -183,7 +188,7 @@ def read_multilabel_fasta(path: str | os.PathLike, class_names: Sequence[str] | 
     for i, p in enumerate(parsed):
         labels[i, p] = 1.0
     origins = [f"{path}:{r.line}" for r in records]
-    files = [{"path": str(path), "sha256": sha256_file(path), "class": "*", "records": len(records)}]
+    files = [{"path": str(path), "sha256": sha256_hex(path), "class": "*", "records": len(records)}]
     data = LabelledSet([r.sequence for r in records], labels, classes, "multilabel",
                        _check_structures([r.structure for r in records], origins), origins, files)
     return data, [(path, r) for r in records]
@@ -265,7 +270,7 @@ def read_table(path: str | os.PathLike, sequence_column: str, label_columns: Seq
         if empty and len(empty) < len(structures):
             raise InputError(f"{origins[empty[0]]}: mixed input: some rows have a structure and others do not")
         structures = None if empty else structures
-    files = [{"path": str(path), "sha256": sha256_file(path), "class": "*", "records": len(frame)}]
+    files = [{"path": str(path), "sha256": sha256_hex(path), "class": "*", "records": len(frame)}]
     return LabelledSet(sequences, labels, classes, task, structures, origins, files)
 
 

@@ -1,0 +1,27 @@
+"""``seqzoo zoo export RUN_DIR --name NAME``: publish a training run directory made earlier.
+
+An action of ``seqzoo zoo`` that lives in the training wing (it exports graphs with PyTorch and
+interprets the model), plugged into the zoo's command by ``seqzoo/cli.py`` so the zoo wing never
+imports training.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "publish a training run directory into the zoo"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", metavar="RUN_DIR")
+    parser.add_argument("--name", required=True, help="model name in the zoo")
+    parser.add_argument("--description", default=None)
+
+
+def run(args, zoo) -> int:
+    from seqzoo.training.publish import publish_run
+    from seqzoo.zoo.cli import emit
+
+    mv = publish_run(args.run_dir, zoo, args.name, description=args.description)
+    emit(args, mv.to_dict(), f"published {mv.name}:{mv.version} ({mv.digest}) at {mv.path}")
+    return 0
