@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("seqzoo.serving.cli_score", "score sequences through a server or in-process"),
     "variants": ("seqzoo.serving.cli_variants", "score the effects of VCF variants"),
 }
+# actions one wing adds to another's command, so the zoo wing never imports training
+EXTRA_ACTIONS: dict[str, dict[str, str]] = {"zoo": {"export": "seqzoo.training.cli_export"}}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         command = sub.add_parser(name, help=help_text, description=help_text)
-        module.add_arguments(command)
+        extra = {action: importlib.import_module(path) for action, path in EXTRA_ACTIONS.get(name, {}).items()}
+        if extra:
+            module.add_arguments(command, extra)
+        else:
+            module.add_arguments(command)
         command.set_defaults(run=module.run)
     return parser
 

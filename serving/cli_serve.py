@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 from pathlib import Path
 
@@ -102,10 +103,17 @@ def run(args) -> int:
     if args.workers < 1:
         raise InputError(f"--workers must be at least 1, got {args.workers}")
     if args.workers > 1:
-        from seqzoo.serving.workers import run_workers
+        from seqzoo.serving.workers import available_cores, run_workers
 
         settings_from(args)  # bad options fail here, once, before any worker starts
-        return run_workers(args, args.workers)
+        # the workers share the cores between their ONNX Runtime pools
+        threads = args.threads or max(1, available_cores() // args.workers)
+
+        def serve_on(port: int):
+            return functools.partial(serve_here, argparse.Namespace(**{**vars(args), "port": port,
+                                                                       "threads": threads}))
+
+        return run_workers(serve_on, args.workers, args.host, args.port, args.metrics_port)
 
     def ready(port: int) -> None:
         logging.getLogger("seqzoo.serve").info("ready on port %d", port, extra={"port": port})

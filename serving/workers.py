@@ -62,30 +62,34 @@ def reserved_port(host: str, port: int):
         sock.close()
 
 
-def _worker_main(args, index: int, events) -> None:
+def _worker_main(serve, index: int, events) -> None:
     """A spawned worker: one whole server on the shared port; tells the supervisor when ready."""
-    from seqzoo.serving.cli_serve import serve_here
     from seqzoo.zoo.errors import SeqzooError
 
     try:
-        serve_here(args, ready=lambda port: events.put((index, os.getpid())), worker=index)
+        serve(ready=lambda port: events.put((index, os.getpid())), worker=index)
     except SeqzooError as exc:
         print(f"seqzoo serve: worker {index}: error: {exc}", file=sys.stderr, flush=True)
         sys.exit(2)
 
 
 class Supervisor:
-    """Start ``workers`` copies of the server described by ``args`` and look after them.
+    """Start ``workers`` copies of a server and look after them.
 
     Parameters
     ----------
-    args : argparse.Namespace
-        ``seqzoo serve``'s arguments, already validated; ``args.port`` may be 0.
+    serve : callable
+        ``serve(ready=callable(port), worker=index)`` runs one whole server in a spawned process
+        until it drains (picklable: a module-level function or a ``functools.partial`` of one).
     workers : int
+    port : int
+        The shared port (already reserved), for the log.
+    metrics_port : int, optional
+        Where the supervisor serves the workers' merged Prometheus metrics.
     """
 
-    def __init__(self, args, workers: int):
-        self.args = args
+    def __init__(self, serve, workers: int, port: int, metrics_port: int | None = None):
+        self.serve, self.port, self.metrics_port = serve, port, metrics_port
         self.workers = workers
         self.context = multiprocessing.get_context("spawn")
         self.events = self.context.Queue()
@@ -95,7 +99,7 @@ class Supervisor:
         self.exit_code = 0
 
     def _start(self, index: int) -> None:
-        proc = self.context.Process(target=_worker_main, args=(self.args, index, self.events),
+        proc = self.context.Process(target=_worker_main, args=(self.serve, index, self.events),
                                     name=f"seqzoo-worker-{index}", daemon=False)
         proc.start()
         self.procs[index] = proc
@@ -120,8 +124,8 @@ class Supervisor:
                 was_all = len(self.ready) == self.workers
                 self.ready.add(index)
                 if not was_all and len(self.ready) == self.workers:
-                    log.info("ready on port %d (%d workers)", self.args.port, self.workers,
-                             extra={"port": self.args.port, "workers": self.workers})
+                    log.info("ready on port %d (%d workers)", self.port, self.workers,
+                             extra={"port": self.port, "workers": self.workers})
 
     def _reap(self) -> None:
         for index, proc in list(self.procs.items()):
@@ -148,10 +152,10 @@ class Supervisor:
         metrics_dir = tempfile.mkdtemp(prefix="seqzoo-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # the spawned workers inherit it
         try:
-            if self.args.metrics_port:
+            if self.metrics_port:
                 registry = CollectorRegistry()
                 multiprocess.MultiProcessCollector(registry, path=metrics_dir)
-                start_http_server(self.args.metrics_port, registry=registry)
+                start_http_server(self.metrics_port, registry=registry)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._stop_all)
             for index in range(self.workers):
@@ -169,10 +173,11 @@ class Supervisor:
         return self.exit_code
 
 
-def run_workers(args, workers: int) -> int:
-    """``seqzoo serve --workers N``: reserve the port, then supervise N workers on it."""
-    if args.threads is None:  # share the cores between the workers' ONNX Runtime pools
-        args.threads = max(1, available_cores() // workers)
-    with reserved_port(args.host, args.port) as port:
-        args.port = port
-        return Supervisor(args, workers).run()
+def run_workers(serve_on, workers: int, host: str, port: int, metrics_port: int | None = None) -> int:
+    """``seqzoo serve --workers N``: reserve the port, then supervise N workers on it.
+
+    ``serve_on(port)`` returns the picklable ``serve`` callable of :class:`Supervisor` for the
+    reserved port (``port`` 0 picks a free one).
+    """
+    with reserved_port(host, port) as bound:
+        return Supervisor(serve_on(bound), workers, bound, metrics_port).run()

@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,52 @@ def interpret_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, databa
         return interpret_model(model, config, codes, labels, scores, out_dir, database, **options)
 
 
+@dataclass
+class _Bench:
+    """What every interpretation step shares: the alphabet's parts, the pictures folder, the motif
+    database, and the clock that attributes time to each step (``summary["timings"]``)."""
+
+    alphabet: object
+    classes: list
+    pictures: Path
+    database: str | os.PathLike | None
+    timings: dict = field(default_factory=dict)
+    mark: float = field(default_factory=time.perf_counter)
+
+    def __post_init__(self):
+        self.product = isinstance(self.alphabet, ProductAlphabet)
+        self.seq_alpha = self.alphabet.sequence if self.product else self.alphabet
+        self.letters = self.seq_alpha.letters
+        self.struct_letters = self.alphabet.structure.letters if self.product else None
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round(self.timings.get(name, 0.0) + now - self.mark, 3)
+        self.mark = now
+
+    def seq_pwm(self, pwm: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """A kernel's PWM split into its sequence and structure parts (structure None for plain alphabets)."""
+        from seqzoo.training.kernel_motifs import split_product
+
+        return split_product(pwm, self.seq_alpha.size, self.alphabet.structure.size) if self.product else (pwm, None)
+
+    def matches_of(self, pwms: list[np.ndarray]) -> list:
+        from seqzoo.training.motif_match import match_motifs
+
+        if not pwms:
+            return []
+        try:
+            return match_motifs(pwms, self.letters, self.database, alphabet_name=self.seq_alpha.name)
+        except NotFoundError as exc:  # no database for this alphabet (protein): say so, do not fail
+            log.warning("motif matching skipped: %s", exc)
+            return [None] * len(pwms)
+
+    def logo(self, name: str, panels: list) -> str:
+        from seqzoo.training.logos import save_pwm_logos
+
+        return save_pwm_logos(self.pictures / name, panels).name
+
+
 def interpret_model(model, config: dict, codes: np.ndarray, labels: np.ndarray, scores: np.ndarray,
                     out_dir: str | os.PathLike, database: str | os.PathLike | None = None, top_kernels: int = 12,
                     max_sequences: int = 4000, ig_sequences: int = 300, ig_steps: int = 32,
@@ -106,178 +153,178 @@ def interpret_model(model, config: dict, codes: np.ndarray, labels: np.ndarray, 
     max_sequences, ig_sequences, ig_steps, optimise_steps, optimise_starts, seed : work limits and the seed
     """
     import torch
-    from seqzoo.training import attribution, cooccurrence, enrichment, kernel_motifs, kmers, optimise
-    from seqzoo.training.logos import save_pwm_logos
-    from seqzoo.training.motif_match import match_motifs
+    from seqzoo.training import cooccurrence
 
     started = time.perf_counter()
     out_dir = Path(out_dir)
-    pictures = out_dir / FOLDER
-    pictures.mkdir(parents=True, exist_ok=True)
-    alphabet = alphabet_from_dict(config["alphabet"])
-    classes = list(config["classes"])
-    task = config["task"]
+    (out_dir / FOLDER).mkdir(parents=True, exist_ok=True)
+    bench = _Bench(alphabet_from_dict(config["alphabet"]), list(config["classes"]), out_dir / FOLDER, database)
     codes = np.asarray(codes, dtype=np.uint8)
     labels = np.asarray(labels, dtype=np.float32)
     scores = np.asarray(scores, dtype=np.float32)
-    if codes.ndim != 2 or labels.shape != (len(codes), len(classes)) or scores.shape != labels.shape:
+    if codes.ndim != 2 or labels.shape != (len(codes), len(bench.classes)) or scores.shape != labels.shape:
         raise InputError(f"codes {codes.shape}, labels {labels.shape}, scores {scores.shape} do not fit "
-                         f"{len(classes)} classes")
+                         f"{len(bench.classes)} classes")
     if len(codes) == 0:
         raise InputError("the test split is empty: nothing to interpret")
-    product = isinstance(alphabet, ProductAlphabet)
-    seq_alpha = alphabet.sequence if product else alphabet
-    letters = seq_alpha.letters
-    struct_letters = alphabet.structure.letters if product else None
     torch.manual_seed(seed)
-
     rng = np.random.default_rng(seed)
     rows = np.arange(len(codes)) if len(codes) <= max_sequences else \
         np.sort(rng.choice(len(codes), max_sequences, replace=False))
-    onehot = alphabet.one_hot(codes[rows])
-    sub_labels = labels[rows]
+    onehot, sub_labels = bench.alphabet.one_hot(codes[rows]), labels[rows]
 
-    def seq_pwm(pwm: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        if product:
-            return kernel_motifs.split_product(pwm, seq_alpha.size, alphabet.structure.size)
-        return pwm, None
+    kernels = _kernel_motifs(bench, model, onehot, sub_labels, codes.shape[1], top_kernels)
+    values = kernels["values"]
+    heatmap = None  # 2. co-occurrence
+    if values.shape[1] >= 2 and len(values) >= 2:
+        clustering = cooccurrence.cluster_activations(values, max_sequences=1500, seed=seed)
+        heatmap = cooccurrence.plot_cooccurrence(bench.pictures / "cooccurrence.png", clustering, sub_labels,
+                                                 bench.classes, [f"k{k}" for k in range(values.shape[1])]).name
+    bench.lap("cooccurrence")
+    per_class = {"consensus": [], "optimised": [], "kmers": [], "examples": [], "entries": []}
+    for c in explained_classes(config["task"], bench.classes):
+        for key, items in _explain_class(bench, model, c, codes, labels, scores, rng, kernels["width"],
+                                         ig_sequences, ig_steps, optimise_steps, optimise_starts, seed).items():
+            per_class[key].extend(items)
+    bench.lap("other")
+    _write_motifs(bench, out_dir, kernels, per_class["consensus"] + per_class["optimised"])
+    entries = kernels["entries"] + [{k: v for k, v in s.items() if k in _ENTRY_KEYS} for s in per_class["entries"]]
+    summary = {
+        "classes": bench.classes, "task": config["task"], "letters": bench.letters,
+        "structure_letters": bench.struct_letters, "sequences": len(rows), "kernel_width": kernels["width"],
+        "kernels": kernels["summary"], "cooccurrence": heatmap, "consensus": per_class["consensus"],
+        "optimised": per_class["optimised"], "kmers": per_class["kmers"], "examples": per_class["examples"],
+        "database": None if database is None and bench.seq_alpha.name not in ("dna", "rna") else
+        str(database or ("jaspar2024" if bench.seq_alpha.name == "dna" else "attract")),
+        "seconds": round(time.perf_counter() - started, 2), "timings": bench.timings,
+    }
+    _write_json(bench.pictures / SUMMARY_FILE, summary)
+    return {"motifs": entries, "summary": summary}
 
-    def matches_of(pwms: list[np.ndarray]) -> list[list[dict]] | list[None]:
-        if not pwms:
-            return []
-        try:
-            return match_motifs(pwms, letters, database, alphabet_name=seq_alpha.name)
-        except NotFoundError as exc:  # no database for this alphabet (protein): say so, do not fail
-            log.warning("motif matching skipped: %s", exc)
-            return [None] * len(pwms)
 
-    timings: dict[str, float] = {}
-    mark = time.perf_counter()
+# the card's fields of a motif entry (the summary's entries add pictures, matches and PWMs)
+_ENTRY_KEYS = ("id", "kind", "class", "consensus", "importance", "sites", "match")
 
-    def lap(name: str) -> None:
-        nonlocal mark
-        now = time.perf_counter()
-        timings[name] = round(timings.get(name, 0.0) + now - mark, 3)
-        mark = now
 
-    # 1. kernel motifs and importance (pysster)
+def _kernel_motifs(bench: _Bench, model, onehot: np.ndarray, labels: np.ndarray, length: int,
+                   top_kernels: int) -> dict:
+    """1. Kernel motifs, their importance, positional and class enrichment (pysster), with logos
+    and enrichment plots of the ``top_kernels`` most important."""
+    from seqzoo.training import enrichment, kernel_motifs
+
     values, starts, width = kernel_motifs.first_layer_activations(model, onehot)
-    kms = kernel_motifs.kernel_motifs(onehot, values, starts, sub_labels, width)
+    kms = kernel_motifs.kernel_motifs(onehot, values, starts, labels, width)
     order = sorted(range(len(kms)), key=lambda k: -kms[k].importance)
-    split = [seq_pwm(km.pwm) for km in kms]
-    lap("kernel_motifs")
-    kernel_matches = matches_of([split[k][0] for k in order])
-    lap("matching")
-    hist = enrichment.positional_histograms(values, starts, sub_labels, np.array([km.threshold for km in kms]),
-                                            codes.shape[1], width)
-    dists = enrichment.class_distributions(values, sub_labels)
-    entries, kernels_summary = [], []
+    split = [bench.seq_pwm(km.pwm) for km in kms]
+    bench.lap("kernel_motifs")
+    matches = bench.matches_of([split[k][0] for k in order])
+    bench.lap("matching")
+    hist = enrichment.positional_histograms(values, starts, labels, np.array([km.threshold for km in kms]),
+                                            length, width)
+    dists = enrichment.class_distributions(values, labels)
+    entries, summary = [], []
     for rank, k in enumerate(order):
         km, (spwm, tpwm) = kms[k], split[k]
         peak = int(hist[k, km.top_class].argmax()) + 1 if hist[k, km.top_class].any() else None
-        entry = {"id": f"kernel_{k}", "kind": "kernel", "kernel": k, "consensus": consensus(spwm, letters),
-                 "importance": round(km.importance, 6), "sites": km.n_sites, "top_class": classes[km.top_class],
-                 "position_peak": peak, "match": _best(kernel_matches[rank])}
+        entry = {"id": f"kernel_{k}", "kind": "kernel", "kernel": k, "consensus": consensus(spwm, bench.letters),
+                 "importance": round(km.importance, 6), "sites": km.n_sites,
+                 "top_class": bench.classes[km.top_class], "position_peak": peak, "match": _best(matches[rank])}
         if tpwm is not None:
-            entry["structure_consensus"] = consensus(tpwm, struct_letters)
+            entry["structure_consensus"] = consensus(tpwm, bench.struct_letters)
         entries.append(entry)
         item = {**entry, "class_means": [None if np.isnan(v) else round(float(v), 6) for v in km.class_means],
-                "matches": kernel_matches[rank], "logo": None, "enrichment": None}
+                "matches": matches[rank], "logo": None, "enrichment": None}
         if rank < top_kernels:
-            panels = [(spwm, letters, f"kernel {k} ({km.n_sites} sites)", False)]
+            panels = [(spwm, bench.letters, f"kernel {k} ({km.n_sites} sites)", False)]
             if tpwm is not None:
-                panels.append((tpwm, struct_letters, "structure", True))
-            item["logo"] = save_pwm_logos(pictures / f"kernel_{k}_logo.png", panels).name
+                panels.append((tpwm, bench.struct_letters, "structure", True))
+            item["logo"] = bench.logo(f"kernel_{k}_logo.png", panels)
             item["enrichment"] = enrichment.plot_enrichment(
-                pictures / f"kernel_{k}_enrichment.png", hist[k], [d[:, k] for d in dists], classes,
+                bench.pictures / f"kernel_{k}_enrichment.png", hist[k], [d[:, k] for d in dists], bench.classes,
                 f"kernel {k}: positions of max activation (above threshold) and max activation per class").name
-        kernels_summary.append(item)
-    lap("kernel_plots")
+        summary.append(item)
+    bench.lap("kernel_plots")
+    return {"values": values, "width": width, "kms": kms, "order": order, "split": split, "entries": entries,
+            "summary": summary}
 
-    # 2. co-occurrence
-    heatmap = None
-    if values.shape[1] >= 2 and len(values) >= 2:
-        clustering = cooccurrence.cluster_activations(values, max_sequences=1500, seed=seed)
-        heatmap = cooccurrence.plot_cooccurrence(pictures / "cooccurrence.png", clustering, sub_labels, classes,
-                                                 [f"k{k}" for k in range(values.shape[1])]).name
-    lap("cooccurrence")
 
-    # 3. attribution (IG) consensus and examples, 4. optimisation, 5. k-mers: per explained class
-    sequences_all = alphabet.decode(codes)[0] if product else alphabet.decode(codes)
-    seqlet_width = max(width, 10)
-    consensus_summary, optimised_summary, kmer_summary, examples = [], [], [], []
-    for c in explained_classes(task, classes):
-        positives = np.flatnonzero((labels[:, c] > 0.5) & (scores[:, c] > 0.5))
-        chosen = positives[np.argsort(-scores[positives, c], kind="stable")]
-        if len(chosen) > ig_sequences:
-            chosen = np.sort(rng.choice(chosen, ig_sequences, replace=False))
-        if len(chosen):
-            x = alphabet.one_hot(codes[chosen])
-            lap("other")
-            attr = attribution.integrated_gradients(model, x, c, steps=ig_steps)
-            lap("integrated_gradients")
-            seq_attr = attr.reshape(len(x), x.shape[1], seq_alpha.size, -1).sum(axis=3) if product else attr
-            seq_x = x.reshape(len(x), x.shape[1], seq_alpha.size, -1).sum(axis=3) if product else x
-            seqlets = attribution.find_seqlets(seq_attr, seq_x, width=min(seqlet_width, x.shape[1]))
-            motifs = attribution.consensus_motifs(seqlets)
-            lap("seqlets")
-            motif_matches = matches_of([m.pwm for m in motifs])
-            lap("matching")
-            for i, (m, mm) in enumerate(zip(motifs, motif_matches)):
-                mid = f"consensus_{classes[c]}_{i}"
-                logo = save_pwm_logos(pictures / f"{mid}_logo.png",
-                                      [(m.pwm, letters, f"{classes[c]}: {m.n_seqlets} seqlets", False)]).name
-                entry = {"id": mid, "kind": "attribution", "class": classes[c], "consensus": consensus(m.pwm, letters),
-                         "importance": None, "sites": m.n_seqlets, "match": _best(mm)}
-                entries.append(entry)
-                consensus_summary.append({**entry, "fraction": round(m.fraction, 4), "matches": mm, "logo": logo,
-                                          "pwm": m.pwm.round(5).tolist()})
-            top3 = np.argsort(-scores[chosen, c], kind="stable")[:3]
-            examples.append({"class": classes[c], "image": attribution.plot_attribution_maps(
-                pictures / f"attribution_{classes[c]}.png", attr[top3], x[top3], letters,
-                [f"test sequence {int(chosen[j])} (score {scores[chosen[j], c]:.3f})" for j in top3],
-                struct_letters).name})
-        lap("attribution_plots")
-        opt = optimise.optimise_class(model, c, codes.shape[1], alphabet.size, width=max(width, 12) + 6,
-                                      starts=optimise_starts, steps=optimise_steps, seed=seed)
-        lap("optimisation")
-        opt_pwm, _ = seq_pwm(opt.pwm)
-        mm = matches_of([opt_pwm])[0]
-        mid = f"optimised_{classes[c]}"
-        logo = save_pwm_logos(pictures / f"{mid}_logo.png",
-                              [(opt_pwm, letters, f"optimised input for {classes[c]} (P = {opt.probability:.3f})",
-                                False)]).name
-        entry = {"id": mid, "kind": "optimised", "class": classes[c], "consensus": consensus(opt_pwm, letters),
-                 "importance": None, "match": _best(mm)}
-        entries.append(entry)
-        optimised_summary.append({**entry, "probability": opt.probability, "start": opt.start + 1, "matches": mm,
-                                  "logo": logo, "pwm": opt_pwm.round(5).tolist()})
-        lap("matching")
-        class_rows = np.flatnonzero(labels[:, c] > 0.5)
-        kmer_summary.append({"class": classes[c], **kmers.top_bottom_kmers(
-            [sequences_all[i] for i in class_rows], scores[class_rows, c], letters)})
+def _explain_class(bench: _Bench, model, c: int, codes, labels, scores, rng, width: int, ig_sequences: int,
+                   ig_steps: int, optimise_steps: int, optimise_starts: int, seed: int) -> dict:
+    """3. Attribution (IG) consensus motifs and examples, 4. the optimised input, 5. k-mers, for class ``c``."""
+    from seqzoo.training import kmers, optimise
 
-    lap("other")
-    # motifs.meme: sequence motifs; structure motifs in their own file
+    name, letters = bench.classes[c], bench.letters
+    out = {"consensus": [], "optimised": [], "kmers": [], "examples": []}
+    positives = np.flatnonzero((labels[:, c] > 0.5) & (scores[:, c] > 0.5))
+    chosen = positives[np.argsort(-scores[positives, c], kind="stable")]
+    if len(chosen) > ig_sequences:
+        chosen = np.sort(rng.choice(chosen, ig_sequences, replace=False))
+    if len(chosen):
+        out["consensus"], example = _attribution_motifs(bench, model, c, codes[chosen], scores[chosen, c], chosen,
+                                                        width, ig_steps)
+        out["examples"].append(example)
+    bench.lap("attribution_plots")
+    opt = optimise.optimise_class(model, c, codes.shape[1], bench.alphabet.size, width=max(width, 12) + 6,
+                                  starts=optimise_starts, steps=optimise_steps, seed=seed)
+    bench.lap("optimisation")
+    opt_pwm, _ = bench.seq_pwm(opt.pwm)
+    mm = bench.matches_of([opt_pwm])[0]
+    mid = f"optimised_{name}"
+    title = f"optimised input for {name} (P = {opt.probability:.3f})"
+    logo = bench.logo(f"{mid}_logo.png", [(opt_pwm, letters, title, False)])
+    out["optimised"].append({"id": mid, "kind": "optimised", "class": name, "consensus": consensus(opt_pwm, letters),
+                             "importance": None, "match": _best(mm), "probability": opt.probability,
+                             "start": opt.start + 1, "matches": mm, "logo": logo, "pwm": opt_pwm.round(5).tolist()})
+    bench.lap("matching")
+    class_rows = np.flatnonzero(labels[:, c] > 0.5)
+    decoded = bench.alphabet.decode(codes[class_rows])
+    sequences = decoded[0] if bench.product else decoded
+    out["kmers"].append({"class": name, **kmers.top_bottom_kmers(sequences, scores[class_rows, c], letters)})
+    out["entries"] = out["consensus"] + out["optimised"]
+    return out
+
+
+def _attribution_motifs(bench: _Bench, model, c: int, codes, class_scores, chosen, width: int,
+                        ig_steps: int) -> tuple[list, dict]:
+    """Integrated gradients of the chosen positives, their seqlets' consensus motifs, and the
+    attribution maps of the three best-scored as an example picture."""
+    from seqzoo.training import attribution
+
+    name, letters, size = bench.classes[c], bench.letters, bench.seq_alpha.size
+    x = bench.alphabet.one_hot(codes)
+    bench.lap("other")
+    attr = attribution.integrated_gradients(model, x, c, steps=ig_steps)
+    bench.lap("integrated_gradients")
+    seq_attr = attr.reshape(len(x), x.shape[1], size, -1).sum(axis=3) if bench.product else attr
+    seq_x = x.reshape(len(x), x.shape[1], size, -1).sum(axis=3) if bench.product else x
+    motifs = attribution.consensus_motifs(attribution.find_seqlets(seq_attr, seq_x,
+                                                                   width=min(max(width, 10), x.shape[1])))
+    bench.lap("seqlets")
+    matches = bench.matches_of([m.pwm for m in motifs])
+    bench.lap("matching")
+    found = []
+    for i, (m, mm) in enumerate(zip(motifs, matches)):
+        mid = f"consensus_{name}_{i}"
+        logo = bench.logo(f"{mid}_logo.png", [(m.pwm, letters, f"{name}: {m.n_seqlets} seqlets", False)])
+        found.append({"id": mid, "kind": "attribution", "class": name, "consensus": consensus(m.pwm, letters),
+                      "importance": None, "sites": m.n_seqlets, "match": _best(mm), "fraction": round(m.fraction, 4),
+                      "matches": mm, "logo": logo, "pwm": m.pwm.round(5).tolist()})
+    top3 = np.argsort(-class_scores, kind="stable")[:3]
+    image = attribution.plot_attribution_maps(
+        bench.pictures / f"attribution_{name}.png", attr[top3], x[top3], letters,
+        [f"test sequence {int(chosen[j])} (score {class_scores[j]:.3f})" for j in top3], bench.struct_letters).name
+    return found, {"class": name, "image": image}
+
+
+def _write_motifs(bench: _Bench, out_dir: Path, kernels: dict, others: list[dict]) -> None:
+    """motifs.meme: sequence motifs (kernels by importance, then consensus and optimised);
+    structure kernel motifs in motifs_structure.meme."""
+    kms, order, split = kernels["kms"], kernels["order"], kernels["split"]
     seq_motifs = [Motif(f"kernel_{k}", split[k][0], f"importance={kms[k].importance:.4f}", max(kms[k].n_sites, 1))
                   for k in order]
-    seq_motifs += [Motif(s["id"], np.asarray(s["pwm"]), s["kind"], max(int(s.get("sites") or 1), 1))
-                   for s in consensus_summary + optimised_summary]
-    strands = "+ -" if seq_alpha.name == "dna" else "+"
-    write_meme(out_dir / "motifs.meme", seq_motifs, letters, strands=strands)
-    if product:
+    seq_motifs += [Motif(s["id"], np.asarray(s["pwm"]), s["kind"], max(int(s.get("sites") or 1), 1)) for s in others]
+    write_meme(out_dir / "motifs.meme", seq_motifs, bench.letters, strands="+ -" if bench.seq_alpha.name == "dna" else "+")
+    if bench.product:
         write_meme(out_dir / "motifs_structure.meme",
                    [Motif(f"kernel_{k}", split[k][1], f"importance={kms[k].importance:.4f}", max(kms[k].n_sites, 1))
-                    for k in order], struct_letters, strands="+")
-
-    summary = {
-        "classes": classes, "task": task, "letters": letters, "structure_letters": struct_letters,
-        "sequences": len(rows), "kernel_width": width, "kernels": kernels_summary,
-        "cooccurrence": heatmap, "consensus": consensus_summary, "optimised": optimised_summary,
-        "kmers": kmer_summary, "examples": examples,
-        "database": None if database is None and seq_alpha.name not in ("dna", "rna") else
-        str(database or ("jaspar2024" if seq_alpha.name == "dna" else "attract")),
-        "seconds": round(time.perf_counter() - started, 2), "timings": timings,
-    }
-    _write_json(pictures / SUMMARY_FILE, summary)
-    return {"motifs": entries, "summary": summary}
+                    for k in order], bench.struct_letters, strands="+")

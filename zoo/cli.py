@@ -11,10 +11,12 @@ import argparse
 import json
 import time
 
-ACTIONS = ("list", "show", "verify", "pull", "push", "index", "export")
+ACTIONS = ("list", "show", "verify", "pull", "push", "index")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, extra: dict | None = None) -> None:
+    """The zoo actions, plus ``extra`` ones from other wings: name -> a module with ``HELP``,
+    ``add_arguments(parser)`` and ``run(args, zoo) -> int`` (``export`` comes from training)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--zoo", metavar="DIR", default=None, help="local zoo folder (default $SEQZOO_ZOO or ./zoo)")
     common.add_argument("--json", action="store_true", help="machine-readable output")
@@ -38,19 +40,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--registry", metavar="URL", required=True)
     p = sub.add_parser("index", parents=[common], help="rewrite index.json of a zoo folder or registry (for http)")
     p.add_argument("--registry", metavar="URL", help="registry to index (default: the local zoo)")
-    p = sub.add_parser("export", parents=[common], help="publish a training run directory into the zoo")
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--name", required=True, help="model name in the zoo")
-    p.add_argument("--description", default=None)
+    for name, module in (extra or {}).items():
+        p = sub.add_parser(name, parents=[common], help=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(extra_run=module.run)
 
 
 def run(args: argparse.Namespace) -> int:
     from seqzoo.zoo.registry import open_zoo
 
     zoo = open_zoo(args.zoo)
+    if getattr(args, "extra_run", None) is not None:
+        return args.extra_run(args, zoo)
     options = {"timeout": args.timeout, "s3_endpoint": args.s3_endpoint}
-    return {"list": _list, "show": _show, "verify": _verify, "pull": _pull, "push": _push, "index": _index,
-            "export": _export}[args.action](args, zoo, options)
+    return {"list": _list, "show": _show, "verify": _verify, "pull": _pull, "push": _push,
+            "index": _index}[args.action](args, zoo, options)
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -62,7 +66,8 @@ def table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in cells)
 
 
-def _emit(args, payload, text: str) -> None:
+def emit(args, payload, text: str) -> None:
+    """Print ``payload`` as JSON with ``--json``, else ``text``."""
     print(json.dumps(payload, indent=1, sort_keys=True) if args.json else text)
 
 
@@ -89,7 +94,7 @@ def _list(args, zoo, options) -> int:
                  "classes": mv.card.get("classes"), "auroc": _headline(mv.card)} for mv in zoo.list(args.name)]
     shown = [{**r, "digest": _short(r.get("digest")),
               "classes": ",".join(r.get("classes") or [])} for r in rows]
-    _emit(args, rows, table(shown, ["name", "version", "digest", "created", "task", "classes"]
+    emit(args, rows, table(shown, ["name", "version", "digest", "created", "task", "classes"]
                             + (["auroc"] if not args.registry else [])) if rows else "no models")
     return 0
 
@@ -140,7 +145,7 @@ def _verify(args, zoo, options) -> int:
     worst = check_expect(mv.path, mv.card)
     payload = {**mv.to_dict(), "files": len(list(mv.path.iterdir())), "expect_entries": len(mv.card["expect"]),
                "expect_max_error": worst, "ok": True}
-    _emit(args, payload, f"{mv.name}:{mv.version} OK: {payload['files']} files match {mv.digest}; "
+    emit(args, payload, f"{mv.name}:{mv.version} OK: {payload['files']} files match {mv.digest}; "
                          f"{payload['expect_entries']} expect entries reproduced (max error {worst:.2g})")
     return 0
 
@@ -151,7 +156,7 @@ def _pull(args, zoo, options) -> int:
     start = time.perf_counter()
     mv = pull(args.ref, args.registry, zoo, **options)
     payload = {**mv.to_dict(), "registry": args.registry, "seconds": round(time.perf_counter() - start, 3)}
-    _emit(args, payload, f"pulled {mv.name}:{mv.version} ({mv.digest}) into {mv.path}")
+    emit(args, payload, f"pulled {mv.name}:{mv.version} ({mv.digest}) into {mv.path}")
     return 0
 
 
@@ -160,7 +165,7 @@ def _push(args, zoo, options) -> int:
 
     result = push(args.ref, args.registry, zoo, **options)
     verb = "pushed" if result["status"] == "pushed" else "already present:"
-    _emit(args, result, f"{verb} {result['name']}:{result['version']} ({result['digest']}) to {result['registry']}")
+    emit(args, result, f"{verb} {result['name']}:{result['version']} ({result['digest']}) to {result['registry']}")
     return 0
 
 
@@ -170,13 +175,5 @@ def _index(args, zoo, options) -> int:
     target = args.registry or str(zoo.root)
     index = write_index(target, **options)
     count = sum(len(m["versions"]) for m in index["models"].values())
-    _emit(args, index, f"wrote {target.rstrip('/')}/index.json: {len(index['models'])} models, {count} versions")
-    return 0
-
-
-def _export(args, zoo, options) -> int:
-    from seqzoo.training.publish import publish_run
-
-    mv = publish_run(args.run_dir, zoo, args.name, description=args.description)
-    _emit(args, mv.to_dict(), f"published {mv.name}:{mv.version} ({mv.digest}) at {mv.path}")
+    emit(args, index, f"wrote {target.rstrip('/')}/index.json: {len(index['models'])} models, {count} versions")
     return 0
