@@ -19,8 +19,6 @@ import time
 from collections import Counter
 
 log = logging.getLogger(__name__)
-# variants explained per engine call: 32 windows x 50 IG steps keeps the graph's activations small
-ATTRIBUTION_BATCH = 16
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -141,18 +139,10 @@ def run(args) -> int:
 
 
 def _run(args, names: list[str]) -> int:
-    from pathlib import Path
-
-    from seqzoo.serving.effects import check_rc_rule, sequence_letters
+    from seqzoo.serving.effects import check_rc_rule
     from seqzoo.serving.genome import Genome
     from seqzoo.serving.scorers import open_scorer
-    from seqzoo.serving.variant_attribution import (
-        AttributionWriter,
-        attribute_pairs,
-        logo_matrix,
-        plot_name,
-        plot_variant,
-    )
+    from seqzoo.serving.variant_attribution import VariantExplainer
     from seqzoo.serving.variant_scoring import fixed_length, score_chunk
     from seqzoo.serving.variant_writer import open_writer, skip_code
     from seqzoo.serving.vcf import VcfReader
@@ -163,58 +153,32 @@ def _run(args, names: list[str]) -> int:
     genome = Genome(args.genome, contig_map=args.contig_map, cache=args.genome_cache)
     scorer = open_scorer(args.model, args.local, args.zoo, args.device, args.threads, args.server, args.token_file,
                          args.tls_ca, call_timeout=600.0)
-    writer = attr_writer = None
+    writer = explainer = None
+    counts: Counter = Counter()
+    n_records = 0
     try:
         length = fixed_length(scorer)
         check_rc_rule(scorer.alphabet, args.rc_average, args.strand)
-        letters = sequence_letters(scorer.alphabet)
         writer = open_writer(args.output, reader.vcf, scorer.identity, length, scorer.classes, names, args.strand,
                              args.rc_average)
-        if args.attribution_out:
-            attr_writer = AttributionWriter(args.attribution_out, {
-                "model": scorer.ref, "digest": scorer.digest, "method": args.attribution,
-                "target": args.target or scorer.classes[-1], "steps": args.ig_steps if args.attribution == "ig" else 0,
-                "columns": list(scorer.columns), "strand": args.strand, "length": length,
-                "layout": "<key>/ref, <key>/alt: float32 [L, A]; <key>/spans: [[ref_start, ref_end], [alt_start, alt_end]]"})
-        plots = Path(args.plots) if args.plots else None
-        if plots:
-            plots.mkdir(parents=True, exist_ok=True)
-        counts: Counter = Counter()
-        n_records = plotted = 0
+        if args.attribution:
+            explainer = VariantExplainer(scorer, args.attribution, args.target, args.ig_steps, args.attribution_out,
+                                         args.plots, args.strand, length)
         with tqdm(total=reader.records, unit="variant", disable=args.quiet, file=sys.stderr) as bar:
             chunks = prefetch((chunk, score_chunk(scorer, chunk, genome, names, args.strand, args.rc_average,
                                                   args.max_n_fraction)) for chunk in reader.chunks(args.chunk_size))
             for chunk, (rows, values, scored) in chunks:
                 writer.write_chunk(chunk, rows, values)
-                for row in rows:
-                    counts[skip_code(row.skip) if row.skip else "scored"] += 1
-                if args.attribution and scored:
-                    for start in range(0, len(scored), ATTRIBUTION_BATCH):
-                        part = [rows[i] for i in scored[start:start + ATTRIBUTION_BATCH]]
-                        ref_attr, alt_attr = attribute_pairs(scorer.attribute, [r.ref_window for r in part],
-                                                             [r.alt_window for r in part], args.attribution,
-                                                             args.target, args.ig_steps)
-                        for k, row in enumerate(part):
-                            key = row.key
-                            if attr_writer is not None:
-                                key = attr_writer.add(row.key, ref_attr[k], alt_attr[k], row.ref_span, row.alt_span)
-                            if plots is not None:
-                                title = (f"{key}  |  {scorer.ref}  class {args.target or scorer.classes[-1]}"
-                                         f"  |  {args.attribution}  |  strand {row.strand}")
-                                plot_variant(plots / plot_name(plotted, key), title,
-                                             logo_matrix(ref_attr[k], row.ref_window, args.attribution,
-                                                         list(scorer.columns), letters),
-                                             logo_matrix(alt_attr[k], row.alt_window, args.attribution,
-                                                         list(scorer.columns), letters),
-                                             letters, row.ref_span, row.alt_span)
-                                plotted += 1
+                counts.update(skip_code(row.skip) if row.skip else "scored" for row in rows)
+                if explainer is not None:
+                    explainer.explain([rows[i] for i in scored])
                 n_records += len(chunk)
                 bar.update(len(chunk))
         writer.commit()
-        if attr_writer is not None:
-            attr_writer.commit()
+        if explainer is not None:
+            explainer.commit()
     except BaseException:
-        for w in (writer, attr_writer):
+        for w in (writer, explainer):
             if w is not None:
                 w.abort()
         raise
@@ -222,10 +186,9 @@ def _run(args, names: list[str]) -> int:
         scorer.close()
         genome.close()
         reader.close()
-    seconds = time.monotonic() - started
     skipped = {k: v for k, v in counts.items() if k != "scored"}
     print(f"seqzoo variants: {n_records} records, {sum(counts.values())} variant x ALT x strand rows: "
           f"{counts['scored']} scored, {sum(skipped.values())} skipped"
           + (f" ({', '.join(f'{k} {v}' for k, v in sorted(skipped.items()))})" if skipped else "")
-          + f"; {seconds:.1f} s -> {args.output}", file=sys.stderr)
+          + f"; {time.monotonic() - started:.1f} s -> {args.output}", file=sys.stderr)
     return 0

@@ -32,26 +32,12 @@ from pathlib import Path
 
 import numpy as np
 from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.io.atomic import temporary_name
 
 METHODS = ("ig", "ism")
 
 # attribute(sequences, method, target, steps) -> float32 [N, L, A]
 AttributeFn = Callable[[list, str, "str | None", int], np.ndarray]
-
-
-def local_attribution(engine) -> AttributeFn:
-    """An attribution function over an in-process Engine (``seqzoo variants --local``)."""
-
-    def attribute(sequences: list[str], method: str, target: str | None, steps: int) -> np.ndarray:
-        if method not in METHODS:
-            raise InputError(f"attribution method {method!r} is not one of {', '.join(METHODS)}")
-        codes = engine.encode(sequences, convert_tu=True)
-        selector = engine.selector(len(sequences), target)
-        if method == "ig":
-            return engine.integrated_gradients(engine.alphabet.one_hot(codes), selector, steps)
-        return engine.ism(codes, selector)
-
-    return attribute
 
 
 def attribute_pairs(attribute: AttributeFn, ref_windows: list[str], alt_windows: list[str], method: str,
@@ -93,9 +79,7 @@ class AttributionWriter:
         if self.path.suffix != ".npz":
             raise InputError(f"attribution output {self.path} must end in .npz")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self._tmp = temporary_name(self.path)
         self._zip = zipfile.ZipFile(self._tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
         self._seen: dict[str, int] = {}
         self.count = 0
@@ -220,3 +204,73 @@ def plot_name(index: int, key: str) -> str:
     """A safe file name for variant ``index``'s plot: ``000012_NC_007795_22181_C_A.png``."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", key).strip("_")[:80]
     return f"{index:06d}_{safe}.png"
+
+
+class VariantExplainer:
+    """Attribution maps of both alleles of scored variants, into an ``.npz`` and/or one plot each.
+
+    Parameters
+    ----------
+    scorer : LocalScorer or RemoteScorer
+        Its ``attribute(sequences, method, target, steps)`` computes the maps.
+    method : {"ig", "ism"}
+    target : str, optional
+        The class explained (default: the last, a binary model's positive).
+    steps : int
+        Integrated-gradients steps.
+    npz : str, optional
+        The ``.npz`` of maps (``AttributionWriter``).
+    plots : str, optional
+        A folder for one PNG per variant (ref and alt logos).
+    strand : str
+    length : int
+    """
+
+    BATCH = 16  # variants explained per call: 32 windows x 50 IG steps keeps the graph's activations small
+
+    def __init__(self, scorer, method: str, target: str | None, steps: int, npz: str | None, plots: str | None,
+                 strand: str, length: int):
+        from seqzoo.serving.effects import sequence_letters
+
+        self.scorer, self.method, self.target, self.steps = scorer, method, target, steps
+        self.letters = sequence_letters(scorer.alphabet)
+        self.plots = Path(plots) if plots else None
+        if self.plots:
+            self.plots.mkdir(parents=True, exist_ok=True)
+        self.plotted = 0
+        self.writer = None if not npz else AttributionWriter(npz, {
+            "model": scorer.ref, "digest": scorer.digest, "method": method,
+            "target": target or scorer.classes[-1], "steps": steps if method == "ig" else 0,
+            "columns": list(scorer.columns), "strand": strand, "length": length,
+            "layout": "<key>/ref, <key>/alt: float32 [L, A]; <key>/spans: [[ref_start, ref_end], [alt_start, alt_end]]"})
+
+    def explain(self, rows: list) -> None:
+        """Explain these VariantWindows (all scored), ``BATCH`` at a time."""
+        for start in range(0, len(rows), self.BATCH):
+            part = rows[start:start + self.BATCH]
+            ref_attr, alt_attr = attribute_pairs(self.scorer.attribute, [r.ref_window for r in part],
+                                                 [r.alt_window for r in part], self.method, self.target, self.steps)
+            for k, row in enumerate(part):
+                key = row.key
+                if self.writer is not None:
+                    key = self.writer.add(row.key, ref_attr[k], alt_attr[k], row.ref_span, row.alt_span)
+                if self.plots is not None:
+                    self._plot(key, row, ref_attr[k], alt_attr[k])
+
+    def _plot(self, key: str, row, ref_attr: np.ndarray, alt_attr: np.ndarray) -> None:
+        columns = list(self.scorer.columns)
+        title = (f"{key}  |  {self.scorer.ref}  class {self.target or self.scorer.classes[-1]}"
+                 f"  |  {self.method}  |  strand {row.strand}")
+        plot_variant(self.plots / plot_name(self.plotted, key), title,
+                     logo_matrix(ref_attr, row.ref_window, self.method, columns, self.letters),
+                     logo_matrix(alt_attr, row.alt_window, self.method, columns, self.letters),
+                     self.letters, row.ref_span, row.alt_span)
+        self.plotted += 1
+
+    def commit(self) -> None:
+        if self.writer is not None:
+            self.writer.commit()
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()

@@ -198,60 +198,63 @@ def build_windows(records: Iterable[VariantLike], genome: GenomeLike, length: in
     if length < 1:
         raise InputError(f"window length must be positive, got {length}")
     strands = ("+", "-") if strand == "both" else (strand,)
-    both = strand == "both"
-    c = length // 2
     out: list[VariantWindow] = []
     for index, rec in enumerate(records):
-        ref = rec.ref.upper()
         alts = rec.alts or ["."]
         contig = genome.resolve(rec.chrom)
-        p = rec.pos - 1
         for alt_index, raw_alt in enumerate(alts):
-            alt = raw_alt.upper()
-            rows = [VariantWindow(index, alt_index, variant_key(rec.chrom, rec.pos, rec.id, rec.ref, raw_alt,
-                                                               len(alts), s, both),
-                                  rec.chrom, rec.pos, rec.ref, raw_alt, s) for s in strands]
-            reason = allele_problem(raw_alt)
-            genome_ref = None
-            if reason is None and not _BASES.match(ref):
-                reason = f"REF has letters other than ACGTN: {''.join(sorted(set(ref) - set('ACGTN')))}"
-            if reason is None and alt == ref:
-                reason = "ALT is the same as REF"
-            if reason is None and contig is None:
-                reason = f"contig {rec.chrom!r} is not in the genome"
-            if reason is None and p + len(ref) > genome.lengths[contig]:
-                reason = f"REF ends past the end of {rec.chrom} ({genome.lengths[contig]} bases)"
-            windows = None
-            if reason is None:
-                end = max(p - c + length, p + len(ref), p + len(ref) + length - c - len(alt))
-                segment = genome.fetch(contig, p - c, end)
-                genome_ref = segment[c:c + len(ref)]
-                if not _ref_matches(ref, genome_ref):
-                    reason = (f"REF mismatch: the VCF has {_short(ref, 20)}, the genome has "
-                              f"{_short(genome_ref, 20)} at {rec.chrom}:{rec.pos}")
-                else:
-                    windows = allele_windows(segment, c, len(ref), alt, length)
-                    n_frac = max(windows[0].count("N"), windows[1].count("N")) / length
-                    if n_frac > max_n_fraction:
-                        reason = (f"window is {100 * n_frac:.0f}% N (more than "
-                                  f"{100 * max_n_fraction:.0f}%; contig end or assembly gap)")
-                        windows = None
-            for row in rows:
+            reason, genome_ref, windows = _check_and_cut(rec, raw_alt, contig, genome, length, max_n_fraction)
+            for s in strands:
+                row = VariantWindow(index, alt_index, variant_key(rec.chrom, rec.pos, rec.id, rec.ref, raw_alt,
+                                                                  len(alts), s, strand == "both"),
+                                    rec.chrom, rec.pos, rec.ref, raw_alt, s)
                 if genome_ref is not None:
-                    row.ref_match = _ref_matches(ref, genome_ref)
+                    row.ref_match = _ref_matches(rec.ref.upper(), genome_ref)
                 row.skip = reason
-                if windows is None:
-                    continue
-                ref_span = (c, min(c + len(ref), length))
-                alt_span = (c, min(c + len(alt), length))
-                ref_w, alt_w = windows
-                if row.strand == "-":
-                    ref_w, alt_w = reverse_complement(ref_w), reverse_complement(alt_w)
-                    ref_span = (length - ref_span[1], length - ref_span[0])
-                    alt_span = (length - alt_span[1], length - alt_span[0])
-                if rna:
-                    ref_w, alt_w = ref_w.translate(_TO_RNA), alt_w.translate(_TO_RNA)
-                row.ref_window, row.alt_window = ref_w, alt_w
-                row.ref_span, row.alt_span = ref_span, alt_span
-            out.extend(rows)
+                if windows is not None:
+                    _orient(row, windows, len(rec.ref), len(raw_alt), length, rna)
+                out.append(row)
     return out
+
+
+def _check_and_cut(rec, raw_alt: str, contig: str | None, genome, length: int, max_n_fraction: float):
+    """(skip reason or None, the genome's REF bases or None, (ref window, alt window) or None) of one ALT."""
+    ref, alt, p, c = rec.ref.upper(), raw_alt.upper(), rec.pos - 1, length // 2
+    reason = allele_problem(raw_alt)
+    if reason is None and not _BASES.match(ref):
+        reason = f"REF has letters other than ACGTN: {''.join(sorted(set(ref) - set('ACGTN')))}"
+    if reason is None and alt == ref:
+        reason = "ALT is the same as REF"
+    if reason is None and contig is None:
+        reason = f"contig {rec.chrom!r} is not in the genome"
+    if reason is None and p + len(ref) > genome.lengths[contig]:
+        reason = f"REF ends past the end of {rec.chrom} ({genome.lengths[contig]} bases)"
+    if reason is not None:
+        return reason, None, None
+    end = max(p - c + length, p + len(ref), p + len(ref) + length - c - len(alt))
+    segment = genome.fetch(contig, p - c, end)
+    genome_ref = segment[c:c + len(ref)]
+    if not _ref_matches(ref, genome_ref):
+        return (f"REF mismatch: the VCF has {_short(ref, 20)}, the genome has {_short(genome_ref, 20)} at "
+                f"{rec.chrom}:{rec.pos}"), genome_ref, None
+    windows = allele_windows(segment, c, len(ref), alt, length)
+    n_frac = max(windows[0].count("N"), windows[1].count("N")) / length
+    if n_frac > max_n_fraction:
+        return (f"window is {100 * n_frac:.0f}% N (more than {100 * max_n_fraction:.0f}%; contig end or "
+                "assembly gap)"), genome_ref, None
+    return None, genome_ref, windows
+
+
+def _orient(row: VariantWindow, windows: tuple[str, str], ref_len: int, alt_len: int, length: int, rna: bool) -> None:
+    """Set the row's windows and allele spans for its strand (reverse complement on ``-``; U for RNA)."""
+    c = length // 2
+    ref_span, alt_span = (c, min(c + ref_len, length)), (c, min(c + alt_len, length))
+    ref_w, alt_w = windows
+    if row.strand == "-":
+        ref_w, alt_w = reverse_complement(ref_w), reverse_complement(alt_w)
+        ref_span = (length - ref_span[1], length - ref_span[0])
+        alt_span = (length - alt_span[1], length - alt_span[0])
+    if rna:
+        ref_w, alt_w = ref_w.translate(_TO_RNA), alt_w.translate(_TO_RNA)
+    row.ref_window, row.alt_window = ref_w, alt_w
+    row.ref_span, row.alt_span = ref_span, alt_span

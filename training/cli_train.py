@@ -163,7 +163,6 @@ def prepare(args, quiet: bool) -> Prepared:
     """Read, check, fold, fix the length, encode, split, and check for leaks."""
     import numpy as np
     from seqzoo.training import data
-    from seqzoo.zoo import structure as fold
     from seqzoo.zoo.alphabets import ProductAlphabet, get_alphabet, structure_alphabet
 
     train, test, where, test_where = read_inputs(args)
@@ -185,19 +184,8 @@ def prepare(args, quiet: bool) -> Prepared:
     if length < 1:
         raise InputError(f"--length {length} must be positive")
     sets = {"train": train, "test": test}
-    structures = {}
     start = time.perf_counter()
-    if form:
-        for name, ds in sets.items():
-            if ds is None:
-                continue
-            if ds.structures is not None:
-                for i, (s, t) in enumerate(zip(ds.sequences, ds.structures)):
-                    if len(s) != len(t):
-                        raise InputError(f"{ds.origins[i]}: structure is {len(t)} long but the sequence {len(s)}")
-                structures[name] = fold.convert(ds.structures, form)
-            else:
-                structures[name] = fold.structures(ds.sequences, form, args.fold_processes, progress=not quiet)
+    structures = _structures(sets, form, args.fold_processes, quiet) if form else {}
     fold_seconds = time.perf_counter() - start
     product = ProductAlphabet(alphabet, structure_alphabet(form)) if form else None
     pads = ("F", "T") if form == "annotated" else (".", ".")
@@ -243,6 +231,24 @@ def prepare(args, quiet: bool) -> Prepared:
             raise InputError(f"class {missing!r} has no sequences in the {name} split: give more sequences")
     return Prepared(product or alphabet, alphabet, train.classes, train.task, length, form, codes, seq_codes,
                     labels, train.files + (test.files if test is not None else []), split, report, fold_seconds)
+
+
+def _structures(sets: dict, form: str, processes: int | None, quiet: bool) -> dict:
+    """Each set's structures in ``form``: the ones its records carry (lengths checked), else folded."""
+    from seqzoo.zoo import structure as fold
+
+    structures = {}
+    for name, ds in sets.items():
+        if ds is None:
+            continue
+        if ds.structures is not None:
+            for i, (s, t) in enumerate(zip(ds.sequences, ds.structures)):
+                if len(s) != len(t):
+                    raise InputError(f"{ds.origins[i]}: structure is {len(t)} long but the sequence {len(s)}")
+            structures[name] = fold.convert(ds.structures, form)
+        else:
+            structures[name] = fold.structures(ds.sequences, form, processes, progress=not quiet)
+    return structures
 
 
 def _take(codes, seq_codes, labels, seqs, source, target, index) -> None:

@@ -119,16 +119,7 @@ def render(card: dict, summary: dict | None, folders: Sequence[Path]) -> str:
                  f"{summary['sequences']} test sequences: each kernel's PWM is built from the subsequences at the "
                  f"maximum activation of the top class's sequences above the threshold; importance = highest minus "
                  f"lowest class mean of the maximum activation. Matches: TOMTOM (memelite) against {_esc(db)}.</p>")
-    rows = [("<tr><th>#</th><th>kernel</th><th>logo</th><th>consensus</th><th>importance</th><th>sites</th>"
-             "<th>top class</th><th>peak</th><th>best match</th><th>positional and class enrichment</th></tr>")]
-    for rank, k in enumerate(summary["kernels"], 1):
-        consensus = _esc(k["consensus"]) + (f"<br>{_esc(k['structure_consensus'])}" if k.get("structure_consensus")
-                                            else "")
-        rows.append(f"<tr><td>{rank}</td><td>{k['kernel']}</td><td>{img.tag(k.get('logo'), k['id'], 240)}</td>"
-                    f"<td class='mono'>{consensus}</td><td>{_fmt(k['importance'])}</td><td>{k['sites']}</td>"
-                    f"<td>{_esc(k['top_class'])}</td><td>{_fmt(k.get('position_peak'))}</td>"
-                    f"<td>{_match_cell(k.get('match'), k.get('matches'))}</td><td>{img.tag(k.get('enrichment'), k['id'], 420)}</td></tr>")
-    parts.append("<table>" + "".join(rows) + "</table>")
+    parts.append(_kernel_table(summary["kernels"], img))
     if summary.get("cooccurrence"):
         parts.append("<h2>Kernel co-occurrence</h2><p class='muted'>Maximum activations (z-scored per kernel), "
                      "kernels and sequences clustered with Ward's method; the bar gives each sequence's class.</p>"
@@ -156,8 +147,29 @@ def render(card: dict, summary: dict | None, folders: Sequence[Path]) -> str:
                     f"<td class='mono'>{_esc(m['consensus'])}</td><td>{_fmt(m.get('probability'))}</td>"
                     f"<td>{_match_cell(m.get('match'), m.get('matches'))}</td></tr>")
     parts.append("<table>" + "".join(rows) + "</table>")
-    parts.append("<h2>k-mers of the best and worst scored positives</h2>")
-    for block in summary.get("kmers") or []:
+    parts.append(_kmer_tables(summary.get("kmers") or []))
+    parts.append(f"<p class='muted'>Made by seqzoo in {summary.get('seconds', 0):.1f} s of interpretation; "
+                 f"classes: {_esc(', '.join(classes))}.</p></body></html>")
+    return "\n".join(parts)
+
+def _kernel_table(kernels: list[dict], img: _Images) -> str:
+    """The kernel motifs, one row each: logo, consensus, importance, enrichment, best match."""
+    rows = [("<tr><th>#</th><th>kernel</th><th>logo</th><th>consensus</th><th>importance</th><th>sites</th>"
+             "<th>top class</th><th>peak</th><th>best match</th><th>positional and class enrichment</th></tr>")]
+    for rank, k in enumerate(kernels, 1):
+        consensus = _esc(k["consensus"]) + (f"<br>{_esc(k['structure_consensus'])}" if k.get("structure_consensus")
+                                            else "")
+        rows.append(f"<tr><td>{rank}</td><td>{k['kernel']}</td><td>{img.tag(k.get('logo'), k['id'], 240)}</td>"
+                    f"<td class='mono'>{consensus}</td><td>{_fmt(k['importance'])}</td><td>{k['sites']}</td>"
+                    f"<td>{_esc(k['top_class'])}</td><td>{_fmt(k.get('position_peak'))}</td>"
+                    f"<td>{_match_cell(k.get('match'), k.get('matches'))}</td><td>{img.tag(k.get('enrichment'), k['id'], 420)}</td></tr>")
+    return "<table>" + "".join(rows) + "</table>"
+
+
+def _kmer_tables(blocks: list[dict]) -> str:
+    """Per class, the k-mers enriched in the best and in the worst scored positives."""
+    parts = ["<h2>k-mers of the best and worst scored positives</h2>"]
+    for block in blocks:
         rows = [("<tr><th>top 10% k-mer</th><th>share top</th><th>share bottom</th><th></th>"
                  "<th>bottom 10% k-mer</th><th>share bottom</th><th>share top</th></tr>")]
         for a, b in zip(block["top"], block["bottom"]):
@@ -165,8 +177,6 @@ def render(card: dict, summary: dict | None, folders: Sequence[Path]) -> str:
                         f"<td>{a['fraction_bottom']:.2f}</td><td></td><td class='mono'>{_esc(b['kmer'])}</td>"
                         f"<td>{b['fraction_bottom']:.2f}</td><td>{b['fraction_top']:.2f}</td></tr>")
         parts.append(f"<h3>{_esc(block['class'])} ({block['n']} sequences per group)</h3><table>{''.join(rows)}</table>")
-    parts.append(f"<p class='muted'>Made by seqzoo in {summary.get('seconds', 0):.1f} s of interpretation; "
-                 f"classes: {_esc(', '.join(classes))}.</p></body></html>")
     return "\n".join(parts)
 
 
