@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 from seqzoo.zoo.alphabets import Alphabet, ProductAlphabet, alphabet_from_dict
-from seqzoo.zoo.errors import InputError, NotFoundError, UnavailableError
+from seqzoo.zoo.errors import InputError, IntegrityError, NotFoundError, UnavailableError
+from seqzoo.zoo.expect import compare_expect, expect_inputs
 from seqzoo.zoo.registry import ModelVersion
 
 log = logging.getLogger(__name__)
@@ -187,17 +188,14 @@ class Engine:
         sizes = self.buckets or (1,)
         for size in sizes:
             self._run_forward(np.zeros((size, length), dtype=np.uint8))
-        expect = self.card.get("expect") or []
-        if expect:
-            sequences = [e["sequence"] for e in expect]
-            structures = [e["structure"] for e in expect] if all("structure" in e for e in expect) else None
+        if self.card.get("expect"):
+            sequences, structures = expect_inputs(self.card, str(self.path / "card.json"))
             if self.length is None or all(len(s) == self.length for s in sequences):
-                got = self.predict(self.encode(sequences, structures))
-                want = np.asarray([e["probs"] for e in expect], dtype=np.float32)
-                if got.shape != want.shape or not np.allclose(got, want, atol=1e-4):
-                    err = float(np.max(np.abs(got - want))) if got.shape == want.shape else float("nan")
-                    raise InputError(f"{self.path}: the model does not reproduce its card's expected "
-                                     f"predictions (max abs error {err:.3g})")
+                try:
+                    compare_expect(self.card, self.predict(self.encode(sequences, structures or None)),
+                                   str(self.path))
+                except IntegrityError as exc:  # a model that contradicts its card is refused like bad input
+                    raise InputError(str(exc)) from None
 
     # ------------------------------------------------------------------ encoding
     @property

@@ -27,40 +27,55 @@ def _session(path: Path):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def check_expect(folder: str | Path, card: dict, tolerance: float = EXPECT_TOLERANCE) -> float:
-    """Re-run the card's ``expect`` entries through ``folder/model.onnx``; return the largest abs error.
+def expect_inputs(card: dict, where: str) -> tuple[list[str], list[str] | None]:
+    """The sequences (and structures, for structure models) of the card's ``expect`` entries."""
+    entries = card.get("expect") or []
+    if not entries:
+        raise IntegrityError(f"{where}: no expect entries to check")
+    structures = [e.get("structure", "") for e in entries] if "structure" in card["input"]["alphabet"] else None
+    return [e["sequence"] for e in entries], structures
+
+
+def compare_expect(card: dict, got: np.ndarray, where: str, tolerance: float = EXPECT_TOLERANCE) -> float:
+    """The largest abs difference between ``got`` [N, C] and the card's expected probabilities.
+
+    The one rule for "a model reproduces its card", used by ``zoo verify`` / pull (on the CPU)
+    and by the serving engine at load (on its own provider).
 
     Raises
     ------
     IntegrityError
         When any probability differs by more than ``tolerance`` (names the entry and class).
     """
-    folder = Path(folder)
-    entries = card.get("expect") or []
-    if not entries:
-        raise IntegrityError(f"{folder}/card.json: no expect entries to check")
-    alphabet = alphabet_from_dict(card["input"]["alphabet"])
-    sequences = [e["sequence"] for e in entries]
-    try:
-        if isinstance(alphabet, ProductAlphabet):
-            codes = alphabet.encode(sequences, [e.get("structure", "") for e in entries])
-        else:
-            codes = alphabet.encode(sequences)
-    except InputError as exc:
-        raise IntegrityError(f"{folder}/card.json: expect entries do not encode with the card's alphabet: {exc}") \
-            from None
-    want = np.asarray([e["probs"] for e in entries], dtype=np.float64)
-    got = _session(folder / "model.onnx").run(None, {"codes": codes})[0].astype(np.float64)
+    want = np.asarray([e["probs"] for e in card.get("expect") or []], dtype=np.float64)
+    got = np.asarray(got, dtype=np.float64)
     if got.shape != want.shape:
-        raise IntegrityError(f"{folder}/model.onnx: gives probabilities of shape {got.shape} for the expect "
-                             f"entries; the card records {want.shape}")
+        raise IntegrityError(f"{where}: gives probabilities of shape {got.shape} for the expect entries; the card "
+                             f"records {want.shape}")
     err = np.abs(got - want)
     worst = float(err.max())
     if not worst <= tolerance:
         i, c = np.unravel_index(int(err.argmax()), err.shape)
-        raise IntegrityError(f"{folder}/model.onnx: expect entry {i}, class {card['classes'][c]!r}: probability "
-                             f"{got[i, c]:.6g}, the card expects {want[i, c]:.6g} (tolerance {tolerance:g})")
+        raise IntegrityError(f"{where}: the model does not reproduce its card's expected predictions: expect entry "
+                             f"{i}, class {card['classes'][c]!r}: probability {got[i, c]:.6g}, the card expects "
+                             f"{want[i, c]:.6g} (tolerance {tolerance:g})")
     return worst
+
+
+def check_expect(folder: str | Path, card: dict, tolerance: float = EXPECT_TOLERANCE) -> float:
+    """Re-run the card's ``expect`` entries through ``folder/model.onnx`` on the CPU; return the largest
+    abs error (:func:`compare_expect` raises IntegrityError beyond ``tolerance``)."""
+    folder = Path(folder)
+    sequences, structures = expect_inputs(card, f"{folder}/card.json")
+    alphabet = alphabet_from_dict(card["input"]["alphabet"])
+    try:
+        codes = alphabet.encode(sequences, structures) if isinstance(alphabet, ProductAlphabet) \
+            else alphabet.encode(sequences)
+    except InputError as exc:
+        raise IntegrityError(f"{folder}/card.json: expect entries do not encode with the card's alphabet: {exc}") \
+            from None
+    got = _session(folder / "model.onnx").run(None, {"codes": codes})[0]
+    return compare_expect(card, got, f"{folder}/model.onnx", tolerance)
 
 
 def check_embedded_cards(folder: str | Path, card: dict) -> None:
