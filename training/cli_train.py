@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -352,25 +350,6 @@ def evaluate(args, prep: Prepared, result, workdir: Path) -> tuple[dict, dict | 
     return metrics, baseline, scores
 
 
-def provenance() -> dict:
-    """Package versions and the git commit of the source tree (when it is a git checkout)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for package in ("seqzoo", "torch", "numpy", "onnx", "ViennaRNA"):
-        try:
-            out[package.lower()] = version(package)
-        except PackageNotFoundError:
-            out[package.lower()] = None
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                                capture_output=True, text=True, timeout=10, check=False)
-        out["git_commit"] = commit.stdout.strip() if commit.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        out["git_commit"] = None
-    return out
-
-
 def _rounded(value):
     if isinstance(value, float):
         return round(value, 6)
@@ -385,7 +364,8 @@ def write_run(args, prep: Prepared, result, params: dict, grid: dict | None, met
               baseline: dict | None, seconds: float, workdir: Path) -> None:
     """weights.pt, config.json and card.json into the (temporary) run directory."""
     import torch
-    from seqzoo.zoo.structure import vienna_version
+    from seqzoo.training.provenance import provenance
+    from seqzoo.zoo.card import input_section
 
     torch.save({k: v.detach().cpu() for k, v in result.model.state_dict().items()}, workdir / "weights.pt")
     config = {"model": params, "alphabet": prep.alphabet.to_dict(), "length": prep.length, "task": prep.task,
@@ -396,11 +376,7 @@ def write_run(args, prep: Prepared, result, params: dict, grid: dict | None, met
         "schema_version": 1,
         "task": prep.task,
         "classes": prep.classes,
-        "input": {"alphabet": prep.alphabet.to_dict(), "length": prep.length,
-                  "length_dynamic": bool(result.model.length_dynamic),
-                  "length_policy": "centre, pad with N or crop", "unknown": args.unknown,
-                  "structure": None if not prep.structure else
-                  {"form": prep.structure, "predictor": "ViennaRNA", "version": vienna_version()}},
+        "input": input_section(prep.alphabet, prep.length, prep.structure, bool(result.model.length_dynamic)),
         "output": {"activation": result.model.output_activation, "name": "probs"},
         "training": {"files": prep.files, "counts": counts, "split": prep.split, "seed": args.seed,
                      "leakage": prep.leakage, "seconds": round(seconds, 2),

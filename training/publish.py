@@ -16,15 +16,14 @@ from __future__ import annotations
 import datetime
 import logging
 import os
-import platform
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
+from seqzoo.training.provenance import provenance
 from seqzoo.zoo.alphabets import ProductAlphabet, alphabet_from_dict
-from seqzoo.zoo.card import SCHEMA_VERSION, card_text, read_card, validate_card
+from seqzoo.zoo.card import SCHEMA_VERSION, card_text, input_section, read_card, validate_card
 from seqzoo.zoo.errors import InputError
 from seqzoo.zoo.refs import validate_name
 from seqzoo.zoo.registry import LocalZoo, ModelVersion
@@ -112,19 +111,7 @@ def card_step(run_dir: Path, staging: Path, config: dict, run_card: dict, spec, 
               interpretation: dict, name: str, description: str | None) -> dict:
     """Step 3: the complete card (name and version provisional until the zoo stamps them)."""
     alphabet = alphabet_from_dict(config["alphabet"])
-    structure = config.get("structure")
-    length_dynamic = spec.length_dynamic
-    input_ = {
-        "alphabet": alphabet.to_dict(),
-        "length": int(config["length"]),
-        "length_dynamic": length_dynamic,
-        "min_length": spec.min_length,
-        "length_policy": (f"any length from {spec.min_length}; the card's length is the trained one"
-                          if length_dynamic else f"exactly {config['length']}: centre, pad with N or crop"),
-        "unknown": (alphabet.sequence if isinstance(alphabet, ProductAlphabet) else alphabet).unknown,
-        "structure": None if not structure else {"form": structure, "predictor": "ViennaRNA",
-                                                 "version": _vienna_version()},
-    }
+    input_ = input_section(alphabet, config["length"], config.get("structure"), spec.length_dynamic, spec.min_length)
     card = {
         "description": f"{config['task']} classifier of {', '.join(config['classes'])}",
         "license": "MIT",
@@ -184,33 +171,3 @@ def stamp_graphs(folder: Path, card: dict) -> None:
     from seqzoo.training.export import embed_card
 
     embed_card(folder, card_text(card))
-
-
-def provenance() -> dict:
-    """Package versions and the git commit of the seqzoo source, if it is a checkout."""
-    import onnx
-    import onnxruntime
-    import torch
-
-    import seqzoo
-
-    return {"seqzoo": seqzoo.__version__, "python": platform.python_version(), "torch": torch.__version__,
-            "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__, "git_commit": _git_commit()}
-
-
-def _git_commit() -> str | None:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True,
-                             text=True, timeout=5, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def _vienna_version() -> str | None:
-    try:
-        from seqzoo.zoo.structure import vienna_version
-
-        return vienna_version()
-    except ImportError:
-        return None

@@ -93,3 +93,29 @@ def onnx_card(model_path: str | os.PathLike) -> dict | None:
     session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
     text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
     return None if text is None else json.loads(text)
+
+
+def input_section(alphabet, length: int, structure: str | None, length_dynamic: bool = False,
+                  min_length: int | None = None) -> dict:
+    """The card's ``input``: alphabet, length and its policy, the unknown rule, and the structure
+    predictor (with its version) of structure models. The one place it is built (run card and
+    published card alike)."""
+    from seqzoo.zoo.alphabets import ProductAlphabet
+
+    sequence = alphabet.sequence if isinstance(alphabet, ProductAlphabet) else alphabet
+    section = {
+        "alphabet": alphabet.to_dict(),
+        "length": int(length),
+        "length_dynamic": bool(length_dynamic),
+        "length_policy": (f"any length{f' from {min_length}' if min_length else ''}; the card's length is the "
+                          "trained one" if length_dynamic else f"exactly {length}: centre, pad with N or crop"),
+        "unknown": sequence.unknown,
+        "structure": None,
+    }
+    if min_length is not None:
+        section["min_length"] = int(min_length)
+    if structure:
+        from seqzoo.zoo.structure import vienna_version
+
+        section["structure"] = {"form": structure, "predictor": "ViennaRNA", "version": vienna_version()}
+    return section
