@@ -20,7 +20,7 @@ from seqzoo.serving.batcher import AttributionLane, Batcher, BatcherSettings
 from seqzoo.serving.engine import Engine
 from seqzoo.zoo.errors import InputError, NotFoundError, SeqzooError
 from seqzoo.zoo.manifest import verify_folder
-from seqzoo.zoo.refs import parse_ref
+from seqzoo.zoo.refs import choose_version, parse_ref
 from seqzoo.zoo.registry import open_zoo
 from seqzoo.zoo.remote import pull
 
@@ -123,24 +123,19 @@ class ModelStore:
             return served
         parsed = parse_ref(ref)
         with self._lock:
-            versions = sorted(v for (n, v) in self._served if n == parsed.name)
-            if not versions:
-                held = sorted({n for (n, _) in self._served})
-                raise NotFoundError(f"model {parsed.name!r} is not served here (serving: "
-                                    f"{', '.join(held) or 'nothing'})")
-            if parsed.digest:
-                match = [s for s in self._served.values()
-                         if s.engine.identity.name == parsed.name and s.engine.identity.digest == parsed.digest]
-                if not match:
-                    raise NotFoundError(f"model {parsed.name!r} has no served version with digest {parsed.digest}")
-                served = match[0]
-            elif parsed.version is not None:
-                if parsed.version not in versions:
-                    raise NotFoundError(f"model {parsed.name!r} version {parsed.version} is not served here "
-                                        f"(served versions: {', '.join(map(str, versions))})")
-                served = self._served[(parsed.name, parsed.version)]
-            else:
-                served = self._served[(parsed.name, versions[-1])]
+            versions = {v: s.engine.identity.digest for (n, v), s in self._served.items() if n == parsed.name}
+
+            def missing(kind: str) -> NotFoundError:
+                if kind == "model":
+                    held = sorted({n for (n, _) in self._served})
+                    return NotFoundError(f"model {parsed.name!r} is not served here (serving: "
+                                         f"{', '.join(held) or 'nothing'})")
+                if kind == "version":
+                    return NotFoundError(f"model {parsed.name!r} version {parsed.version} is not served here "
+                                         f"(served versions: {', '.join(map(str, sorted(versions)))})")
+                return NotFoundError(f"model {parsed.name!r} has no served version with digest {parsed.digest}")
+
+            served = self._served[(parsed.name, choose_version(parsed, versions, versions.get, missing))]
             if len(self._cache) < 10000:
                 self._cache[ref] = served
             return served

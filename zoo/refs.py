@@ -10,6 +10,7 @@ write outside the zoo. Versions are positive integers (no free-text versions).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from seqzoo.zoo.errors import InputError
@@ -90,3 +91,39 @@ def parse_ref(ref: str) -> Ref:
     if not sep or tag == "latest":
         return Ref(validate_name(name))
     return Ref(validate_name(name), version=validate_version(tag))
+
+
+def choose_version(ref: Ref, versions: Mapping[int, str | None], digest_of: Callable[[int], str],
+                   missing: Callable[[str], Exception]) -> int:
+    """The version number ``ref`` names among ``versions``: the one rule for every collection.
+
+    The local zoo, a remote registry and a server's loaded versions all resolve refs here: a
+    pinned number must exist; a pinned digest picks the newest version with that digest (known
+    digests first, then the others newest first, asking ``digest_of``); otherwise the newest.
+
+    Parameters
+    ----------
+    ref : Ref
+    versions : mapping of int -> str or None
+        The versions there are, with their digests where already known.
+    digest_of : callable
+        ``digest_of(version) -> "sha256:..."`` for a version whose digest is not known yet.
+    missing : callable
+        ``missing(kind) -> Exception`` with kind ``model``, ``version`` or ``digest``: the
+        collection's own NotFoundError, saying what it does hold.
+    """
+    if not versions:
+        raise missing("model")
+    if ref.version is not None:
+        if ref.version not in versions:
+            raise missing("version")
+        return ref.version
+    if ref.digest:
+        known = [v for v, d in versions.items() if d == ref.digest]
+        if known:
+            return max(known)
+        for version in sorted((v for v, d in versions.items() if d is None), reverse=True):
+            if digest_of(version) == ref.digest:
+                return version
+        raise missing("digest")
+    return max(versions)

@@ -24,7 +24,7 @@ from pathlib import Path
 from seqzoo.zoo.card import CARD_FILE, read_card, validate_card, write_card
 from seqzoo.zoo.errors import ConflictError, InputError, IntegrityError, NotFoundError
 from seqzoo.zoo.manifest import MANIFEST, sha256_bytes, verify_folder, write_manifest
-from seqzoo.zoo.refs import Ref, parse_ref, validate_name, validate_version
+from seqzoo.zoo.refs import Ref, choose_version, parse_ref, validate_name, validate_version
 
 ENV_ZOO = "SEQZOO_ZOO"
 STAGING_PREFIX = ".tmp-"
@@ -130,19 +130,16 @@ class LocalZoo:
     def resolve(self, ref: str | Ref) -> ModelVersion:
         """Resolve ``name``, ``name:latest``, ``name:3`` or ``name@sha256:<hex>`` to a version here."""
         ref = parse_ref(ref) if isinstance(ref, str) else ref
-        versions = self.versions(ref.name)
-        if not versions:
-            raise NotFoundError(self._missing(ref.name, "the model"))
-        if ref.digest:
-            for version in reversed(versions):
-                if sha256_bytes((self.version_path(ref.name, version) / MANIFEST).read_bytes()) == ref.digest:
-                    return self.get(ref.name, version)
-            raise NotFoundError(self._missing(ref.name, f"digest {ref.digest}"))
-        if ref.version is not None:
-            if ref.version not in versions:
-                raise NotFoundError(self._missing(ref.name, f"version {ref.version}"))
-            return self.get(ref.name, ref.version)
-        return self.get(ref.name, versions[-1])
+
+        def digest_of(version: int) -> str:
+            return sha256_bytes((self.version_path(ref.name, version) / MANIFEST).read_bytes())
+
+        def missing(kind: str) -> NotFoundError:
+            what = {"model": "the model", "version": f"version {ref.version}", "digest": f"digest {ref.digest}"}
+            return NotFoundError(self._missing(ref.name, what[kind]))
+
+        version = choose_version(ref, dict.fromkeys(self.versions(ref.name)), digest_of, missing)
+        return self.get(ref.name, version)
 
     def list(self, name: str | None = None) -> list[ModelVersion]:
         """Every complete version (of one name, or of all), sorted by name then version."""

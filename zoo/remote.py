@@ -50,7 +50,7 @@ from seqzoo.zoo.manifest import (
     sha256_bytes,
     verify_folder,
 )
-from seqzoo.zoo.refs import Ref, parse_ref, validate_name
+from seqzoo.zoo.refs import Ref, choose_version, parse_ref, validate_name
 from seqzoo.zoo.registry import LocalZoo, ModelVersion
 
 INDEX = "index.json"
@@ -216,32 +216,28 @@ class Remote:
     def resolve(self, ref: Ref) -> tuple[int, bytes, str]:
         """(version, manifest bytes, digest) of a ref, checked against the pinned or indexed digest."""
         versions = self.versions(ref.name)
-        if not versions:
-            raise NotFoundError(f"{ref.name}: no such model in the registry {self.url} "
-                                f"(models: {', '.join(self.names()) or 'none'})")
-        if ref.version is not None:
-            if ref.version not in versions:
-                raise NotFoundError(f"{ref.name}: version {ref.version} not in the registry {self.url} "
-                                    f"(versions {', '.join(map(str, versions))})")
-            candidates = [ref.version]
-        elif ref.digest:
-            indexed = [v for v, d in versions.items() if d == ref.digest]
-            candidates = indexed or sorted((v for v, d in versions.items() if d is None), reverse=True)
-        else:
-            candidates = [max(versions)]
-        for version in candidates:
-            data = self.cat(ref.name, str(version), MANIFEST)
-            digest = sha256_bytes(data)
-            if versions[version] and digest != versions[version]:
-                raise IntegrityError(f"{self.url}/{ref.name}/{version}/{MANIFEST}: digest {digest} is not the "
-                                     f"{versions[version]} of the registry's index (the manifest was changed)")
-            if ref.digest and digest != ref.digest:
-                if ref.version is not None:
-                    raise IntegrityError(f"{self.url}/{ref.name}/{version}/{MANIFEST}: digest {digest} is not "
-                                         f"the pinned {ref.digest}")
-                continue
-            return version, data, digest
-        raise NotFoundError(f"{ref.name}@{ref.digest}: no version with this digest in the registry {self.url}")
+        manifests: dict[int, bytes] = {}
+
+        def digest_of(version: int) -> str:
+            manifests[version] = self.cat(ref.name, str(version), MANIFEST)
+            return sha256_bytes(manifests[version])
+
+        def missing(kind: str) -> NotFoundError:
+            if kind == "model":
+                return NotFoundError(f"{ref.name}: no such model in the registry {self.url} "
+                                     f"(models: {', '.join(self.names()) or 'none'})")
+            if kind == "version":
+                return NotFoundError(f"{ref.name}: version {ref.version} not in the registry {self.url} "
+                                     f"(versions {', '.join(map(str, versions))})")
+            return NotFoundError(f"{ref.name}@{ref.digest}: no version with this digest in the registry {self.url}")
+
+        version = choose_version(ref, versions, digest_of, missing)
+        data = manifests.get(version) or self.cat(ref.name, str(version), MANIFEST)
+        digest = sha256_bytes(data)
+        if versions[version] and digest != versions[version]:
+            raise IntegrityError(f"{self.url}/{ref.name}/{version}/{MANIFEST}: digest {digest} is not the "
+                                 f"{versions[version]} of the registry's index (the manifest was changed)")
+        return version, data, digest
 
 
 def _is_network_error(exc: Exception) -> bool:
