@@ -171,7 +171,7 @@ def part_rbp(work: Path) -> None:
 
 def recovery_motifs(count: int = 20) -> list:
     """20 JASPAR motifs of 8-14 positions with >= 10 bits, distinct factors, spread over the file."""
-    from seqzoo.training.logos import information_content
+    from seqzoo.zoo.logos import information_content
     from seqzoo.zoo.motifs_io import read_meme
 
     _, motifs = read_meme(MOTIFS / "JASPAR2024_CORE_vertebrates.meme")

@@ -34,17 +34,12 @@ from pathlib import Path
 
 import pyfaidx
 from seqzoo.zoo.errors import InputError, NotFoundError
+from seqzoo.zoo.io.cache import cache_dir
 
 log = logging.getLogger(__name__)
 
 _DATABASE_TAGS = {"gi", "ref", "gb", "emb", "dbj", "lcl", "gnl", "pdb", "sp", "tr", "pir", "prf"}
 _VERSION = re.compile(r"\.\d+$")
-
-
-def cache_root() -> Path:
-    """The folder where decompressed genomes and indexes are kept: ``$SEQZOO_CACHE/genomes``."""
-    base = os.environ.get("SEQZOO_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "seqzoo")
-    return Path(base) / "genomes"
 
 
 def compression(path: Path) -> str:
@@ -153,7 +148,7 @@ class Genome:
     contig_map : str or Path, optional
         Mapping file of VCF contig names to FASTA names (see the module docstring).
     cache : str or Path, optional
-        Writable folder for decompressed copies and indexes (default :func:`cache_root`).
+        Writable folder for decompressed copies and indexes (default ``$SEQZOO_CACHE/genomes``, see ``zoo.io.cache``).
     """
 
     def __init__(self, path: str | os.PathLike, contig_map: str | os.PathLike | None = None,
@@ -161,7 +156,7 @@ class Genome:
         self.path = Path(path)
         if not self.path.is_file():
             raise NotFoundError(f"reference genome {self.path} does not exist (give a FASTA with --genome)")
-        self.cache = Path(cache) if cache else cache_root()
+        self.cache = Path(cache) if cache else cache_dir("genomes")
         self.compression = compression(self.path)
         fasta = self.path
         if self.compression == "gzip":

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -164,14 +163,9 @@ def plot_variant(path: str | os.PathLike, title: str, ref_matrix: np.ndarray, al
     ref_span, alt_span : tuple of int
         ``[start, end)`` of each allele in its window.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import logomaker
     import matplotlib.pyplot as plt
-    import pandas as pd
+    from seqzoo.zoo.logos import draw_weights, save_figure
 
-    path = Path(path)
     length = ref_matrix.shape[0]
     centre = (min(ref_span[0], alt_span[0]) + max(ref_span[1], alt_span[1])) // 2
     lo = max(0, min(centre - width // 2, length - width))
@@ -179,25 +173,15 @@ def plot_variant(path: str | os.PathLike, title: str, ref_matrix: np.ndarray, al
     fig, axes = plt.subplots(2, 1, figsize=(max(8.0, (hi - lo) / 9), 4.2), sharex=True, sharey=True)
     lim = max(float(np.abs(ref_matrix[lo:hi]).max()), float(np.abs(alt_matrix[lo:hi]).max()), 1e-9) * 1.1
     for ax, matrix, span, label in ((axes[0], ref_matrix, ref_span, "ref"), (axes[1], alt_matrix, alt_span, "alt")):
-        frame = pd.DataFrame(matrix[lo:hi], columns=list(letters), index=np.arange(lo, hi))
-        logomaker.Logo(frame, ax=ax, color_scheme="classic", flip_below=False)
+        draw_weights(ax, matrix[lo:hi], letters, start=lo)
         ax.axvspan(span[0] - 0.5, span[1] - 0.5, color="gold", alpha=0.35, lw=0)
-        ax.axhline(0, color="grey", lw=0.5)
         ax.set_ylim(-lim, lim)
         ax.set_xlim(lo - 0.5, hi - 0.5)
         ax.set_ylabel(label)
     axes[0].set_title(title, fontsize=9)
     axes[1].set_xlabel("position in window (0-based)")
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=80)
-        os.replace(tmp, path)
-    finally:
-        plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    return save_figure(fig, path, dpi=80)
 
 
 def plot_name(index: int, key: str) -> str:

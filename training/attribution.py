@@ -162,7 +162,7 @@ def _align(attr: np.ndarray, seqs: np.ndarray, width: int, margin: int, rounds: 
 
 def trim(pwm: np.ndarray, min_bits: float = 0.3, min_width: int = 4) -> tuple[int, int]:
     """[lo, hi) of the span from the first to the last column with >= min_bits information."""
-    from seqzoo.training.logos import information_content
+    from seqzoo.zoo.logos import information_content
 
     ic = information_content(pwm)
     strong = np.flatnonzero(ic >= min_bits)
@@ -238,7 +238,7 @@ def plot_attribution_maps(path, attributions: np.ndarray, onehot: np.ndarray, le
     titles : list of str (n)
     """
     import matplotlib.pyplot as plt
-    from seqzoo.training.logos import draw_weights, save_figure
+    from seqzoo.zoo.logos import draw_weights, save_figure
 
     attributions = np.asarray(attributions, dtype=np.float64)
     if structure_letters:

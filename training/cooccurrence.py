@@ -99,7 +99,7 @@ def plot_cooccurrence(path: str | os.PathLike, clustering: Clustering, labels: n
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
     from scipy.cluster.hierarchy import dendrogram
-    from seqzoo.training.logos import save_figure
+    from seqzoo.zoo.logos import save_figure
 
     labels = np.asarray(labels) > 0.5
     sub = labels[clustering.rows]

@@ -79,7 +79,7 @@ def plot_enrichment(path: str | os.PathLike, histogram: np.ndarray, distribution
         Width of the moving average drawn over the histogram.
     """
     import matplotlib.pyplot as plt
-    from seqzoo.training.logos import save_figure
+    from seqzoo.zoo.logos import save_figure
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 2.2), gridspec_kw={"width_ratios": [2.2, 1]})
     kernel = np.ones(smooth) / smooth

@@ -129,7 +129,7 @@ class _Bench:
             return [None] * len(pwms)
 
     def logo(self, name: str, panels: list) -> str:
-        from seqzoo.training.logos import save_pwm_logos
+        from seqzoo.zoo.logos import save_pwm_logos
 
         return save_pwm_logos(self.pictures / name, panels).name
 

@@ -53,7 +53,7 @@ def smooth(s: np.ndarray, alpha: float = 0.1) -> np.ndarray:
 
 def best_window(pwm: np.ndarray, width: int) -> int:
     """Start of the ``width``-long window of a PWM [L, A] with the most information content."""
-    from seqzoo.training.logos import information_content
+    from seqzoo.zoo.logos import information_content
 
     ic = information_content(pwm)
     width = min(width, len(ic))

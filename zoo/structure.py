@@ -22,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.io.cache import cache_dir
 
 FORMS = ("annotated", "dot-bracket")
 _MEMORY: dict[str, str] = {}
@@ -33,11 +34,6 @@ def vienna_version() -> str:
     import RNA
 
     return str(RNA.__version__)
-
-
-def cache_dir() -> Path:
-    """Where folds are cached on disk: ``$SEQZOO_CACHE`` or ``~/.cache/seqzoo``."""
-    return Path(os.environ.get("SEQZOO_CACHE") or Path.home() / ".cache" / "seqzoo")
 
 
 def _normalise(sequence: str) -> str:

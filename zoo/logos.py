@@ -1,5 +1,8 @@
 """Sequence logos (logomaker) for motifs and attribution maps, saved as PNG files.
 
+Shared by training (motif and attribution logos of the report) and serving (variant attribution
+plots), so it lives in the core; it needs matplotlib and logomaker, never PyTorch.
+
 A PWM logo stacks each column's letters with heights ``p * information content`` (bits), the
 way motif databases draw them; an attribution logo stacks the signed attribution of each letter
 (the observed letter only, or every letter). Every picture of seqzoo's reports that shows
@@ -70,15 +73,19 @@ def draw_pwm(ax, pwm: np.ndarray, letters: str, title: str = "", structure: bool
         ax.set_title(title, fontsize=9)
 
 
-def draw_weights(ax, weights: np.ndarray, letters: str, title: str = "", structure: bool = False) -> None:
-    """Draw signed per-letter weights [L, A] (attributions) as a logo around zero."""
+def draw_weights(ax, weights: np.ndarray, letters: str, title: str = "", structure: bool = False,
+                 start: int = 0) -> None:
+    """Draw signed per-letter weights [L, A] (attributions) as a logo around zero; the x axis counts
+    positions from ``start`` (a window's own coordinates when only part of it is drawn)."""
     import logomaker
 
     weights = np.asarray(weights, dtype=float)
     if weights.ndim != 2 or weights.shape[1] != len(letters):
         raise InputError(f"weights of shape {weights.shape} do not match the letters {letters!r}")
-    logomaker.Logo(_frame(weights, letters), ax=ax, color_scheme=_colours(letters, structure),
-                   font_name="DejaVu Sans", flip_below=False)
+    frame = _frame(weights, letters)
+    frame.index = np.arange(start, start + len(frame))
+    logomaker.Logo(frame, ax=ax, color_scheme=_colours(letters, structure), font_name="DejaVu Sans",
+                   flip_below=False)
     ax.axhline(0, color="#888888", lw=0.5)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
