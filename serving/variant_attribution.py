@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from seqzoo.zoo.errors import InputError
-from seqzoo.zoo.io.atomic import temporary_name
+from seqzoo.zoo.io.atomic import AtomicFile
 
 METHODS = ("ig", "ism")
 
@@ -62,7 +62,7 @@ def _unique(key: str, seen: dict[str, int]) -> str:
     return key if count == 0 else f"{key}#{count + 1}"
 
 
-class AttributionWriter:
+class AttributionWriter(AtomicFile):
     """Stream attribution maps into an ``.npz`` (complete or absent).
 
     Parameters
@@ -74,12 +74,11 @@ class AttributionWriter:
     """
 
     def __init__(self, path: str | os.PathLike, meta: dict) -> None:
-        self.path = Path(path)
-        if self.path.suffix != ".npz":
-            raise InputError(f"attribution output {self.path} must end in .npz")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = temporary_name(self.path)
-        self._zip = zipfile.ZipFile(self._tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
+        if Path(path).suffix != ".npz":
+            raise InputError(f"attribution output {path} must end in .npz")
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(path)
+        self._zip = zipfile.ZipFile(self.tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1)
         self._seen: dict[str, int] = {}
         self.count = 0
         self._put("__meta__", np.array(json.dumps(meta, sort_keys=True)))
@@ -98,18 +97,8 @@ class AttributionWriter:
         self.count += 1
         return key
 
-    def commit(self) -> Path:
-        """Finish the file and rename it into place."""
+    def _close(self) -> None:
         self._zip.close()
-        os.replace(self._tmp, self.path)
-        return self.path
-
-    def abort(self) -> None:
-        """Drop the partial file: the output stays absent."""
-        try:
-            self._zip.close()
-        finally:
-            self._tmp.unlink(missing_ok=True)
 
 
 def logo_matrix(attr: np.ndarray, window: str, method: str, columns: list[str], letters: str) -> np.ndarray:

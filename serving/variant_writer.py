@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 from seqzoo.zoo.errors import InputError
-from seqzoo.zoo.io.atomic import temporary_name
+from seqzoo.zoo.io.atomic import AtomicFile
 from seqzoo.zoo.io.table import TableWriter
 
 SKIP_CODES = (("no ALT allele", "no_alt"), ("ALT '*'", "star_allele"), ("symbolic ALT", "symbolic_allele"),
@@ -124,14 +124,14 @@ class ResultsWriter:
             self.abort()
 
 
-class VcfWriter(ResultsWriter):
+class VcfWriter(AtomicFile, ResultsWriter):
     """The annotated VCF (see the module docstring). ``template`` is the reader's cyvcf2.VCF."""
 
     def __init__(self, path, template, model, length, classes, scores, strand, rc_rule) -> None:
         import cyvcf2
 
-        super().__init__(path, model, length, classes, scores, strand, rc_rule)
-        self.tmp = temporary_name(self.path)
+        ResultsWriter.__init__(self, path, model, length, classes, scores, strand, rc_rule)
+        AtomicFile.__init__(self, path)
         tag = safe_id(model.name)
         self.prefix = f"SEQZOO_{tag}"
         suffixes = {"+": [("+", "")], "-": [("-", "")], "both": [("+", "_plus"), ("-", "_minus")]}[strand]
@@ -195,17 +195,6 @@ class VcfWriter(ResultsWriter):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
-
-    def commit(self) -> Path:
-        self._close()
-        os.replace(self.tmp, self.path)
-        return self.path
-
-    def abort(self) -> None:
-        try:
-            self._close()
-        finally:
-            self.tmp.unlink(missing_ok=True)
 
 
 def table_columns(classes: list[str], scores: list[str]) -> list[str]:

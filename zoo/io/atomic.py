@@ -46,3 +46,36 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def write_text(path: str | os.PathLike, text: str) -> Path:
     """Write UTF-8 ``text`` to ``path`` atomically; returns the path."""
     return write_bytes(path, text.encode("utf-8"))
+
+
+class AtomicFile:
+    """Base of the streaming writers: ``tmp`` beside ``path`` is written, then ``commit()`` renames it
+    onto ``path`` or ``abort()`` removes it. Subclasses write to ``self.tmp`` and close their handle
+    in ``_close()``. As a context manager it commits on success and aborts on an error."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.tmp = temporary_name(self.path)
+
+    def _close(self) -> None:
+        """Flush and close whatever writes ``self.tmp``."""
+
+    def commit(self) -> Path:
+        self._close()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        try:
+            self._close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 from seqzoo.zoo.errors import InputError
-from seqzoo.zoo.io.atomic import temporary_name
+from seqzoo.zoo.io.atomic import AtomicFile
 
 FORMATS = (".tsv", ".parquet")
 SCORES_KEY = "seqzoo_score"
@@ -50,7 +50,7 @@ def _cell(value) -> str:
     return str(value)
 
 
-class TableWriter:
+class TableWriter(AtomicFile):
     """Write ``pyarrow`` tables of one schema to ``path`` (.tsv or .parquet) under a temporary name.
 
     Parameters
@@ -69,12 +69,11 @@ class TableWriter:
     """
 
     def __init__(self, path: str | os.PathLike, schema, facts: dict, key: str = SCORES_KEY):
-        self.path = Path(path)
-        self.kind = table_format(self.path)
-        if not self.path.parent.is_dir():
-            raise InputError(f"{self.path.parent}: no such folder for the output")
+        self.kind = table_format(path)
+        if not Path(path).parent.is_dir():
+            raise InputError(f"{Path(path).parent}: no such folder for the output")
+        super().__init__(path)
         self.schema = schema.with_metadata({key.encode(): json.dumps(facts).encode()})
-        self.tmp = temporary_name(self.path)
         self.rows = 0
         if self.kind == "parquet":
             import pyarrow.parquet as pq
@@ -95,26 +94,6 @@ class TableWriter:
             columns = [c.to_pylist() for c in table.columns]
             self._tsv.writelines("\t".join(_cell(v) for v in row) + "\n" for row in zip(*columns))
         self.rows += table.num_rows
-
-    def commit(self) -> Path:
-        self._close()
-        os.replace(self.tmp, self.path)
-        return self.path
-
-    def abort(self) -> None:
-        try:
-            self._close()
-        finally:
-            self.tmp.unlink(missing_ok=True)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
 
     def _close(self) -> None:
         if self._parquet is not None:
