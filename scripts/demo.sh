@@ -46,6 +46,18 @@ seqzoo variants --server "127.0.0.1:$PORT" --model pum2 --vcf $DATA/genome/varia
   --genome $DATA/genome/NCTC8325.fasta.gz --scores diff log2fc deepsea_effect -o "$OUT/variants.tsv" --quiet
 head -n 4 "$OUT/variants.tsv"
 
+echo "== 6. the same model from Python: in process and through the server"
+python - "$ZOO" "127.0.0.1:$PORT" <<'PY'
+import sys
+import seqzoo
+local = seqzoo.load("pum2", zoo=sys.argv[1])
+remote = seqzoo.connect(sys.argv[2]).load("pum2")
+windows = ["UGUAAAUAUUGUAAAUA" * 12][:1] + ["ACGU" * 50]
+print(local.ref, local.digest)
+print(local.predict([w[:200].ljust(200, "N") for w in windows]))
+print(remote.predict([w[:200].ljust(200, "N") for w in windows]))
+PY
+
 kill -TERM $SERVER && wait $SERVER || true
 trap - EXIT
 echo "== done: $OUT/ holds the run, the zoo, scores, annotated VCF, attribution maps and plots;"
