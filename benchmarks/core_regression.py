@@ -46,14 +46,17 @@ def base_checkout(rev: str) -> tuple[Path, Path]:
 
 
 def run_side(python: Path, tree: Path, zoo: Path) -> dict:
-    """One side's serve_bench --quick results (its JSON) and variants_bench --quick results."""
+    """One side's serve_bench --quick results (its JSON) and variants_bench --quick results.
+
+    Both run from the zoo's folder: from a checkout's root, ``python -m seqzoo`` would import the
+    bare ``seqzoo/`` folder there instead of the side's installed package."""
     env = {**os.environ, "PYTHONPATH": ""}
     serve = subprocess.run([str(python), str(tree / "benchmarks" / "serve_bench.py"), "--quick", "--zoo", str(zoo)],
-                           capture_output=True, text=True, check=True, env=env, cwd=tree)
+                           capture_output=True, text=True, check=True, env=env, cwd=zoo.parent)
     text = serve.stdout
     result = {"serve": json.loads(text[text.index("{"):])}
     subprocess.run([str(python), str(tree / "benchmarks" / "variants_bench.py"), "--quick", "--zoo", str(zoo)],
-                   capture_output=True, text=True, check=True, env=env, cwd=tree)
+                   capture_output=True, text=True, check=True, env=env, cwd=zoo.parent)
     result["variants"] = json.loads((zoo.parent / "variants" / "results.json").read_text())
     return result
 

@@ -140,12 +140,12 @@ def run(args) -> int:
 
 def _run(args, names: list[str]) -> int:
     from seqzoo.serving.effects import check_rc_rule
-    from seqzoo.serving.genome import Genome
     from seqzoo.serving.scorers import open_scorer
     from seqzoo.serving.variant_attribution import VariantExplainer
-    from seqzoo.serving.variant_scoring import fixed_length, score_chunk
+    from seqzoo.serving.variant_scoring import chunk_windows, fixed_length, score_rows
     from seqzoo.serving.variant_writer import open_writer, skip_code
-    from seqzoo.serving.vcf import VcfReader
+    from seqzoo.zoo.io.genome import Genome
+    from seqzoo.zoo.io.vcf import VcfReader
     from tqdm import tqdm
 
     started = time.monotonic()
@@ -165,9 +165,10 @@ def _run(args, names: list[str]) -> int:
             explainer = VariantExplainer(scorer, args.attribution, args.target, args.ig_steps, args.attribution_out,
                                          args.plots, args.strand, length)
         with tqdm(total=reader.records, unit="variant", disable=args.quiet, file=sys.stderr) as bar:
-            chunks = prefetch((chunk, score_chunk(scorer, chunk, genome, names, args.strand, args.rc_average,
-                                                  args.max_n_fraction)) for chunk in reader.chunks(args.chunk_size))
-            for chunk, (rows, values, scored) in chunks:
+            chunks = prefetch((chunk, chunk_windows(scorer, chunk, genome, args.strand, args.max_n_fraction))
+                              for chunk in reader.chunks(args.chunk_size))
+            for chunk, rows in chunks:
+                values, scored = score_rows(scorer, rows, names, args.rc_average)
                 writer.write_chunk(chunk, rows, values)
                 counts.update(skip_code(row.skip) if row.skip else "scored" for row in rows)
                 if explainer is not None:

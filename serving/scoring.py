@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-import pyarrow as pa
 from seqzoo.zoo.errors import InputError, SeqzooError
 
 SEQUENCE = "sequence"
@@ -105,10 +104,12 @@ def score_records(records: Iterable, scorer: Scorer, batch_size: int = DEFAULT_B
         yield pending.pop(0), probs
 
 
-def output_schema(input_schema: pa.Schema, classes: list[str], sequence_column: str = SEQUENCE,
-                  structure_column: str = STRUCTURE, keep_sequence: bool = False) -> pa.Schema:
-    """The schema ``score_table`` returns for an input schema: the kept columns, then one float32
-    column per class."""
+def output_schema(input_schema, classes: list[str], sequence_column: str = SEQUENCE,
+                  structure_column: str = STRUCTURE, keep_sequence: bool = False):
+    """The pyarrow schema ``score_table`` returns for an input schema: the kept columns, then one
+    float32 column per class."""
+    import pyarrow as pa  # only tables need it: the variants path stays without pyarrow
+
     dropped = set() if keep_sequence else {sequence_column, structure_column}
     fields = [f for f in input_schema if f.name not in dropped]
     clash = sorted({f.name for f in fields} & set(classes))
@@ -117,9 +118,8 @@ def output_schema(input_schema: pa.Schema, classes: list[str], sequence_column: 
     return pa.schema(fields + [pa.field(c, pa.float32()) for c in classes])
 
 
-def score_table(table: pa.Table, scorer: Scorer, batch_size: int = DEFAULT_BATCH,
-                sequence_column: str = SEQUENCE, structure_column: str = STRUCTURE,
-                keep_sequence: bool = False) -> pa.Table:
+def score_table(table, scorer: Scorer, batch_size: int = DEFAULT_BATCH, sequence_column: str = SEQUENCE,
+                structure_column: str = STRUCTURE, keep_sequence: bool = False):
     """Score every row of a table with :func:`score_records`.
 
     Parameters
@@ -136,6 +136,8 @@ def score_table(table: pa.Table, scorer: Scorer, batch_size: int = DEFAULT_BATCH
     pyarrow.Table
         The carried columns, then one float32 column per class (named by the class), N rows.
     """
+    import pyarrow as pa
+
     if sequence_column not in table.column_names:
         raise InputError(f"the table has no column {sequence_column!r} (columns: {', '.join(table.column_names)})")
     schema = output_schema(table.schema, scorer.classes, sequence_column, structure_column, keep_sequence)

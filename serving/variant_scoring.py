@@ -1,9 +1,11 @@
 """Variant effects of a chunk of VCF records, and of a whole VCF: the step every path shares.
 
 ``seqzoo variants --local/--server`` (with or without attribution), the Dask variant tasks and
-``Model.score_variants`` of the Python API all call :func:`score_chunk`: build the ref/alt
-windows of each record x ALT x strand on the genome, score the ones not skipped with the scorer,
-and return the rows with their values.
+``Model.score_variants`` of the Python API all run :func:`score_chunk` (``chunk_windows`` then
+``score_rows``): build the ref/alt windows of each record x ALT x strand on the genome, score the
+ones not skipped with the scorer, and return the rows with their values. The CLI calls the two
+halves on two threads, so cutting the next chunk's windows (Python) overlaps with scoring this
+one (ONNX Runtime or a server, which release the GIL).
 """
 
 from __future__ import annotations
@@ -29,10 +31,21 @@ def score_chunk(scorer, records: list, genome, names: list[str], strand: str = "
         ``rows``: the VariantWindows in input order (skips carry their reason); ``values``: per
         row, a dict name -> float32 [C] or None for a skipped row; ``scored``: the scored rows' indices.
     """
+    rows = chunk_windows(scorer, records, genome, strand, max_n_fraction)
+    values, scored = score_rows(scorer, rows, names, rc_rule)
+    return rows, values, scored
+
+
+def chunk_windows(scorer, records: list, genome, strand: str = "+", max_n_fraction: float = 0.5) -> list:
+    """The VariantWindows of a chunk for the scorer's model (its length; T read as U for RNA models)."""
     from seqzoo.serving.effects import is_rna
     from seqzoo.serving.windows import build_windows
 
-    rows = build_windows(records, genome, fixed_length(scorer), strand, is_rna(scorer.alphabet), max_n_fraction)
+    return build_windows(records, genome, fixed_length(scorer), strand, is_rna(scorer.alphabet), max_n_fraction)
+
+
+def score_rows(scorer, rows: list, names: list[str], rc_rule: str | None = None) -> tuple[list, list[int]]:
+    """(values, scored) of a chunk's windows: the effect scores of the rows not skipped."""
     scored = [i for i, row in enumerate(rows) if row.skip is None]
     values: list = [None] * len(rows)
     if scored:
@@ -40,7 +53,7 @@ def score_chunk(scorer, records: list, genome, names: list[str], strand: str = "
                                       names, rc_rule)
         for k, i in enumerate(scored):
             values[i] = {name: result[name][k] for name in names}
-    return rows, values, scored
+    return values, scored
 
 
 def fixed_length(scorer) -> int:
@@ -55,9 +68,9 @@ def score_vcf(scorer, vcf: str, genome: str, output: str, names: list[str], stra
               max_n_fraction: float = 0.5, chunk_size: int = 10_000) -> int:
     """Score every variant of ``vcf`` into ``output`` (.vcf[.gz], .tsv or .parquet); the rows written."""
     from seqzoo.serving.effects import check_rc_rule
-    from seqzoo.serving.genome import Genome
     from seqzoo.serving.variant_writer import open_writer
-    from seqzoo.serving.vcf import VcfReader
+    from seqzoo.zoo.io.genome import Genome
+    from seqzoo.zoo.io.vcf import VcfReader
 
     check_rc_rule(scorer.alphabet, rc_rule, strand)
     reader = VcfReader(vcf)

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 import grpc
 import numpy as np
 from seqzoo.serving.effects import check_rc_rule, is_rna, pair_sequences, parse_scores, scores_from_probs
-from seqzoo.serving.genome import Genome
 from seqzoo.serving.windows import STRANDS, build_windows
 from seqzoo.v1 import variants_pb2 as vpb
 from seqzoo.v1 import variants_pb2_grpc as vpb_grpc
 from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.io.genome import Genome
 
 log = logging.getLogger(__name__)
 

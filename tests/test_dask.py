@@ -147,7 +147,7 @@ def test_gzip_fasta_and_parquet_inputs(cluster, model, fasta, tmp_path):
 
 def test_bed_windows_on_a_genome(cluster, model, tmp_path):
     from seqzoo.serving.engine import Engine
-    from seqzoo.serving.genome import Genome
+    from seqzoo.zoo.io.genome import Genome
 
     client, _, _ = cluster
     bed = tmp_path / "regions.bed"

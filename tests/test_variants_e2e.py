@@ -245,9 +245,9 @@ def test_rc_average_on_a_dna_model(tmp_path, cache):
                  "--genome-cache", str(cache), "--local", "--quiet", "-o", str(out), "--rc-average", "absmax",
                  "--scores", "diff"]) == 0
     rows = read_tsv(out)
-    from seqzoo.serving.genome import Genome
-    from seqzoo.serving.vcf import VcfReader
     from seqzoo.serving.windows import build_windows
+    from seqzoo.zoo.io.genome import Genome
+    from seqzoo.zoo.io.vcf import VcfReader
 
     windows = build_windows(next(VcfReader(vcf).chunks()), Genome(FASTA, cache=cache), 20)
     assert windows[0].ref_window.find("T") >= 0  # DNA windows stay DNA for a DNA model
@@ -302,8 +302,8 @@ def test_ig_and_ism_maps_and_plots(published_model, engine, cache, tmp_path):
 
 
 def _window(cache, pos, ref, alt):
-    from seqzoo.serving.genome import Genome
     from seqzoo.serving.windows import build_windows
+    from seqzoo.zoo.io.genome import Genome
 
     class R:
         chrom, id = "NC_007795", None

@@ -6,10 +6,10 @@ import gzip
 from pathlib import Path
 
 import pytest
-from seqzoo.serving.genome import Genome, compression, read_contig_map
-from seqzoo.serving.vcf import VcfReader, check_text_vcf
 from seqzoo.serving.windows import VariantWindow, build_windows, variant_key
 from seqzoo.zoo.errors import InputError, NotFoundError
+from seqzoo.zoo.io.genome import Genome, compression, read_contig_map
+from seqzoo.zoo.io.vcf import VcfReader, check_text_vcf
 
 DATA = Path(__file__).resolve().parent.parent / "datasets" / "genome"
 #          0         1

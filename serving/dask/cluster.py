@@ -125,7 +125,7 @@ def worker_engine(model, device: str = "cpu"):
 
 def worker_genome(path: str, contig_map: str | None = None, cache: str | None = None):
     """The reference genome in this process, opened once (its index already built by the client)."""
-    from seqzoo.serving.genome import Genome
+    from seqzoo.zoo.io.genome import Genome
 
     key = (path, contig_map, cache)
     if key not in _GENOMES:

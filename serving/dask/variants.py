@@ -88,8 +88,8 @@ def score_variants(client, vcf: str, genome: str, model, output: str, scores: li
     """
     from seqzoo.serving.effects import check_rc_rule
     from seqzoo.serving.variant_writer import open_writer
-    from seqzoo.serving.vcf import VcfReader
     from seqzoo.zoo.alphabets import alphabet_from_dict
+    from seqzoo.zoo.io.vcf import VcfReader
 
     started = time.monotonic()
     length = model.card.get("input", {}).get("length")
