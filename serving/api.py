@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from seqzoo.serving.scorers import ATTRIBUTION_METHODS, LocalScorer, RemoteScorer
 from seqzoo.serving.scoring import DEFAULT_BATCH, Row, score_records
-from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.errors import InputError, NotFoundError
 
 
 class Model:
@@ -139,21 +139,25 @@ def load(ref: str, zoo: str | None = None, registry: str | None = None, device: 
     zoo : str, optional
         The local zoo folder (default ``$SEQZOO_ZOO`` or ``./zoo``).
     registry : str, optional
-        A registry URL (``https://``, ``s3://``, a folder): the version is pulled into the local
-        zoo (digests verified) when it is not there yet.
+        A registry URL (``https://``, ``s3://``, a folder): ``name`` / ``name:latest`` mean the
+        registry's newest version; a pinned version or digest is taken from the local zoo when
+        it is there (published versions never change) and pulled (every digest verified) when not.
     device : {"auto", "cpu", "cuda"}
     """
-    from seqzoo.zoo.errors import NotFoundError
+    from seqzoo.zoo.refs import parse_ref
     from seqzoo.zoo.registry import open_zoo
     from seqzoo.zoo.remote import pull
 
-    local = open_zoo(zoo)
-    try:
-        version = local.resolve(ref)
-    except NotFoundError:
-        if registry is None:
-            raise
-        version = pull(ref, registry, local)
+    local, parsed = open_zoo(zoo), parse_ref(ref)
+    if registry is not None and parsed.version is None and parsed.digest is None:
+        version = pull(ref, registry, local)  # "latest" means the registry's newest
+    else:
+        try:
+            version = local.resolve(parsed)
+        except NotFoundError:
+            if registry is None:
+                raise
+            version = pull(ref, registry, local)
     return Model(LocalScorer.load(version, device=device, threads=threads))
 
 

@@ -116,7 +116,6 @@ class RemoteScorer:
         self.card, self.classes, self.length = info["card"], info["classes"], info["length"]
         self.provider = f"{info['provider']} on {client.target}"
         self.alphabet = alphabet_from_dict(self.card["input"]["alphabet"])
-        self.structure = bool(info["structure"])
         a, letters = self.alphabet.size, info["alphabet"]
         self.columns = letters if len(letters) == a else "".join(letters[2 * k:2 * k + 2] for k in range(a))
 

@@ -159,3 +159,21 @@ def test_score_survives_a_paused_server(published_model, server, sequences, tmp_
     assert not runner.is_alive() and result["code"] == 0
     lines = [line for line in out.read_text().splitlines() if not line.startswith("#")]
     assert [line.split("\t")[0] for line in lines[1:]] == [f"p{i}" for i in range(len(sequences))]
+
+
+def test_api_load_pulls_from_a_registry_and_pins(published_model, tmp_path):
+    from seqzoo.zoo.errors import NotFoundError
+    from seqzoo.zoo.registry import open_zoo
+    from seqzoo.zoo.remote import push
+
+    registry = f"file://{tmp_path / 'registry'}"
+    push("pum2", registry, open_zoo(published_model.zoo_root))
+    cache = tmp_path / "cache-zoo"
+    with pytest.raises(NotFoundError, match="no such model"):
+        seqzoo.load("pum2", zoo=str(cache))
+    model = seqzoo.load(f"pum2@{published_model.digest}", zoo=str(cache), registry=registry)
+    assert model.ref == "pum2:1" and model.digest == published_model.digest
+    assert open_zoo(cache).verify("pum2:1").digest == published_model.digest  # pulled, every file checked
+    again = seqzoo.load("pum2", zoo=str(cache), registry=registry)  # latest: asked of the registry
+    assert again.digest == published_model.digest
+    np.testing.assert_array_equal(model.predict(["ACGU" * 50]).to_numpy(), again.predict(["ACGU" * 50]).to_numpy())
