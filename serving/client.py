@@ -1,4 +1,4 @@
-"""A Python client for a seqzoo server: scoring, streaming, attribution, model cards, health.
+"""The Python client of a seqzoo server: scoring, streaming, attribution, variant effects, model cards, health.
 
 Arrays go over the wire packed (uint8 codes in, float32 probabilities out), so a client that
 already has codes pays almost nothing to send 1,024 sequences. Server errors come back as the
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 import grpc
@@ -18,6 +19,8 @@ import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from seqzoo.v1 import seqzoo_pb2 as pb
 from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc
+from seqzoo.v1 import variants_pb2 as vpb
+from seqzoo.v1 import variants_pb2_grpc as vpb_grpc
 from seqzoo.zoo.errors import (
     PLACE_KEY,
     ConflictError,
@@ -258,3 +261,87 @@ def _info(m) -> dict:
     return {"name": m.name, "version": m.version, "ref": m.ref, "digest": m.digest, "provider": m.provider,
             "length": m.length or None, "classes": list(m.classes), "alphabet": m.alphabet_letters,
             "structure": m.structure, "card": json.loads(m.card_json) if m.card_json else {}}
+
+
+# ---------------------------------------------------------------------- seqzoo.v1.Variants
+def scores_of(response) -> dict[str, np.ndarray]:
+    """dict score name -> float32 [N, C] from a ScoreVariantsResponse."""
+    array = np.frombuffer(response.scores, dtype="<f4").reshape(tuple(response.shape))
+    return {name: array[i] for i, name in enumerate(response.score_names)}
+
+
+class VariantsClient:
+    """Client of ``seqzoo.v1.Variants`` over a :class:`SeqZooClient`'s channel.
+
+    Parameters
+    ----------
+    client : SeqZooClient
+        Its channel, token metadata and timeout are reused.
+    in_flight : int
+        Requests :meth:`score_windows_many` keeps outstanding (the server batches them together).
+    """
+
+    def __init__(self, client, in_flight: int = 8):
+        self.client = client
+        self.stub = vpb_grpc.VariantsStub(client.channel)
+        self.in_flight = max(1, int(in_flight))
+
+    def _error(self, exc: grpc.RpcError):
+        return rpc_error(exc)
+
+    def request(self, model: str, ref_windows: list[str], alt_windows: list[str], names: list[str],
+                rc_rule: str | None) -> vpb.ScoreVariantsRequest:
+        return vpb.ScoreVariantsRequest(model=model, ref_windows=ref_windows, alt_windows=alt_windows,
+                                        scores=names, rc_average=rc_rule or "")
+
+    def call(self, request: vpb.ScoreVariantsRequest, timeout: float | None = None):
+        """One ScoreVariants call; server errors come back as seqzoo errors."""
+        try:
+            return self.stub.ScoreVariants(request, timeout=timeout or self.client.timeout,
+                                           metadata=self.client.metadata)
+        except grpc.RpcError as exc:
+            raise self._error(exc) from None
+
+    def score_coordinates(self, model: str, variants: list[tuple], names: list[str] | None = None,
+                          strand: str = "+", rc_rule: str | None = None):
+        """Score ``(chrom, pos, id, ref, alt)`` tuples on a server started with ``--genome``.
+
+        Returns
+        -------
+        (dict of str -> np.ndarray [N, C], list of VariantResult)
+        """
+        request = vpb.ScoreVariantsRequest(
+            model=model, variants=[vpb.VariantCoordinates(chrom=c, pos=p, id=i or "", ref=r, alt=a)
+                                   for c, p, i, r, a in variants],
+            strand=strand, scores=names or ["diff"], rc_average=rc_rule or "")
+        response = self.call(request)
+        return scores_of(response), list(response.results)
+
+    def score_windows_many(self, model: str, ref_windows: list[str], alt_windows: list[str], names: list[str],
+                           rc_rule: str | None, batch: int = 1024) -> dict[str, np.ndarray]:
+        """Score N window pairs in requests of ``batch`` pairs, ``in_flight`` at a time, in order.
+
+        Returns
+        -------
+        dict of str -> np.ndarray, shape=(N, C)
+        """
+        pending: list[tuple[int, Future]] = []
+        parts: list[dict] = []
+        starts = list(range(0, len(ref_windows), batch))
+        for start in starts:
+            request = self.request(model, ref_windows[start:start + batch], alt_windows[start:start + batch],
+                                   names, rc_rule)
+            pending.append((start, self.stub.ScoreVariants.future(request, timeout=self.client.timeout,
+                                                                  metadata=self.client.metadata)))
+            if len(pending) >= self.in_flight:
+                parts.append(self._result(pending.pop(0)[1]))
+        parts.extend(self._result(f) for _, f in pending)
+        if not parts:
+            return {}
+        return {name: np.concatenate([p[name] for p in parts]) for name in names}
+
+    def _result(self, future) -> dict[str, np.ndarray]:
+        try:
+            return scores_of(future.result())
+        except grpc.RpcError as exc:
+            raise self._error(exc) from None

@@ -214,5 +214,5 @@ def score_windows(engine, ref_windows: list[str], alt_windows: list[str], names:
     if not ref_windows:
         return {name: np.zeros((0, len(engine.classes)), dtype=np.float32) for name in names}
     codes = engine.encode(pair_sequences(ref_windows, alt_windows, rc_rule), convert_tu=True)
-    probs = np.concatenate([engine.predict(codes[i:i + batch]) for i in range(0, len(codes), batch)])
+    probs = engine.predict(codes, batch)
     return scores_from_probs(probs, len(ref_windows), names, rc_rule)

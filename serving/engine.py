@@ -39,6 +39,13 @@ CPU_CHUNK = 4096
 IG_VALUES = 64 * 2**20
 
 
+def ig_rows(steps: int, length: int, width: int, values: int = IG_VALUES) -> int:
+    """How many sequences one integrated-gradients call takes so it holds at most ``values``
+    float32s (steps x rows x L x A): the engine bounds memory with it, the server's attribution
+    lane (a smaller budget) the time one chunk keeps scoring waiting."""
+    return max(1, values // (steps * length * width))
+
+
 def _read_card(path: Path) -> dict:
     card_path = path / "card.json"
     if not card_path.is_file():
@@ -318,22 +325,26 @@ class Engine:
         self.session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()[0][:n]
 
-    def predict(self, codes: np.ndarray) -> np.ndarray:
+    def predict(self, codes: np.ndarray, batch: int = CPU_CHUNK) -> np.ndarray:
         """Class probabilities of encoded sequences.
+
+        The one forward loop: at most ``batch`` sequences per pass on CPU (bounded activation
+        memory), the bucket sizes on GPU.
 
         Parameters
         ----------
         codes : np.ndarray, shape=(N, L), dtype=uint8
+        batch : int
+            Sequences per forward pass on CPU.
 
         Returns
         -------
         np.ndarray, shape=(N, C), dtype=float32
         """
         codes = np.ascontiguousarray(self.check_codes(codes))
-        if codes.shape[0] <= CPU_CHUNK or self.provider == CUDA:
+        if codes.shape[0] <= batch or self.provider == CUDA:
             return self._run_forward(codes)
-        return np.concatenate([self._run_forward(codes[i:i + CPU_CHUNK])
-                               for i in range(0, codes.shape[0], CPU_CHUNK)])
+        return np.concatenate([self._run_forward(codes[i:i + batch]) for i in range(0, codes.shape[0], batch)])
 
     def gradient(self, onehot: np.ndarray, selector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Saliency through grad.onnx: d sum(selector * probs) / d onehot.
@@ -372,7 +383,7 @@ class Engine:
         steps = int(steps)
         alphas = ((np.arange(steps, dtype=np.float32) + 0.5) / steps).astype(np.float32)
         n, length, a = onehot.shape
-        chunk = max(1, IG_VALUES // (steps * length * a))
+        chunk = ig_rows(steps, length, a)
         session = self._graph("ig.onnx")
         parts = [session.run(["attributions"], {"onehot": onehot[i:i + chunk], "alphas": alphas,
                                                 "selector": selector[i:i + chunk]})[0]

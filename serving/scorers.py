@@ -20,7 +20,6 @@ import threading
 from collections.abc import Iterable, Iterator
 
 import numpy as np
-from seqzoo.serving.engine import Engine
 from seqzoo.serving.scoring import check_lengths, locate
 from seqzoo.zoo.alphabets import ProductAlphabet, alphabet_from_dict
 from seqzoo.zoo.errors import InputError, SeqzooError
@@ -43,7 +42,7 @@ class LocalScorer:
         Read T as U for RNA models (U as T for DNA models) when scoring records.
     """
 
-    def __init__(self, engine: Engine, convert_tu: bool = False):
+    def __init__(self, engine, convert_tu: bool = False):
         self.engine = engine
         self.convert_tu = convert_tu
         self.identity = engine.identity
@@ -54,6 +53,8 @@ class LocalScorer:
     @classmethod
     def load(cls, model, device: str = "auto", threads: int | None = None, convert_tu: bool = False) -> LocalScorer:
         """A scorer over ``Engine.load(model, device, threads)`` (a ModelVersion or a version folder)."""
+        from seqzoo.serving.engine import Engine  # onnxruntime: not imported by a remote-only client
+
         return cls(Engine.load(model, device=device, threads=threads), convert_tu)
 
     def predict_batches(self, batches: Iterable[list]) -> Iterator[np.ndarray]:
@@ -172,7 +173,7 @@ class RemoteScorer:
 
     def score_windows(self, ref: list[str], alt: list[str], names: list[str], rc_rule: str | None,
                       batch: int = 1024) -> dict:
-        from seqzoo.serving.variant_service import VariantsClient
+        from seqzoo.serving.client import VariantsClient
 
         return VariantsClient(self.client).score_windows_many(self.ref, ref, alt, names, rc_rule, batch)
 

@@ -32,6 +32,7 @@ import grpc
 import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from seqzoo.serving.engine import ig_rows
 from seqzoo.serving.status import status_of
 from seqzoo.serving.store import ModelStore, Served
 from seqzoo.serving.telemetry import Metrics
@@ -48,6 +49,9 @@ from seqzoo.zoo.errors import (
 log = logging.getLogger(__name__)
 
 SERVICE = pb.DESCRIPTOR.services_by_name["SeqZoo"].full_name
+# an IG chunk of the attribution lane holds at most this many float32s (~4 MiB): the longest a
+# waiting scoring batch can be held up by one chunk stays a few milliseconds
+LANE_IG_VALUES = 2**20
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 # Extra services: hook(server, store) -> [service full names]. One line per service.
 SERVICE_HOOKS: list[Callable[[grpc.aio.Server, ModelStore], list[str]]] = [register_variants]
@@ -237,7 +241,7 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
                 if not 1 <= steps <= 1000:
                     raise InputError(f"field 'steps' must be 1..1000, got {steps}")
                 onehot = engine.alphabet.one_hot(codes)
-                chunk = max(1, 2**20 // (steps * length * a))
+                chunk = ig_rows(steps, length, a, LANE_IG_VALUES)
                 job = served.lane.submit("ig", lambda i, j: engine.integrated_gradients(
                     onehot[i:j], selector[i:j], steps), n, chunk, deadline)
             elif request.method == pb.SALIENCY:

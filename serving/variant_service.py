@@ -1,4 +1,4 @@
-"""The ``seqzoo.v1.Variants`` gRPC service (server side) and its client.
+"""The ``seqzoo.v1.Variants`` gRPC service (server side; its client is ``serving.client.VariantsClient``).
 
 ScoreVariants takes either the ref/alt windows a client built, or, when the server was started
 with ``--genome``, the variants' coordinates (the server builds windows with
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 import grpc
@@ -149,88 +148,3 @@ class VariantsServicer(vpb_grpc.VariantsServicer):
         return vpb.ScoreVariantsResponse(model=engine.identity.ref, classes=engine.classes, score_names=names,
                                          scores=scores.astype("<f4").tobytes(), shape=scores.shape,
                                          rc_average=rc_rule or "none", results=results)
-
-
-def scores_of(response) -> dict[str, np.ndarray]:
-    """dict score name -> float32 [N, C] from a ScoreVariantsResponse."""
-    array = np.frombuffer(response.scores, dtype="<f4").reshape(tuple(response.shape))
-    return {name: array[i] for i, name in enumerate(response.score_names)}
-
-
-class VariantsClient:
-    """Client of ``seqzoo.v1.Variants`` over a :class:`~seqzoo.serving.client.SeqZooClient`'s channel.
-
-    Parameters
-    ----------
-    client : SeqZooClient
-        Its channel, token metadata and timeout are reused.
-    in_flight : int
-        Requests :meth:`score_windows_many` keeps outstanding (the server batches them together).
-    """
-
-    def __init__(self, client, in_flight: int = 8):
-        self.client = client
-        self.stub = vpb_grpc.VariantsStub(client.channel)
-        self.in_flight = max(1, int(in_flight))
-
-    def _error(self, exc: grpc.RpcError):
-        from seqzoo.serving.client import rpc_error
-
-        return rpc_error(exc)
-
-    def request(self, model: str, ref_windows: list[str], alt_windows: list[str], names: list[str],
-                rc_rule: str | None) -> vpb.ScoreVariantsRequest:
-        return vpb.ScoreVariantsRequest(model=model, ref_windows=ref_windows, alt_windows=alt_windows,
-                                        scores=names, rc_average=rc_rule or "")
-
-    def call(self, request: vpb.ScoreVariantsRequest, timeout: float | None = None):
-        """One ScoreVariants call; server errors come back as seqzoo errors."""
-        try:
-            return self.stub.ScoreVariants(request, timeout=timeout or self.client.timeout,
-                                           metadata=self.client.metadata)
-        except grpc.RpcError as exc:
-            raise self._error(exc) from None
-
-    def score_coordinates(self, model: str, variants: list[tuple], names: list[str] | None = None,
-                          strand: str = "+", rc_rule: str | None = None):
-        """Score ``(chrom, pos, id, ref, alt)`` tuples on a server started with ``--genome``.
-
-        Returns
-        -------
-        (dict of str -> np.ndarray [N, C], list of VariantResult)
-        """
-        request = vpb.ScoreVariantsRequest(
-            model=model, variants=[vpb.VariantCoordinates(chrom=c, pos=p, id=i or "", ref=r, alt=a)
-                                   for c, p, i, r, a in variants],
-            strand=strand, scores=names or ["diff"], rc_average=rc_rule or "")
-        response = self.call(request)
-        return scores_of(response), list(response.results)
-
-    def score_windows_many(self, model: str, ref_windows: list[str], alt_windows: list[str], names: list[str],
-                           rc_rule: str | None, batch: int = 1024) -> dict[str, np.ndarray]:
-        """Score N window pairs in requests of ``batch`` pairs, ``in_flight`` at a time, in order.
-
-        Returns
-        -------
-        dict of str -> np.ndarray, shape=(N, C)
-        """
-        pending: list[tuple[int, Future]] = []
-        parts: list[dict] = []
-        starts = list(range(0, len(ref_windows), batch))
-        for start in starts:
-            request = self.request(model, ref_windows[start:start + batch], alt_windows[start:start + batch],
-                                   names, rc_rule)
-            pending.append((start, self.stub.ScoreVariants.future(request, timeout=self.client.timeout,
-                                                                  metadata=self.client.metadata)))
-            if len(pending) >= self.in_flight:
-                parts.append(self._result(pending.pop(0)[1]))
-        parts.extend(self._result(f) for _, f in pending)
-        if not parts:
-            return {}
-        return {name: np.concatenate([p[name] for p in parts]) for name in names}
-
-    def _result(self, future) -> dict[str, np.ndarray]:
-        try:
-            return scores_of(future.result())
-        except grpc.RpcError as exc:
-            raise self._error(exc) from None

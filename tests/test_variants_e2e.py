@@ -161,8 +161,7 @@ def test_server_scores_match_local_and_the_batcher_scored_them(published_model, 
 
 
 def test_server_coordinates_mode(published_model, server, engine, genome_string):
-    from seqzoo.serving.client import SeqZooClient
-    from seqzoo.serving.variant_service import VariantsClient
+    from seqzoo.serving.client import SeqZooClient, VariantsClient
 
     with SeqZooClient(server.target, timeout=60) as client:
         vc = VariantsClient(client)
