@@ -68,7 +68,8 @@ def _fmt(value: float) -> str:
 
 
 class ResultsWriter:
-    """Base of the writers: the facts every output states.
+    """Base of the writers: the facts every output states (writing, commit and abort come from
+    ``zoo.io.atomic.AtomicFile``, directly or through the table writer).
 
     Parameters
     ----------
@@ -107,21 +108,6 @@ class ResultsWriter:
             Scores of each row (None for a skipped row).
         """
         raise NotImplementedError
-
-    def commit(self) -> Path:
-        raise NotImplementedError
-
-    def abort(self) -> None:
-        raise NotImplementedError
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
 
 
 class VcfWriter(AtomicFile, ResultsWriter):
@@ -202,7 +188,7 @@ def table_columns(classes: list[str], scores: list[str]) -> list[str]:
     return [f"{cls}_{score}" for cls in classes for score in scores]
 
 
-class VariantTable(ResultsWriter):
+class VariantTable(TableWriter, ResultsWriter):
     """One row per variant x ALT (x strand), as TSV or parquet (see the module docstring), written by
     the one table writer (``zoo.io.table``), which stamps the facts into the file."""
 
@@ -211,12 +197,12 @@ class VariantTable(ResultsWriter):
     def __init__(self, path, model, length, classes, scores, strand, rc_rule) -> None:
         import pyarrow as pa
 
-        super().__init__(path, model, length, classes, scores, strand, rc_rule)
+        ResultsWriter.__init__(self, path, model, length, classes, scores, strand, rc_rule)
         self.score_columns = table_columns(self.classes, self.scores)
         types = {"pos": pa.int64(), "ref_match": pa.bool_()}
         schema = pa.schema([pa.field(c, types.get(c, pa.string())) for c in self.FIXED]
                            + [pa.field(c, pa.float32()) for c in self.score_columns])
-        self._table_writer = TableWriter(self.path, schema, self.facts(), key="seqzoo_variants")
+        TableWriter.__init__(self, self.path, schema, self.facts(), key="seqzoo_variants")
 
     def _table(self, records, rows, values):
         import pyarrow as pa
@@ -244,14 +230,8 @@ class VariantTable(ResultsWriter):
 
     def write_chunk(self, records, rows, values) -> None:
         if rows:
-            self._table_writer.write(self._table(records, rows, values))
+            self.write(self._table(records, rows, values))
             self.rows_written += len(rows)
-
-    def commit(self) -> Path:
-        return self._table_writer.commit()
-
-    def abort(self) -> None:
-        self._table_writer.abort()
 
 
 def open_writer(path, template, model, length: int, classes: list[str], scores: list[str], strand: str,
