@@ -46,24 +46,20 @@ def score_file(path: str, scorer, output: str, batch_size: int = 1024, progress:
 
     ``scorer`` is a ``serving.scorers`` LocalScorer or RemoteScorer; the output is complete or absent.
     """
-    import numpy as np
-    import pyarrow as pa
-    from seqzoo.serving.scoring import score_records
+    from seqzoo.serving.scoring import rows_of, score_records
     from seqzoo.zoo.io.fasta import FastaReader
     from seqzoo.zoo.io.table import TableWriter
     from tqdm import tqdm
 
     if "id" in scorer.classes:
         raise InputError("the model has a class named 'id'; it would clash with the id column")
-    schema = pa.schema([pa.field("id", pa.string())] + [pa.field(c, pa.float32()) for c in scorer.classes])
+    columns = {"id": "string", **dict.fromkeys(scorer.classes, "float32")}
     with FastaReader(path, structures=isinstance(scorer.alphabet, ProductAlphabet)) as reader, \
             tqdm(total=reader.size, unit="B", unit_scale=True, desc="score", file=sys.stderr,
                  disable=not progress) as bar, \
-            TableWriter(output, schema, {"model": scorer.ref, "digest": scorer.digest, "input": str(path)}) as writer:
+            TableWriter(output, columns, {"model": scorer.ref, "digest": scorer.digest, "input": str(path)}) as writer:
         for batch, probs in score_records(reader, scorer, batch_size):
-            columns = [pa.array([r.name for r in batch], pa.string())]
-            columns += [pa.array(np.ascontiguousarray(probs[:, k]), pa.float32()) for k in range(len(scorer.classes))]
-            writer.write(pa.Table.from_arrays(columns, schema=schema))
+            writer.write(rows_of(batch, probs, scorer.classes))
             bar.update(reader.position - bar.n)
             bar.set_postfix(sequences=writer.rows, refresh=False)
     return writer.rows

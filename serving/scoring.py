@@ -104,6 +104,12 @@ def score_records(records: Iterable, scorer: Scorer, batch_size: int = DEFAULT_B
         yield pending.pop(0), probs
 
 
+def rows_of(batch: list, probs: np.ndarray, classes: list[str]) -> dict:
+    """The output columns of a scored batch of named records (``zoo.io.table.TableWriter`` rows):
+    ``id`` (the records' names), then one float32 column per class."""
+    return {"id": [r.name for r in batch], **{c: probs[:, k] for k, c in enumerate(classes)}}
+
+
 def output_schema(input_schema, classes: list[str], sequence_column: str = SEQUENCE,
                   structure_column: str = STRUCTURE, keep_sequence: bool = False):
     """The pyarrow schema ``score_table`` returns for an input schema: the kept columns, then one

@@ -195,42 +195,29 @@ class VariantTable(TableWriter, ResultsWriter):
     FIXED = ("key", "chrom", "pos", "id", "ref", "alt", "strand", "ref_match", "skip", "rc_average")
 
     def __init__(self, path, model, length, classes, scores, strand, rc_rule) -> None:
-        import pyarrow as pa
 
         ResultsWriter.__init__(self, path, model, length, classes, scores, strand, rc_rule)
         self.score_columns = table_columns(self.classes, self.scores)
-        types = {"pos": pa.int64(), "ref_match": pa.bool_()}
-        schema = pa.schema([pa.field(c, types.get(c, pa.string())) for c in self.FIXED]
-                           + [pa.field(c, pa.float32()) for c in self.score_columns])
-        TableWriter.__init__(self, self.path, schema, self.facts(), key="seqzoo_variants")
+        types = {"pos": "int64", "ref_match": "bool"}
+        columns = {**{c: types.get(c, "string") for c in self.FIXED}, **dict.fromkeys(self.score_columns, "float32")}
+        TableWriter.__init__(self, self.path, columns, self.facts(), key="seqzoo_variants")
 
-    def _table(self, records, rows, values):
-        import pyarrow as pa
-
+    def _columns(self, records, rows, values) -> dict:
         n = len(rows)
         score = np.full((n, len(self.score_columns)), np.nan, dtype=np.float32)
         for i, value in enumerate(values):
             if value is not None:
                 score[i] = np.stack([value[s] for s in self.scores], axis=1).reshape(-1)
-        columns = {
-            "key": pa.array([r.key for r in rows], pa.string()),
-            "chrom": pa.array([r.chrom for r in rows], pa.string()),
-            "pos": pa.array([r.pos for r in rows], pa.int64()),
-            "id": pa.array([records[r.record].id or "." for r in rows], pa.string()),
-            "ref": pa.array([r.ref for r in rows], pa.string()),
-            "alt": pa.array([r.alt for r in rows], pa.string()),
-            "strand": pa.array([r.strand for r in rows], pa.string()),
-            "ref_match": pa.array([r.ref_match for r in rows], pa.bool_()),
-            "skip": pa.array([r.skip for r in rows], pa.string()),
-            "rc_average": pa.array([self.rc_rule] * n, pa.string()),
-        }
-        for j, name in enumerate(self.score_columns):
-            columns[name] = pa.array(score[:, j], pa.float32(), mask=np.isnan(score[:, j]))
-        return pa.table(columns)
+        columns = {"key": [r.key for r in rows], "chrom": [r.chrom for r in rows], "pos": [r.pos for r in rows],
+                   "id": [records[r.record].id or "." for r in rows], "ref": [r.ref for r in rows],
+                   "alt": [r.alt for r in rows], "strand": [r.strand for r in rows],
+                   "ref_match": [r.ref_match for r in rows], "skip": [r.skip for r in rows],
+                   "rc_average": [self.rc_rule] * n}
+        return {**columns, **{name: score[:, j] for j, name in enumerate(self.score_columns)}}
 
     def write_chunk(self, records, rows, values) -> None:
         if rows:
-            self.write(self._table(records, rows, values))
+            self.write(self._columns(records, rows, values))
             self.rows_written += len(rows)
 
 

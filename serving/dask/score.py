@@ -66,21 +66,17 @@ def score_partition(part, index: int, job: ScoreJob) -> dict:
         ``index``, ``rows``, ``seconds``, ``worker`` (its address), ``peak_rss_mib`` (of the
         worker process), ``path``.
     """
-    import numpy as np
-    import pyarrow as pa
     from seqzoo.serving.scorers import LocalScorer
-    from seqzoo.serving.scoring import score_records, score_table
+    from seqzoo.serving.scoring import rows_of, score_records, score_table
 
     started, cpu = time.perf_counter(), time.process_time()
     scorer = LocalScorer(worker_engine(job.model, job.device), job.convert_tu)
     target = Path(job.out_dir) / PART.format(index)
     if isinstance(part, (FastaRange, Records)):
-        schema = pa.schema([pa.field("id", pa.string())] + [pa.field(c, pa.float32()) for c in scorer.classes])
-        with TableWriter(target, schema, job.metadata) as writer:
+        columns = {"id": "string", **dict.fromkeys(scorer.classes, "float32")}
+        with TableWriter(target, columns, job.metadata) as writer:
             for batch, probs in score_records(fasta_records(part), scorer, job.batch_size):
-                columns = [pa.array([r.name for r in batch], pa.string())]
-                columns += [pa.array(np.ascontiguousarray(probs[:, k])) for k in range(len(scorer.classes))]
-                writer.write(pa.Table.from_arrays(columns, schema=schema))
+                writer.write(rows_of(batch, probs, scorer.classes))
     else:
         table = load_table(part)
         try:

@@ -50,50 +50,85 @@ def _cell(value) -> str:
     return str(value)
 
 
+TYPES = ("string", "float32", "int64", "bool")
+
+
 class TableWriter(AtomicFile):
-    """Write ``pyarrow`` tables of one schema to ``path`` (.tsv or .parquet) under a temporary name.
+    """Write rows to ``path`` (.tsv or .parquet) under a temporary name; complete or absent.
 
     Parameters
     ----------
     path : str or path
         The output; its folder must exist.
-    schema : pyarrow.Schema
-        The columns every written table has (cast to it).
+    columns : dict of str -> str, or pyarrow.Schema
+        Column names and types (``string``, ``float32``, ``int64``, ``bool``), or a schema (a
+        table of any columns, e.g. carried through from a parquet input).
     facts : dict
         What the output records about its making, at least ``model`` (ref) and ``digest``.
     key : str
         The metadata entry (parquet) or ``#`` line tag (TSV) the facts go under.
 
-    ``write(table)`` appends rows, ``commit()`` renames the file into place, ``abort()`` removes it;
+    ``write(data)`` appends rows: a mapping name -> list or numpy array (missing floats as NaN,
+    written as null / an empty cell), or a pyarrow Table. TSV never imports pyarrow (a TSV output
+    costs no 0.2 s of start-up). ``commit()`` renames the file into place, ``abort()`` removes it;
     as a context manager it commits on success and aborts on an error.
     """
 
-    def __init__(self, path: str | os.PathLike, schema, facts: dict, key: str = SCORES_KEY):
+    def __init__(self, path: str | os.PathLike, columns, facts: dict, key: str = SCORES_KEY):
         self.kind = table_format(path)
         if not Path(path).parent.is_dir():
             raise InputError(f"{Path(path).parent}: no such folder for the output")
         super().__init__(path)
-        self.schema = schema.with_metadata({key.encode(): json.dumps(facts).encode()})
+        self.types = dict(columns) if isinstance(columns, dict) else None
+        self.names = list(self.types) if self.types is not None else list(columns.names)
+        bad = [t for t in (self.types or {}).values() if t not in TYPES]
+        if bad:
+            raise InputError(f"column types {bad} are not among {', '.join(TYPES)}")
         self.rows = 0
+        self._parquet = self._tsv = None
         if self.kind == "parquet":
+            import pyarrow as pa
             import pyarrow.parquet as pq
 
+            schema = columns if self.types is None else pa.schema(
+                [pa.field(n, getattr(pa, {"bool": "bool_"}.get(t, t))()) for n, t in self.types.items()])
+            self.schema = schema.with_metadata({key.encode(): json.dumps(facts).encode()})
             self._parquet = pq.ParquetWriter(str(self.tmp), self.schema)
-            self._tsv = None
         else:
-            self._parquet = None
             self._tsv = open(self.tmp, "w", newline="")  # noqa: SIM115 (closed by commit or abort)
-            self._tsv.write(f"#{key} {json.dumps(facts)}\n" + "\t".join(schema.names) + "\n")
+            self._tsv.write(f"#{key} {json.dumps(facts)}\n" + "\t".join(self.names) + "\n")
 
-    def write(self, table) -> None:
-        """Append the rows of ``table`` (a pyarrow.Table with the writer's columns)."""
-        table = table.select(self.schema.names).cast(self.schema)
-        if self._parquet is not None:
-            self._parquet.write_table(table)
+    def write(self, data) -> None:
+        """Append rows: a mapping name -> list / numpy array, or a pyarrow Table."""
+        if hasattr(data, "schema"):  # a pyarrow Table
+            columns = {n: data.column(n) for n in self.names}
+            n = data.num_rows
         else:
-            columns = [c.to_pylist() for c in table.columns]
-            self._tsv.writelines("\t".join(_cell(v) for v in row) + "\n" for row in zip(*columns))
-        self.rows += table.num_rows
+            columns = {name: data[name] for name in self.names}
+            n = len(columns[self.names[0]]) if self.names else 0
+        if self._parquet is not None:
+            self._parquet.write_table(self._arrow(columns, data))
+        else:
+            values = [c.to_pylist() if hasattr(c, "to_pylist") else
+                      (c.tolist() if hasattr(c, "tolist") else list(c)) for c in columns.values()]
+            self._tsv.writelines("\t".join(_cell(v) for v in row) + "\n" for row in zip(*values))
+        self.rows += n
+
+    def _arrow(self, columns: dict, data):
+        import numpy as np
+        import pyarrow as pa
+
+        if hasattr(data, "schema"):
+            return data.select(self.names).cast(self.schema)
+        arrays = []
+        for field in self.schema:
+            value = columns[field.name]
+            if pa.types.is_floating(field.type):
+                value = np.asarray(value, dtype=np.float32)
+                arrays.append(pa.array(value, field.type, mask=np.isnan(value)))
+            else:
+                arrays.append(pa.array(value, field.type))
+        return pa.Table.from_arrays(arrays, schema=self.schema)
 
     def _close(self) -> None:
         if self._parquet is not None:
