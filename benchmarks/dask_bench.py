@@ -10,7 +10,7 @@ same file with the same model in the same run:
 
 - single process: ``seqzoo score --local --threads 1`` and with ONNX Runtime's default threads
   (both cores), ``seqzoo variants --local --threads 1``; wall time and peak RSS (wait4);
-- Dask: ``seqzoo.serving.dask_score`` on ``LocalCluster(n_workers=2, threads_per_worker=1)``
+- Dask: ``seqzoo.serving.dask`` (``score.score_partitions``) on ``LocalCluster(n_workers=2, threads_per_worker=1)``
   (processes, loopback), the code behind ``--dask local:2``; wall time with and without the
   cluster's start, peak RSS of each worker; the outputs are compared row for row.
 

@@ -50,7 +50,11 @@ def locate(error: SeqzooError, batch: list) -> SeqzooError:
     """``error`` about item ``error.index`` of ``batch``, placed at that record instead."""
     if error.index is None or not 0 <= error.index < len(batch) or error.noun not in ("sequence", "structure"):
         return error
-    return error.at(**{"index": None, "noun": "sequence", **batch[error.index].where()})
+    placed = error.at(**{"index": None, "noun": "sequence", **batch[error.index].where()})
+    if error.noun == "structure":  # the record's structure, not its sequence, is what is wrong
+        placed.reason = f"its structure: {error.reason}"
+        placed.args = (str(placed),)
+    return placed
 
 
 def batches(records: Iterable, size: int) -> Iterator[list]:

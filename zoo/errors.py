@@ -48,8 +48,11 @@ class SeqzooError(Exception):
         self.record, self.index, self.noun, self.field = record, index, noun, field
 
     def where(self) -> dict:
-        """The place attributes that are set, as a plain dict."""
-        return {k: getattr(self, k) for k in (*PLACES, "noun") if getattr(self, k) is not None}
+        """The place attributes that are set, as a plain dict (``noun`` with ``index`` only)."""
+        place = {k: getattr(self, k) for k in PLACES if getattr(self, k) is not None}
+        if self.index is not None:
+            place["noun"] = self.noun
+        return place
 
     def at(self, **place) -> SeqzooError:
         """A copy of this error with ``place`` added (``file=``, ``line=``, ``record=``, ``index=``, ...)."""
