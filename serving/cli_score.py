@@ -42,27 +42,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def score_file(path: str, scorer, output: str, batch_size: int = 1024, progress: bool = False) -> int:
-    """Score every record of FASTA ``path`` into ``output`` (.tsv / .parquet); the rows written.
-
-    ``scorer`` is a ``serving.scorers`` LocalScorer or RemoteScorer; the output is complete or absent.
-    """
-    from seqzoo.serving.scoring import rows_of, score_records
+    """Score every record of FASTA ``path`` into ``output`` with a progress bar; the rows written."""
+    from seqzoo.serving.scoring import write_scores
     from seqzoo.zoo.io.fasta import FastaReader
-    from seqzoo.zoo.io.table import TableWriter
     from tqdm import tqdm
 
-    if "id" in scorer.classes:
-        raise InputError("the model has a class named 'id'; it would clash with the id column")
-    columns = {"id": "string", **dict.fromkeys(scorer.classes, "float32")}
     with FastaReader(path, structures=isinstance(scorer.alphabet, ProductAlphabet)) as reader, \
             tqdm(total=reader.size, unit="B", unit_scale=True, desc="score", file=sys.stderr,
-                 disable=not progress) as bar, \
-            TableWriter(output, columns, {"model": scorer.ref, "digest": scorer.digest, "input": str(path)}) as writer:
-        for batch, probs in score_records(reader, scorer, batch_size):
-            writer.write(rows_of(batch, probs, scorer.classes))
+                 disable=not progress) as bar:
+        def advance(rows: int) -> None:
             bar.update(reader.position - bar.n)
-            bar.set_postfix(sequences=writer.rows, refresh=False)
-    return writer.rows
+            bar.set_postfix(sequences=rows, refresh=False)
+
+        return write_scores(reader, scorer, output, {"model": scorer.ref, "digest": scorer.digest, "input": str(path)},
+                            batch_size, advance)
 
 
 def run(args) -> int:

@@ -108,10 +108,25 @@ def score_records(records: Iterable, scorer: Scorer, batch_size: int = DEFAULT_B
         yield pending.pop(0), probs
 
 
-def rows_of(batch: list, probs: np.ndarray, classes: list[str]) -> dict:
-    """The output columns of a scored batch of named records (``zoo.io.table.TableWriter`` rows):
-    ``id`` (the records' names), then one float32 column per class."""
-    return {"id": [r.name for r in batch], **{c: probs[:, k] for k, c in enumerate(classes)}}
+def write_scores(records: Iterable, scorer: Scorer, output, facts: dict, batch_size: int = DEFAULT_BATCH,
+                 progress=None) -> int:
+    """Score named records (FASTA records) into ``output`` (.tsv / .parquet): ``id`` then one float32
+    column per class, stamped with ``facts`` (model ref and digest); complete or absent.
+
+    ``progress(rows)`` is called after each batch. Returns the rows written. ``seqzoo score`` and
+    each Dask partition write their outputs here.
+    """
+    from seqzoo.zoo.io.table import TableWriter
+
+    if "id" in scorer.classes:
+        raise InputError("the model has a class named 'id'; it would clash with the id column")
+    columns = {"id": "string", **dict.fromkeys(scorer.classes, "float32")}
+    with TableWriter(output, columns, facts) as writer:
+        for batch, probs in score_records(records, scorer, batch_size):
+            writer.write({"id": [r.name for r in batch], **{c: probs[:, k] for k, c in enumerate(scorer.classes)}})
+            if progress is not None:
+                progress(writer.rows)
+    return writer.rows
 
 
 def output_schema(input_schema, classes: list[str], sequence_column: str = SEQUENCE,

@@ -67,16 +67,13 @@ def score_partition(part, index: int, job: ScoreJob) -> dict:
         worker process), ``path``.
     """
     from seqzoo.serving.scorers import LocalScorer
-    from seqzoo.serving.scoring import rows_of, score_records, score_table
+    from seqzoo.serving.scoring import score_table, write_scores
 
     started, cpu = time.perf_counter(), time.process_time()
     scorer = LocalScorer(worker_engine(job.model, job.device), job.convert_tu)
     target = Path(job.out_dir) / PART.format(index)
     if isinstance(part, (FastaRange, Records)):
-        columns = {"id": "string", **dict.fromkeys(scorer.classes, "float32")}
-        with TableWriter(target, columns, job.metadata) as writer:
-            for batch, probs in score_records(fasta_records(part), scorer, job.batch_size):
-                writer.write(rows_of(batch, probs, scorer.classes))
+        rows = write_scores(fasta_records(part), scorer, target, job.metadata, job.batch_size)
     else:
         table = load_table(part)
         try:
@@ -87,7 +84,8 @@ def score_partition(part, index: int, job: ScoreJob) -> dict:
             raise exc.at(**{"index": None, "noun": "sequence", **describe_row(part, table, exc.index)}) from None
         with TableWriter(target, scored.schema, job.metadata) as writer:
             writer.write(scored)
-    return {"index": index, "rows": writer.rows, "seconds": time.perf_counter() - started,
+        rows = writer.rows
+    return {"index": index, "rows": rows, "seconds": time.perf_counter() - started,
             "cpu_seconds": time.process_time() - cpu, "worker": worker_name(), "peak_rss_mib": peak_rss_mib(),
             "path": str(target)}
 
