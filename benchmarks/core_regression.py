@@ -81,7 +81,7 @@ def figures(r: dict) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", required=True, help="the base git revision (before the refactor)")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--zoo", default=str(REPO / ".bench" / "zoo"))
     args = parser.parse_args()
     zoo = Path(args.zoo).resolve()
@@ -100,16 +100,17 @@ def main() -> int:
     for name in names:
         b = [r[name] for r in runs["base"]]
         h = [r[name] for r in runs["head"]]
-        ratio = np.mean(h) / np.mean(b) if np.mean(b) else float("nan")
+        ratio = np.median(h) / np.median(b) if np.median(b) else float("nan")
         fmt = (lambda x: f"{x:.2f}") if "/ in-process" in name else (lambda x: f"{x:,.0f}")
         rows.append(f"| {name} | {' / '.join(fmt(x) for x in b)} | {' / '.join(fmt(x) for x in h)} | {ratio:.2f} |")
     body = f"""
 Base `{args.base}` (before issue 11) against head `{head}` (after), each running its own
 `serve_bench.py --quick` and `variants_bench.py --quick` on the same `pum2` model of `.bench/zoo`
-(L = 200, ONNX Runtime CPU), {args.rounds} rounds interleaved base, head, base, head. Client and server
+(L = 200, ONNX Runtime CPU), {args.rounds} rounds interleaved base, head, base, head, ... Client and server
 share the 2 cores; 1-minute load average {', '.join(f'{x:.1f}' for x in load)} (before and after each
-run). Figures per round; ratio = mean head / mean base (1.00 = no change; run-to-run noise on this
-shared machine is about 5-10% for the serving scenarios).
+run). Figures per round; ratio = median head / median base (1.00 = no change). Both sides run the
+same ONNX Runtime for "in-process ORT", so its ratio shows this run's noise; client and server
+compete for the 2 cores, so one slow round moves a scenario by 10-20%.
 
 | figure | base (per round) | head (per round) | head / base |
 |---|---|---|---|

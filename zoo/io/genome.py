@@ -29,11 +29,11 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
 import pyfaidx
 from seqzoo.zoo.errors import InputError, NotFoundError
+from seqzoo.zoo.io.atomic import atomic_path
 from seqzoo.zoo.io.cache import cache_dir
 
 log = logging.getLogger(__name__)
@@ -68,13 +68,10 @@ def _decompress_once(path: Path, cache: Path) -> Path:
     log.warning("%s is plain gzip, which pyfaidx cannot index; decompressing it once into %s "
                 "(bgzip the file to avoid this: gunzip %s && bgzip %s)", path, target, path.name,
                 path.name.removesuffix(".gz"))
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=cache)
     try:
-        with gzip.open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
+        with atomic_path(target) as tmp, gzip.open(path, "rb") as src, open(tmp, "wb") as dst:
             shutil.copyfileobj(src, dst, 1 << 20)
-        os.replace(tmp, target)
     except (OSError, EOFError) as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise InputError(f"{path}: cannot decompress the gzip FASTA ({exc})") from None
     return target
 
