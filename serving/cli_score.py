@@ -17,7 +17,6 @@ import argparse
 import sys
 
 from seqzoo.serving.dask.cli import add_dask_arguments
-from seqzoo.zoo.alphabets import ProductAlphabet
 from seqzoo.zoo.errors import InputError
 
 
@@ -44,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def score_file(path: str, scorer, output: str, batch_size: int = 1024, progress: bool = False) -> int:
     """Score every record of FASTA ``path`` into ``output`` with a progress bar; the rows written."""
     from seqzoo.serving.scoring import write_scores
+    from seqzoo.zoo.alphabets import ProductAlphabet
     from seqzoo.zoo.io.fasta import FastaReader
     from tqdm import tqdm
 

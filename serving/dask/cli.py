@@ -1,11 +1,15 @@
-"""The ``--dask`` option of ``seqzoo score`` and ``seqzoo variants``: arguments in, plain values to the library."""
+"""The ``--dask`` option of ``seqzoo score`` and ``seqzoo variants``: arguments in, plain values to the library.
+
+Imported whenever the ``seqzoo`` parser is built, so it imports the Dask jobs (numpy, the
+readers) only when ``--dask`` runs.
+"""
 
 from __future__ import annotations
 
 import sys
 
+from seqzoo.serving.dask import DEFAULT_PARTITION_ROWS
 from seqzoo.serving.dask.cluster import connect, parse_resources
-from seqzoo.serving.dask.score import DEFAULT_PARTITION_ROWS
 from seqzoo.zoo.errors import InputError
 
 

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seqzoo.serving.dask import DEFAULT_PARTITION_ROWS
 from seqzoo.serving.dask.cluster import peak_rss_mib, run_tasks, worker_engine, worker_genome, worker_name
 from seqzoo.serving.dask.partitions import (
     FastaRange,
@@ -37,7 +38,6 @@ from seqzoo.zoo.errors import InputError, NotFoundError, SeqzooError
 from seqzoo.zoo.io.table import TableWriter
 
 PART = "part-{:05d}.parquet"
-DEFAULT_PARTITION_ROWS = 100_000
 
 
 @dataclass(frozen=True)
