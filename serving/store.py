@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from seqzoo.serving.batcher import AttributionLane, Batcher, BatcherSettings
 from seqzoo.serving.engine import Engine
 from seqzoo.zoo.errors import InputError, NotFoundError, SeqzooError
-from seqzoo.zoo.manifest import verify_folder
 from seqzoo.zoo.refs import choose_version, parse_ref
-from seqzoo.zoo.registry import open_zoo
+from seqzoo.zoo.registry import open_zoo, verify_version
 from seqzoo.zoo.remote import pull
 
 log = logging.getLogger(__name__)
@@ -155,7 +154,7 @@ class ModelStore:
         if mv.digest in self._failed:
             return None
         try:
-            verify_folder(mv.path, mv.digest)
+            verify_version(mv)
             engine = Engine.load(mv, device=self.settings.device, threads=self.settings.threads, warmup=True)
         except Exception as exc:  # noqa: BLE001 - a broken version never takes down the ones serving
             self._failed.add(mv.digest)

@@ -129,7 +129,12 @@ def make_version_dir(root: Path, name: str = "toy", version: int = 1, length: in
                       "length_policy": "centre, pad with N or crop", "unknown": "zero",
                       "structure": {"form": structure, "predictor": "ViennaRNA"} if structure else None},
             "output": {"activation": "softmax", "name": "probs"},
-            "expect": ([{"sequence": s, "probs": p.tolist()} for s, p in zip(expect_seqs, probs)] if expect else [])}
+            "expect": ([{"sequence": s, "probs": p.tolist()} for s, p in zip(expect_seqs, probs)] if expect else []),
+            # the rest of a schema-valid card: serve verifies a version as fully as `zoo verify`
+            "created": "2026-01-01T00:00:00+00:00", "training": {}, "hyperparameters": {}, "metrics": {},
+            "graphs": {g: {"inputs": [], "outputs": [], "opset": 18} for g in ("model.onnx", "grad.onnx", "ig.onnx")},
+            "parity": {"forward": 0.0, "gradient": 0.0, "ig": 0.0},
+            "provenance": {"seqzoo": "test", "python": "3"}}
     if structure:
         for entry, struct in zip(card["expect"], expect_structs):
             entry["structure"] = struct

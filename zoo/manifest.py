@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
+import stat
 from pathlib import Path
 
 from seqzoo.zoo.errors import InputError, IntegrityError
@@ -96,6 +98,36 @@ def check_file(path: str | os.PathLike, entry: dict, name: str) -> None:
                              "(the file was changed or corrupted)")
 
 
+def _ancestors(paths: set[str]) -> set[str]:
+    """Every folder (relative, POSIX) that holds one of ``paths``."""
+    out = set()
+    for rel in paths:
+        parent = posixpath.dirname(rel)
+        while parent:
+            out.add(parent)
+            parent = posixpath.dirname(parent)
+    return out
+
+
+def _check_tree(folder: Path, files: set[str], folders: set[str]) -> None:
+    """Refuse anything in a version folder but the regular files its manifest lists and the folders
+    that hold them: symbolic links (to files or folders, inside or outside), FIFOs, sockets, devices,
+    unlisted files and unlisted (also empty) folders."""
+    for root, dirs, names in os.walk(folder, followlinks=False):
+        for name in dirs + names:
+            path = Path(root) / name
+            rel = path.relative_to(folder).as_posix()
+            if path.is_symlink():
+                raise IntegrityError(f"{path}: a symbolic link inside a version; a version holds its own files")
+            if path.is_dir():
+                if rel not in folders:
+                    raise IntegrityError(f"{path}: a folder not in MANIFEST.json")
+            elif not stat.S_ISREG(path.lstat().st_mode):
+                raise IntegrityError(f"{path}: not a regular file (a FIFO, socket or device)")
+            elif rel not in files:
+                raise IntegrityError(f"{path}: present but not listed in MANIFEST.json")
+
+
 def verify_folder(folder: str | os.PathLike, expected_digest: str | None = None) -> str:
     """Check every file of a version folder against its manifest; return the digest.
 
@@ -103,6 +135,8 @@ def verify_folder(folder: str | os.PathLike, expected_digest: str | None = None)
     ``expected_digest`` (when given).
     """
     folder = Path(folder)
+    if folder.is_symlink():
+        raise IntegrityError(f"{folder}: the version folder is a symbolic link; a version holds its own files")
     try:
         data = (folder / MANIFEST).read_bytes()
     except FileNotFoundError:
@@ -111,14 +145,11 @@ def verify_folder(folder: str | os.PathLike, expected_digest: str | None = None)
     if expected_digest and digest != expected_digest:
         raise IntegrityError(f"{folder / MANIFEST}: digest {digest} is not the expected {expected_digest}")
     manifest = parse_manifest(data, str(folder))
+    listed = set(manifest["files"])
+    _check_tree(folder, listed | {MANIFEST}, _ancestors(listed))
     for rel, entry in manifest["files"].items():
         path = folder / rel
         if not path.is_file():
             raise IntegrityError(f"{path}: listed in MANIFEST.json but missing")
         check_file(path, entry, str(path))
-    listed = set(manifest["files"])
-    for path in folder.rglob("*"):
-        rel = path.relative_to(folder).as_posix()
-        if path.is_file() and rel != MANIFEST and rel not in listed:
-            raise IntegrityError(f"{path}: present but not listed in MANIFEST.json")
     return digest

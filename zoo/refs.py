@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from seqzoo.zoo.errors import InputError
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+# ASCII digits only: str.isdigit() also takes '²' and '١', which int() then refuses or misreads
+VERSION_PATTERN = re.compile(r"[1-9][0-9]{0,9}")
 DIGEST_PATTERN = re.compile(r"sha256:[0-9a-f]{64}")
 MAX_VERSION = 10**9
 
@@ -41,11 +43,17 @@ def validate_name(name: str) -> str:
     return name
 
 
+def is_version(text: str) -> bool:
+    """Whether ``text`` is a version as folders and refs spell it: ASCII digits, no leading zero,
+    at most 10**9 (``"3"`` yes; ``"03"``, ``"²"``, ``"١"``, ``"../1"`` no)."""
+    return isinstance(text, str) and VERSION_PATTERN.fullmatch(text) is not None and int(text) <= MAX_VERSION
+
+
 def validate_version(version: int | str) -> int:
     """A version as a positive int (``"3"`` -> 3); raise InputError for anything else."""
     text = str(version)
-    if not text.isdigit() or text.startswith("0") or int(text) > MAX_VERSION:
-        raise InputError(f"version {text!r} is not a positive integer")
+    if not is_version(text):
+        raise InputError(f"version {text!r} is not a positive integer (ASCII digits, no leading zero)")
     return int(text)
 
 

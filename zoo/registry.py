@@ -24,7 +24,7 @@ from pathlib import Path
 from seqzoo.zoo.card import CARD_FILE, read_card, validate_card, write_card
 from seqzoo.zoo.errors import ConflictError, InputError, IntegrityError, NotFoundError
 from seqzoo.zoo.manifest import MANIFEST, sha256_bytes, verify_folder, write_manifest
-from seqzoo.zoo.refs import Ref, choose_version, parse_ref, validate_name, validate_version
+from seqzoo.zoo.refs import Ref, choose_version, is_version, parse_ref, validate_name, validate_version
 
 ENV_ZOO = "SEQZOO_ZOO"
 STAGING_PREFIX = ".tmp-"
@@ -111,7 +111,7 @@ class LocalZoo:
             return []
         found = []
         for entry in folder.iterdir():
-            if entry.name.isdigit() and not entry.name.startswith("0") and (entry / MANIFEST).is_file():
+            if is_version(entry.name) and (entry / MANIFEST).is_file():
                 found.append(int(entry.name))
         return sorted(found)
 
@@ -148,13 +148,7 @@ class LocalZoo:
 
     def verify(self, ref: str | Ref) -> ModelVersion:
         """Resolve ``ref`` and check every file against its manifest (IntegrityError names the file)."""
-        mv = self.resolve(ref)
-        verify_folder(mv.path, mv.digest)
-        validate_card(mv.card, str(mv.path / CARD_FILE))
-        if mv.card.get("name") != mv.name or mv.card.get("version") != mv.version:
-            raise IntegrityError(f"{mv.path / CARD_FILE}: card says {mv.card.get('name')}:{mv.card.get('version')} "
-                                 f"but the version is {mv.name}:{mv.version}")
-        return mv
+        return verify_version(self.resolve(ref))
 
     def _missing(self, name: str, what: str) -> str:
         versions = self.versions(name)
@@ -257,7 +251,7 @@ class LocalZoo:
         folder = self.root / name
         if not folder.is_dir():
             return []
-        return [int(e.name) for e in folder.iterdir() if e.name.isdigit()]
+        return [int(e.name) for e in folder.iterdir() if is_version(e.name)]
 
     @staticmethod
     def _rename(src: Path, target: Path) -> bool:
@@ -272,3 +266,15 @@ class LocalZoo:
                 return False
             raise
         return True
+
+
+def verify_version(mv: ModelVersion) -> ModelVersion:
+    """The one full check of a zoo version, for ``zoo verify``, Dask jobs and ``serve`` alike: every
+    file against the manifest, the card against its schema, and the card's name and version against
+    the folder it sits in (a copy of pum2/1 as pum2/2 is refused). IntegrityError names the problem."""
+    verify_folder(mv.path, mv.digest)
+    validate_card(mv.card, str(mv.path / CARD_FILE))
+    if mv.card.get("name") != mv.name or mv.card.get("version") != mv.version:
+        raise IntegrityError(f"{mv.path / CARD_FILE}: card says {mv.card.get('name')}:{mv.card.get('version')} "
+                             f"but the version is {mv.name}:{mv.version}")
+    return mv

@@ -50,7 +50,7 @@ from seqzoo.zoo.manifest import (
     sha256_bytes,
     verify_folder,
 )
-from seqzoo.zoo.refs import Ref, choose_version, parse_ref, validate_name
+from seqzoo.zoo.refs import Ref, choose_version, is_version, parse_ref, validate_name
 from seqzoo.zoo.registry import LocalZoo, ModelVersion
 
 INDEX = "index.json"
@@ -198,12 +198,17 @@ class Remote:
         """``{version: digest or None}`` of the complete versions of ``name`` (digest known from an index)."""
         validate_name(name)
         if self.read_only:
-            entry = self.index()["models"].get(name, {}).get("versions", {})
-            return {int(v): e.get("digest") for v, e in entry.items()}
+            entry = self.index()["models"].get(name, {})
+            versions = entry.get("versions", {}) if isinstance(entry, dict) else None
+            if not isinstance(versions, dict) or not all(is_version(v) and isinstance(e, dict)
+                                                         for v, e in versions.items()):
+                raise IntegrityError(f"{self.url}/{INDEX}: the versions of {name!r} are not a map of version "
+                                     "numbers (ASCII digits) to entries")
+            return {int(v): e.get("digest") for v, e in versions.items()}
         out = {}
         for entry in self._ls(self.path(name)):
             base = posixpath.basename(entry.rstrip("/"))
-            if base.isdigit() and not base.startswith("0") and self.exists(name, base, MANIFEST):
+            if is_version(base) and self.exists(name, base, MANIFEST):
                 out[int(base)] = None
         return dict(sorted(out.items()))
 

@@ -1,0 +1,111 @@
+"""Issue 12's findings, each on real files, real zoos, real servers: refs and folders take ASCII
+digits only; serve verifies a version as fully as `zoo verify`; a version holds nothing but the
+regular files its manifest lists; a crafted registry index is refused with a clean error."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+from seqzoo.serving.store import ModelStore
+from seqzoo.zoo.errors import InputError, IntegrityError, NotFoundError
+from seqzoo.zoo.manifest import verify_folder, write_manifest
+from seqzoo.zoo.refs import parse_ref
+from seqzoo.zoo.registry import open_zoo
+from seqzoo.zoo.remote import pull
+from test_zoo_remote import StaticServer
+
+from seqzoo.cli import main
+
+
+@pytest.mark.parametrize("ref", ["pum2:²", "pum2:١", "pum2:１", "pum2:01", "pum2:1.0"])
+def test_versions_take_ascii_digits_only(ref):
+    with pytest.raises(InputError, match="is not a positive integer"):
+        parse_ref(ref)
+
+
+def test_a_unicode_digit_folder_is_not_a_version(zoo_copy, capsys):
+    for odd in ("²", "١"):
+        shutil.copytree(zoo_copy / "pum2" / "1", zoo_copy / "pum2" / odd)
+    zoo = open_zoo(zoo_copy)
+    assert zoo.versions("pum2") == [1]
+    assert main(["zoo", "list", "--zoo", str(zoo_copy), "--json"]) == 0
+    assert [row["version"] for row in json.loads(capsys.readouterr().out)] == [1]
+    assert main(["zoo", "verify", "pum2", "--zoo", str(zoo_copy)]) == 0
+    assert main(["score", "--local", "--zoo", str(zoo_copy), "--model", "pum2:²", "x.fa", "-o", "x.tsv"]) == 2
+    assert "is not a positive integer" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_version_whose_card_contradicts_its_folder(zoo_copy):
+    shutil.copytree(zoo_copy / "pum2" / "1", zoo_copy / "pum2" / "2")  # a copy of pum2:1 as pum2:2
+    with pytest.raises(IntegrityError, match="card says pum2:1 but the version is pum2:2"):
+        open_zoo(zoo_copy).verify("pum2:2")
+    store = ModelStore(zoo_copy, models=["pum2:2"])
+    with pytest.raises(NotFoundError, match="no model could be loaded"):
+        store.start(poll_seconds=None)
+    store.close()
+    store = ModelStore(zoo_copy, models=["pum2:1"])  # the true version still serves
+    try:
+        store.start(poll_seconds=None)
+        assert store.get("pum2").ref == "pum2:1"
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("plant, words", [
+    ("folder-link", "the version folder is a symbolic link"),
+    ("file-link", "symbolic link inside a version"),
+    ("etc-link", "symbolic link inside a version"),
+    ("empty-folder", "a folder not in MANIFEST.json"),
+    ("fifo", "not a regular file"),
+])
+def test_a_version_holds_only_its_listed_regular_files(zoo_copy, tmp_path, plant, words):
+    version = zoo_copy / "pum2" / "1"
+    if plant == "folder-link":
+        real = tmp_path / "elsewhere"
+        shutil.move(str(version), real)
+        version.symlink_to(real, target_is_directory=True)
+    elif plant == "file-link":  # model.onnx replaced by a link to an outside copy (same bytes)
+        outside = tmp_path / "model.onnx"
+        shutil.copy(version / "model.onnx", outside)
+        (version / "model.onnx").unlink()
+        (version / "model.onnx").symlink_to(outside)
+    elif plant == "etc-link":
+        (version / "etc").symlink_to("/etc", target_is_directory=True)
+    elif plant == "empty-folder":
+        (version / "unlisted").mkdir()
+    else:
+        os.mkfifo(version / "pipe")
+    with pytest.raises(IntegrityError, match=words):
+        verify_folder(version)
+    with pytest.raises(IntegrityError, match=words):
+        open_zoo(zoo_copy).verify("pum2:1")
+    assert main(["zoo", "verify", "pum2:1", "--zoo", str(zoo_copy)]) != 0
+
+
+def test_a_rewritten_manifest_still_lists_only_regular_files(zoo_copy):
+    version = zoo_copy / "pum2" / "1"
+    (version / "extra").mkdir()
+    (version / "extra" / "note.txt").write_text("listed")
+    write_manifest(version)  # a folder that holds a listed file is fine
+    verify_folder(version)
+
+
+@pytest.mark.parametrize("versions", [{"../1": {"digest": "sha256:" + "0" * 64}}, [1, 2], {"1": "not-an-entry"},
+                                      {"²": {"digest": "sha256:" + "0" * 64}}])
+def test_a_crafted_index_is_refused_cleanly(zoo_copy, empty_zoo, versions):
+    from seqzoo.zoo.remote import write_index
+
+    write_index(str(zoo_copy))
+    index = json.loads((zoo_copy / "index.json").read_text())
+    index["models"]["pum2"]["versions"] = versions
+    (zoo_copy / "index.json").write_text(json.dumps(index))
+    server = StaticServer(zoo_copy)
+    try:
+        with pytest.raises(IntegrityError, match="index.json: the versions of 'pum2' are not a map"):
+            pull("pum2", server.url, empty_zoo)
+    finally:
+        server.stop()
+    assert not any(empty_zoo.root.iterdir()) if empty_zoo.root.exists() else True
