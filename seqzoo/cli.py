@@ -10,7 +10,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
+import threading
 
 from seqzoo import __version__
 from seqzoo.zoo.errors import SeqzooError
@@ -61,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    previous = _terminate_unwinds()
     try:
         return int(args.run(args) or 0)
     except SeqzooError as exc:
@@ -69,6 +72,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"seqzoo {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_unwinds():
+    """SIGTERM unwinds every command like an error (SystemExit 143), so each writer's ``with`` or
+    ``abort`` removes its temporary file: outputs are complete or absent. ``serve`` replaces it with
+    its drain. Returns the previous handler (None off the main thread, where signals cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
 
 if __name__ == "__main__":

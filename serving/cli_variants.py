@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import logging
 import queue
-import signal
 import sys
 import threading
 import time
@@ -126,16 +125,7 @@ def run(args) -> int:
         return run_variants(args)
     names = parse_scores(args.scores)
     output_format(args.output)
-    if threading.current_thread() is threading.main_thread():
-        # SIGTERM unwinds like an error, so partial outputs are removed (complete or absent)
-        previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    else:
-        previous = None
-    try:
-        return _run(args, names)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+    return _run(args, names)
 
 
 def _run(args, names: list[str]) -> int:

@@ -109,3 +109,37 @@ def test_a_crafted_index_is_refused_cleanly(zoo_copy, empty_zoo, versions):
     finally:
         server.stop()
     assert not any(empty_zoo.root.iterdir()) if empty_zoo.root.exists() else True
+
+
+def test_score_sigterm_leaves_no_partial_output(published_model, tmp_path):
+    """SIGTERM mid-run: the command unwinds (exit 143) and removes its temporary output."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    fifo = tmp_path / "in.fa"
+    os.mkfifo(fifo)
+    out = tmp_path / "out.tsv"
+    proc = subprocess.Popen([sys.executable, "-m", "seqzoo", "score", "--local", "--zoo",
+                             str(published_model.zoo_root), "--model", "pum2", str(fifo), "-o", str(out),
+                             "--batch", "4", "--no-progress"], stderr=subprocess.PIPE, text=True)
+    with open(fifo, "w") as pipe:
+        pipe.write(">a\n" + "ACGU" * 50 + "\n")
+        pipe.flush()
+        deadline = time.monotonic() + 60
+        while not list(tmp_path.glob(".out.tsv*")) and time.monotonic() < deadline:
+            time.sleep(0.1)  # the model is loaded and the output opened: the run is under way
+        assert list(tmp_path.glob(".out.tsv*")), "the temporary output never appeared"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 143
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.fa"]
+
+
+def test_an_output_that_is_a_folder_is_refused_before_scoring(published_model, tmp_path, capsys):
+    from conftest import RBP
+
+    (tmp_path / "out.tsv").mkdir()
+    code = main(["score", "--local", "--zoo", str(published_model.zoo_root), "--model", "pum2",
+                 str(RBP / "pum2.test.positive.fasta.gz"), "-o", str(tmp_path / "out.tsv"), "--no-progress"])
+    assert code == 2 and "out.tsv: is a folder; name an output file" in capsys.readouterr().err

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from seqzoo.zoo.errors import InputError
+
 
 def temporary_name(path: str | os.PathLike) -> Path:
     """A fresh hidden name beside ``path`` (same folder, so the final rename is atomic)."""
@@ -55,6 +57,8 @@ class AtomicFile:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
+        if self.path.is_dir():  # refused before any work, not after it when the rename fails
+            raise InputError(f"{self.path}: is a folder; name an output file")
         self.tmp = temporary_name(self.path)
 
     def _close(self) -> None:
