@@ -20,6 +20,7 @@ line in that list, or ``build_server(..., hooks=[...])``.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import signal
@@ -138,7 +139,7 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
         code = status_of(exc)
         if code == grpc.StatusCode.INTERNAL:
             log.error("%s on %s failed: %r", method, model, exc, exc_info=exc, extra={"method": method})
-        self.metrics.answered(model or "-", "-", method, code.name)
+        self.metrics.answered(self.store.label(model), "-", method, code.name)
         if code == grpc.StatusCode.INTERNAL:
             await context.abort(code, f"internal error: {exc!r}")
         place = place_json(exc)
@@ -211,7 +212,7 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
                     probs = await pending
                 except Exception as exc:  # noqa: BLE001
                     code = status_of(exc)
-                    self.metrics.answered(request.model or "-", "-", "ScoreStream", code.name)
+                    self.metrics.answered(self.store.label(request.model), "-", "ScoreStream", code.name)
                     yield pb.ScoreResponse(id=request.id, error_code=code.value[0], error_message=str(exc),
                                            error_place=place_json(exc))
                     continue
@@ -272,7 +273,7 @@ class TokenAuth(grpc.aio.ServerInterceptor):
     """Every RPC but health must carry ``authorization: Bearer <token>``; else UNAUTHENTICATED."""
 
     def __init__(self, token: str):
-        self.expected = f"Bearer {token}"
+        self._expected = f"Bearer {token}".encode()  # compared in constant time (hmac.compare_digest)
 
         async def deny(request, context):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token "
@@ -292,7 +293,7 @@ class TokenAuth(grpc.aio.ServerInterceptor):
         if handler_call_details.method.startswith(HEALTH_PREFIX):
             return await continuation(handler_call_details)
         for key, value in handler_call_details.invocation_metadata or ():
-            if key == "authorization" and value == self.expected:
+            if key == "authorization" and hmac.compare_digest(str(value).encode(), self._expected):
                 return await continuation(handler_call_details)
         handler = await continuation(handler_call_details)
         if handler is None:
@@ -421,7 +422,7 @@ async def serve(store: ModelStore, settings: ServerSettings, metrics_port: int |
     """Run a server until SIGTERM/SIGINT (then drain)."""
     metrics = Metrics()
     if metrics_port:
-        metrics.serve(metrics_port)
+        metrics.serve(metrics_port, addr=settings.address.rpartition(":")[0].strip("[]") or "0.0.0.0")
     server = SeqZooServer(store, settings, metrics, poll_seconds=poll_seconds)
     port = await server.start()
     server.handle_signals()

@@ -139,6 +139,15 @@ class ModelStore:
                 self._cache[ref] = served
             return served
 
+    def label(self, ref: str) -> str:
+        """The metrics label for a ref a client sent: its model name when this store serves that name,
+        ``unknown`` otherwise (a client never creates label values), ``-`` when it sent none."""
+        if not ref:
+            return "-"
+        name = ref.partition("@")[0].partition(":")[0]
+        with self._lock:
+            return name if any(n == name for n, _ in self._served) else "unknown"
+
     def list(self) -> list[Served]:
         with self._lock:
             return [self._served[k] for k in sorted(self._served)]

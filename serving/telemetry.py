@@ -77,8 +77,10 @@ class Metrics:
         if sequences:
             children[1].inc(sequences)
 
-    def serve(self, port: int, addr: str = "0.0.0.0"):
-        """Serve /metrics on ``port`` (a daemon thread); returns prometheus_client's server."""
+    def serve(self, port: int, addr: str):
+        """Serve /metrics on ``addr:port`` (a daemon thread); returns prometheus_client's server.
+
+        ``addr`` is the gRPC server's own host: metrics are never wider open than the service."""
         return start_http_server(port, addr=addr, registry=self.registry)
 
 

@@ -86,10 +86,12 @@ class Supervisor:
         The shared port (already reserved), for the log.
     metrics_port : int, optional
         Where the supervisor serves the workers' merged Prometheus metrics.
+    host : str
+        The address the metrics bind, the server's own (never wider open than the service).
     """
 
-    def __init__(self, serve, workers: int, port: int, metrics_port: int | None = None):
-        self.serve, self.port, self.metrics_port = serve, port, metrics_port
+    def __init__(self, serve, workers: int, port: int, metrics_port: int | None = None, host: str = "0.0.0.0"):
+        self.serve, self.port, self.metrics_port, self.host = serve, port, metrics_port, host
         self.workers = workers
         self.context = multiprocessing.get_context("spawn")
         self.events = self.context.Queue()
@@ -155,7 +157,7 @@ class Supervisor:
             if self.metrics_port:
                 registry = CollectorRegistry()
                 multiprocess.MultiProcessCollector(registry, path=metrics_dir)
-                start_http_server(self.metrics_port, registry=registry)
+                start_http_server(self.metrics_port, addr=self.host, registry=registry)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._stop_all)
             for index in range(self.workers):
@@ -180,4 +182,4 @@ def run_workers(serve_on, workers: int, host: str, port: int, metrics_port: int 
     reserved port (``port`` 0 picks a free one).
     """
     with reserved_port(host, port) as bound:
-        return Supervisor(serve_on(bound), workers, bound, metrics_port).run()
+        return Supervisor(serve_on(bound), workers, bound, metrics_port, host).run()

@@ -143,3 +143,38 @@ def test_an_output_that_is_a_folder_is_refused_before_scoring(published_model, t
     code = main(["score", "--local", "--zoo", str(published_model.zoo_root), "--model", "pum2",
                  str(RBP / "pum2.test.positive.fasta.gz"), "-o", str(tmp_path / "out.tsv"), "--no-progress"])
     assert code == 2 and "out.tsv: is a folder; name an output file" in capsys.readouterr().err
+
+
+def _listening_address(port: int) -> str:
+    """The local IPv4 address a TCP socket listens on for ``port``, read from /proc/net/tcp."""
+    with open("/proc/net/tcp") as f:
+        for line in list(f)[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, hex_port = local.split(":")
+            if int(hex_port, 16) == port and state == "0A":  # LISTEN
+                return ".".join(str(int(address[i:i + 2], 16)) for i in (6, 4, 2, 0))
+    return ""
+
+
+def test_metrics_bind_the_server_host_and_labels_only_known_models(published_model):
+    import urllib.request
+
+    from seqzoo.serving.client import SeqZooClient
+    from test_one_core import ServerProcess
+    from test_server import free_port
+
+    metrics_port = free_port()
+    server = ServerProcess(published_model.zoo_root, "pum2", extra=["--metrics-port", str(metrics_port)])
+    try:
+        assert _listening_address(metrics_port) == "127.0.0.1"  # the server's --host, not 0.0.0.0
+        with SeqZooClient(server.target) as client:
+            for i in range(200):
+                with pytest.raises(NotFoundError):
+                    client.score(f"m{i}", sequences=["ACGU" * 50])
+            client.score("pum2", sequences=["ACGU" * 50])
+        text = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+    finally:
+        server.stop()
+    assert 'model="m17"' not in text and 'model="m0"' not in text
+    assert 'seqzoo_requests_total{code="NOT_FOUND",method="Score",model="unknown",version="-"} 200.0' in text
+    assert 'code="OK",method="Score",model="pum2"' in text

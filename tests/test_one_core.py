@@ -38,11 +38,12 @@ def awkward_fasta(path, sequences):
 
 
 class ServerProcess:
-    def __init__(self, zoo_root, model: str):
+    def __init__(self, zoo_root, model: str, extra: tuple = ()):
         self.port = free_port()
         self.target = f"127.0.0.1:{self.port}"
         self.proc = subprocess.Popen([sys.executable, "-m", "seqzoo", "serve", "--zoo", str(zoo_root), "--port",
-                                      str(self.port), "--host", "127.0.0.1", "--models", model, "--poll-seconds", "0"],
+                                      str(self.port), "--host", "127.0.0.1", "--models", model, "--poll-seconds", "0",
+                                      *extra],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with SeqZooClient(self.target) as client:
             client.wait_serving(timeout=120, alive=lambda: self.proc.poll() is None)
