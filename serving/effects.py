@@ -167,6 +167,23 @@ def pair_sequences(ref_windows: list[str], alt_windows: list[str], rc_rule: str 
     return sequences
 
 
+def encode_pairs(engine, ref_windows: list[str], alt_windows: list[str], rc_rule: str | None):
+    """uint8 codes of :func:`pair_sequences` (T read as U for RNA models); an encoding error names
+    the window the caller sent (``alt window 0``), not its place in the combined list."""
+    from seqzoo.zoo.errors import SeqzooError
+
+    try:
+        return engine.encode(pair_sequences(ref_windows, alt_windows, rc_rule), convert_tu=True)
+    except SeqzooError as exc:
+        if exc.index is None or exc.noun != "sequence":
+            raise
+        n = len(ref_windows)
+        part, k = divmod(exc.index, n)
+        kind = ("ref window", "alt window", "reverse complement of ref window",
+                "reverse complement of alt window")[part]
+        raise exc.at(index=k, noun=kind) from None
+
+
 def scores_from_probs(probs: np.ndarray, n: int, names: list[str], rc_rule: str | None
                       ) -> dict[str, np.ndarray]:
     """Scores from the probabilities of :func:`pair_sequences`' output.
@@ -213,6 +230,5 @@ def score_windows(engine, ref_windows: list[str], alt_windows: list[str], names:
     """
     if not ref_windows:
         return {name: np.zeros((0, len(engine.classes)), dtype=np.float32) for name in names}
-    codes = engine.encode(pair_sequences(ref_windows, alt_windows, rc_rule), convert_tu=True)
-    probs = engine.predict(codes, batch)
+    probs = engine.predict(encode_pairs(engine, ref_windows, alt_windows, rc_rule), batch)
     return scores_from_probs(probs, len(ref_windows), names, rc_rule)

@@ -34,14 +34,13 @@ import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from seqzoo.serving.engine import ig_rows
-from seqzoo.serving.status import status_of
+from seqzoo.serving.status import abort, status_of
 from seqzoo.serving.store import ModelStore, Served
 from seqzoo.serving.telemetry import Metrics
 from seqzoo.serving.variant_service import register as register_variants
 from seqzoo.v1 import seqzoo_pb2 as pb
 from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc
 from seqzoo.zoo.errors import (
-    PLACE_KEY,
     InputError,
     UnavailableError,
     place_json,
@@ -140,10 +139,7 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
         if code == grpc.StatusCode.INTERNAL:
             log.error("%s on %s failed: %r", method, model, exc, exc_info=exc, extra={"method": method})
         self.metrics.answered(self.store.label(model), "-", method, code.name)
-        if code == grpc.StatusCode.INTERNAL:
-            await context.abort(code, f"internal error: {exc!r}")
-        place = place_json(exc)
-        await context.abort(code, str(exc), trailing_metadata=((PLACE_KEY, place),) if place else ())
+        await abort(context, exc)
 
     def _info(self, served: Served) -> pb.ModelInfo:
         e, info = served.engine, served.info

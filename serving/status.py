@@ -1,10 +1,19 @@
-"""The gRPC status of each seqzoo error: one table, used by every servicer (SeqZoo, Variants)."""
+"""The gRPC status of each seqzoo error: one table and one way to answer with it, used by every
+servicer (SeqZoo, Variants)."""
 
 from __future__ import annotations
 
 import grpc
 from seqzoo.serving.batcher import DeadlineExpiredError, QueueFullError
-from seqzoo.zoo.errors import ConflictError, InputError, IntegrityError, NotFoundError, UnavailableError
+from seqzoo.zoo.errors import (
+    PLACE_KEY,
+    ConflictError,
+    InputError,
+    IntegrityError,
+    NotFoundError,
+    UnavailableError,
+    place_json,
+)
 
 STATUS = {InputError: grpc.StatusCode.INVALID_ARGUMENT, NotFoundError: grpc.StatusCode.NOT_FOUND,
           QueueFullError: grpc.StatusCode.RESOURCE_EXHAUSTED, DeadlineExpiredError: grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -18,3 +27,13 @@ def status_of(exc: BaseException) -> grpc.StatusCode:
         if isinstance(exc, cls):
             return code
     return grpc.StatusCode.INTERNAL
+
+
+async def abort(context, exc: BaseException) -> None:
+    """End the call with ``exc``'s status: its message, and its place (index, ...) as JSON in the
+    trailing metadata ``seqzoo-error-place``; an unexpected exception is INTERNAL, named only."""
+    code = status_of(exc)
+    if code == grpc.StatusCode.INTERNAL:
+        await context.abort(code, f"internal error: {exc!r}")
+    place = place_json(exc)
+    await context.abort(code, str(exc), trailing_metadata=((PLACE_KEY, place),) if place else ())

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import grpc
 import numpy as np
-from seqzoo.serving.effects import check_rc_rule, is_rna, pair_sequences, parse_scores, scores_from_probs
+from seqzoo.serving.effects import check_rc_rule, encode_pairs, is_rna, parse_scores, scores_from_probs
 from seqzoo.serving.windows import STRANDS, build_windows
 from seqzoo.v1 import variants_pb2 as vpb
 from seqzoo.v1 import variants_pb2_grpc as vpb_grpc
@@ -114,7 +114,7 @@ class VariantsServicer(vpb_grpc.VariantsServicer):
         return ref, alt, results
 
     async def ScoreVariants(self, request, context):
-        from seqzoo.serving.status import status_of
+        from seqzoo.serving.status import abort, status_of
 
         try:
             served = self.store.get(request.model)
@@ -129,21 +129,19 @@ class VariantsServicer(vpb_grpc.VariantsServicer):
             n = len(ref)
             scores = np.zeros((len(names), 0, len(engine.classes)), dtype=np.float32)
             if n:
-                sequences = pair_sequences(ref, alt, rc_rule)
-                if engine.structure_form:
-                    codes = await loop.run_in_executor(None, lambda: engine.encode(sequences, convert_tu=True))
+                if engine.structure_form:  # folding: off the event loop
+                    codes = await loop.run_in_executor(None, encode_pairs, engine, ref, alt, rc_rule)
                 else:
-                    codes = engine.encode(sequences, convert_tu=True)
+                    codes = encode_pairs(engine, ref, alt, rc_rule)
                 remaining = context.time_remaining()
                 deadline = None if remaining is None else time.monotonic() + remaining
                 probs = await served.batcher.submit(codes, deadline)
                 by_name = scores_from_probs(probs, n, names, rc_rule)
                 scores = np.stack([by_name[name] for name in names])
         except Exception as exc:
-            code = status_of(exc)
-            if code == grpc.StatusCode.INTERNAL:
+            if status_of(exc) == grpc.StatusCode.INTERNAL:
                 log.error("ScoreVariants on %s failed: %r", request.model, exc, exc_info=exc)
-            await context.abort(code, str(exc) if code != grpc.StatusCode.INTERNAL else f"internal error: {exc!r}")
+            await abort(context, exc)
             return
         return vpb.ScoreVariantsResponse(model=engine.identity.ref, classes=engine.classes, score_names=names,
                                          scores=scores.astype("<f4").tobytes(), shape=scores.shape,

@@ -178,3 +178,24 @@ def test_metrics_bind_the_server_host_and_labels_only_known_models(published_mod
     assert 'model="m17"' not in text and 'model="m0"' not in text
     assert 'seqzoo_requests_total{code="NOT_FOUND",method="Score",model="unknown",version="-"} 200.0' in text
     assert 'code="OK",method="Score",model="pum2"' in text
+
+
+def test_variant_window_errors_name_the_window_sent(published_model):
+    from seqzoo.serving.client import SeqZooClient, VariantsClient
+    from seqzoo.serving.effects import score_windows
+    from seqzoo.serving.engine import Engine
+    from test_server import ServerThread
+
+    ref = ["ACGU" * 50, "ACGU" * 50]
+    alt = ["ACGU" * 50, "ACGX" + "ACGU" * 49]
+    engine = Engine.load(published_model, device="cpu")
+    with pytest.raises(InputError, match=r"^alt window 1: character 'X' at position 4"):
+        score_windows(engine, ref, alt, ["diff"])
+    server = ServerThread(published_model.zoo_root)
+    try:
+        with SeqZooClient(server.target) as client:
+            with pytest.raises(InputError, match=r"^alt window 1: character 'X' at position 4") as caught:
+                VariantsClient(client).call(VariantsClient(client).request("pum2", ref, alt, ["diff"], None))
+            assert caught.value.index == 1 and caught.value.noun == "alt window"
+    finally:
+        server.drain()
