@@ -32,7 +32,25 @@ def _structures(batch: list) -> list[str] | None:
     return None if batch[0].structure is None else [r.structure for r in batch]
 
 
-class LocalScorer:
+class _Identified:
+    """The model's name, ref (``name:version``) and digest, read from its ``identity`` (a ModelVersion)."""
+
+    identity: ModelVersion
+
+    @property
+    def name(self) -> str:
+        return self.identity.name
+
+    @property
+    def ref(self) -> str:
+        return self.identity.ref
+
+    @property
+    def digest(self) -> str:
+        return self.identity.digest
+
+
+class LocalScorer(_Identified):
     """Scores from an in-process :class:`~seqzoo.serving.engine.Engine`.
 
     Parameters
@@ -46,7 +64,6 @@ class LocalScorer:
         self.engine = engine
         self.convert_tu = convert_tu
         self.identity = engine.identity
-        self.ref, self.digest, self.name = engine.identity.ref, engine.identity.digest, engine.identity.name
         self.card, self.classes, self.length = engine.card, engine.classes, engine.length
         self.alphabet, self.columns, self.provider = engine.alphabet, engine.columns, engine.provider
 
@@ -88,7 +105,7 @@ class LocalScorer:
         pass
 
 
-class RemoteScorer:
+class RemoteScorer(_Identified):
     """Scores through a seqzoo server (``seqzoo.v1``): sequences on one bidirectional stream.
 
     Plain-alphabet records are encoded here with the card's alphabet (the same ``zoo.alphabets``
@@ -113,7 +130,6 @@ class RemoteScorer:
         self.client, self.window, self.convert_tu, self.timeout = client, window, convert_tu, timeout
         info = client.get_model(model)
         self.identity = ModelVersion(info["name"], int(info["version"]), info["digest"], None, info["card"])
-        self.ref, self.digest, self.name = info["ref"], info["digest"], info["name"]
         self.card, self.classes, self.length = info["card"], info["classes"], info["length"]
         self.provider = f"{info['provider']} on {client.target}"
         self.alphabet = alphabet_from_dict(self.card["input"]["alphabet"])

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from seqzoo.serving.dask.partitions import (
     stream_fasta,
 )
 from seqzoo.zoo.errors import InputError, NotFoundError, SeqzooError
+from seqzoo.zoo.io.atomic import temporary_name
 from seqzoo.zoo.io.table import TableWriter
 
 PART = "part-{:05d}.parquet"
@@ -99,7 +99,7 @@ class OutputFolder:
             raise InputError(f"{self.path} already exists; remove it or choose another output folder")
         if not self.path.parent.is_dir():
             raise InputError(f"{self.path.parent}: no such folder for the output")
-        self.tmp = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
+        self.tmp = temporary_name(self.path)
         self.tmp.mkdir()
 
     def commit(self, summary: dict) -> Path:

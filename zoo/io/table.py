@@ -100,29 +100,24 @@ class TableWriter(AtomicFile):
 
     def write(self, data) -> None:
         """Append rows: a mapping name -> list / numpy array, or a pyarrow Table."""
-        if hasattr(data, "schema"):  # a pyarrow Table
-            columns = {n: data.column(n) for n in self.names}
-            n = data.num_rows
-        else:
-            columns = {name: data[name] for name in self.names}
-            n = len(columns[self.names[0]]) if self.names else 0
+        table = hasattr(data, "schema")
         if self._parquet is not None:
-            self._parquet.write_table(self._arrow(columns, data))
-        else:
-            values = [c.to_pylist() if hasattr(c, "to_pylist") else
-                      (c.tolist() if hasattr(c, "tolist") else list(c)) for c in columns.values()]
-            self._tsv.writelines("\t".join(_cell(v) for v in row) + "\n" for row in zip(*values))
-        self.rows += n
+            self._parquet.write_table(data.select(self.names).cast(self.schema) if table else self._arrow(data))
+            self.rows += data.num_rows if table else len(data[self.names[0]])
+            return
+        columns = [data.column(n).to_pylist() if table else
+                   (data[n].tolist() if hasattr(data[n], "tolist") else list(data[n])) for n in self.names]
+        self._tsv.writelines("\t".join(_cell(v) for v in row) + "\n" for row in zip(*columns))
+        self.rows += len(columns[0]) if columns else 0
 
-    def _arrow(self, columns: dict, data):
+    def _arrow(self, data: dict):
+        """A pyarrow Table of the writer's schema from a mapping of columns (NaN floats -> null)."""
         import numpy as np
         import pyarrow as pa
 
-        if hasattr(data, "schema"):
-            return data.select(self.names).cast(self.schema)
         arrays = []
         for field in self.schema:
-            value = columns[field.name]
+            value = data[field.name]
             if pa.types.is_floating(field.type):
                 value = np.asarray(value, dtype=np.float32)
                 arrays.append(pa.array(value, field.type, mask=np.isnan(value)))
