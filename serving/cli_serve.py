@@ -3,6 +3,7 @@
     seqzoo serve --zoo ./zoo --port 50051 [--models pum2,qki:2] [--device auto|cpu|cuda]
                  [--registry URL] [--max-batch 1024] [--max-delay-ms 2] [--queue 65536]
                  [--threads N] [--metrics-port 9100] [--tls-cert C --tls-key K] [--token-file F]
+                 [--public-health | --private-health] [--grace-seconds 30]
                  [--poll-seconds 30] [--workers N] [--loop auto|uvloop|asyncio]
 
 Models load and warm up before the server reports SERVING; SIGTERM drains (in-flight requests
@@ -41,7 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
     parser.add_argument("--tls-cert", help="PEM certificate (with --tls-key): serve TLS")
     parser.add_argument("--tls-key", help="PEM private key")
-    parser.add_argument("--token-file", help="require 'authorization: Bearer <token>' (health stays open)")
+    parser.add_argument("--token-file", help="require 'authorization: Bearer <token>' on every RPC and on "
+                                             "/metrics (health too with --private-health)")
+    health = parser.add_mutually_exclusive_group()
+    health.add_argument("--public-health", dest="public_health", action="store_true", default=True,
+                        help="health answers without the token, for load balancers and probes; it tells "
+                             "anyone who can connect which models and versions are served (default)")
+    health.add_argument("--private-health", dest="public_health", action="store_false",
+                        help="health needs the token like every other RPC (probes must send it)")
     parser.add_argument("--poll-seconds", type=float, default=30.0,
                         help="look for new versions this often (0: never)")
     parser.add_argument("--grace-seconds", type=float, default=30.0, help="drain time on SIGTERM")
@@ -78,7 +86,7 @@ def settings_from(args):
     store = StoreSettings(device=args.device, threads=args.threads, batcher=batcher, keep=max(1, args.keep_versions))
     server = ServerSettings(address=f"{args.host}:{args.port}", max_message_bytes=int(args.max_message_mb * 2**20),
                             max_sequences=args.max_sequences, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                            token=token, grace_seconds=args.grace_seconds,
+                            token=token, grace_seconds=args.grace_seconds, public_health=args.public_health,
                             extra_options=connection_age_options(args.max_connection_age))
     return store, server
 
@@ -105,7 +113,7 @@ def run(args) -> int:
     if args.workers > 1:
         from seqzoo.serving.workers import available_cores, run_workers
 
-        settings_from(args)  # bad options fail here, once, before any worker starts
+        _, server_settings = settings_from(args)  # bad options fail here, once, before any worker starts
         # the workers share the cores between their ONNX Runtime pools
         threads = args.threads or max(1, available_cores() // args.workers)
 
@@ -113,7 +121,7 @@ def run(args) -> int:
             return functools.partial(serve_here, argparse.Namespace(**{**vars(args), "port": port,
                                                                        "threads": threads}))
 
-        return run_workers(serve_on, args.workers, args.host, args.port, args.metrics_port)
+        return run_workers(serve_on, args.workers, args.host, args.port, args.metrics_port, server_settings.token)
 
     def ready(port: int) -> None:
         logging.getLogger("seqzoo.serve").info("ready on port %d", port, extra={"port": port})

@@ -90,12 +90,15 @@ def read_token(path: str | None) -> str | None:
     return token
 
 
-# Scoring is a pure function, so a call that could not reach a server (a worker of `serve --workers`
-# that just died, a server restarting) is retried on a fresh connection, with backoff.
+# Scoring is a pure function, so a call a server refused while draining (UNAVAILABLE), one cut by
+# a server's stop (CANCELLED) or one that could not reach a server (a worker of `serve --workers`
+# that just died, a server restarting) is retried, with backoff. Once a client has reached its
+# server, calls also wait for a lost connection to come back (wait_for_ready, see
+# SeqZooClient.call_options), up to their deadline: a restart costs time, not answers.
 RETRY_CONFIG = json.dumps({"methodConfig": [{
     "name": [{"service": "seqzoo.v1.SeqZoo"}, {"service": "seqzoo.v1.Variants"}],
     "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.2s", "maxBackoff": "2s", "backoffMultiplier": 2,
-                    "retryableStatusCodes": ["UNAVAILABLE"]}}]})
+                    "retryableStatusCodes": ["UNAVAILABLE", "CANCELLED"]}}]})
 
 
 def channel_options(max_message_bytes: int = 64 * 2**20) -> list:
@@ -143,6 +146,7 @@ class SeqZooClient:
         self.health_stub = health_pb2_grpc.HealthStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
+        self.reached = False  # set by the first answered call: later calls ride out restarts
 
     def __enter__(self) -> SeqZooClient:  # noqa: PYI034
         return self
@@ -153,11 +157,19 @@ class SeqZooClient:
     def close(self) -> None:
         self.channel.close()
 
+    def call_options(self, timeout: float | None = None) -> dict:
+        """Keyword arguments of every call: deadline, token and, once the server has been
+        reached, ``wait_for_ready`` (a wrong address fails at once; a restarting server is
+        waited for until the deadline)."""
+        return {"timeout": timeout or self.timeout, "metadata": self.metadata, "wait_for_ready": self.reached}
+
     def _call(self, method, request, timeout: float | None):
         try:
-            return method(request, timeout=timeout or self.timeout, metadata=self.metadata)
+            answer = method(request, **self.call_options(timeout))
         except grpc.RpcError as exc:
             raise rpc_error(exc) from None
+        self.reached = True
+        return answer
 
     # ------------------------------------------------------------------ models
     def list_models(self) -> list[dict]:
@@ -171,7 +183,8 @@ class SeqZooClient:
     def health(self, service: str = "", timeout: float = 5.0) -> str:
         """``SERVING``, ``NOT_SERVING`` or ``SERVICE_UNKNOWN`` for a ref ("" = the server)."""
         try:
-            answer = self.health_stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+            answer = self.health_stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout,
+                                            metadata=self.metadata)
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return "SERVICE_UNKNOWN"
@@ -225,7 +238,8 @@ class SeqZooClient:
         The stream is consumed lazily, so a generator of requests over a huge file keeps
         memory bounded (the server holds at most its stream window of messages).
         """
-        responses = self.stub.ScoreStream(iter(requests), timeout=timeout, metadata=self.metadata)
+        # a stream's deadline is the caller's alone (None: none), not the per-call default
+        responses = self.stub.ScoreStream(iter(requests), **{**self.call_options(), "timeout": timeout})
         try:
             yield from responses
         except grpc.RpcError as exc:
@@ -297,8 +311,7 @@ class VariantsClient:
     def call(self, request: vpb.ScoreVariantsRequest, timeout: float | None = None):
         """One ScoreVariants call; server errors come back as seqzoo errors."""
         try:
-            return self.stub.ScoreVariants(request, timeout=timeout or self.client.timeout,
-                                           metadata=self.client.metadata)
+            return self.stub.ScoreVariants(request, **self.client.call_options(timeout))
         except grpc.RpcError as exc:
             raise self._error(exc) from None
 
@@ -331,8 +344,7 @@ class VariantsClient:
         for start in starts:
             request = self.request(model, ref_windows[start:start + batch], alt_windows[start:start + batch],
                                    names, rc_rule)
-            pending.append((start, self.stub.ScoreVariants.future(request, timeout=self.client.timeout,
-                                                                  metadata=self.client.metadata)))
+            pending.append((start, self.stub.ScoreVariants.future(request, **self.client.call_options())))
             if len(pending) >= self.in_flight:
                 parts.append(self._result(pending.pop(0)[1]))
         parts.extend(self._result(f) for _, f in pending)

@@ -18,7 +18,7 @@ DEFAULT_ADDRESS = f"127.0.0.1:{os.environ.get('SEQZOO_PORT', '8500')}"
 
 
 def health_status(address: str, service: str = "", timeout: float = 3.0,
-                  root_certificates: bytes | None = None) -> str:
+                  root_certificates: bytes | None = None, token: str | None = None) -> str:
     """Return the server's health status name for ``service``.
 
     Parameters
@@ -31,6 +31,8 @@ def health_status(address: str, service: str = "", timeout: float = 3.0,
         Seconds to wait for the answer (and for the connection).
     root_certificates : bytes or None
         PEM CA bundle for a TLS server; ``None`` connects in plaintext.
+    token : str or None
+        Bearer token, for a server started with ``--private-health``.
 
     Returns
     -------
@@ -53,7 +55,8 @@ def health_status(address: str, service: str = "", timeout: float = 3.0,
     try:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
-            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout,
+                               metadata=(("authorization", f"Bearer {token}"),) if token else None)
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.NOT_FOUND:
                 return "SERVICE_UNKNOWN"
@@ -73,18 +76,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--service", default="", help="health service name ('' = the whole server)")
     parser.add_argument("--timeout", type=float, default=3.0, help="seconds (default %(default)s)")
     parser.add_argument("--tls-ca", default=None, help="PEM CA bundle when the server uses TLS")
+    parser.add_argument("--token-file", default=None, help="bearer token, when the server runs --private-health")
     args = parser.parse_args(argv)
-    from seqzoo.zoo.errors import UnavailableError
+    from seqzoo.serving.client import read_token
+    from seqzoo.zoo.errors import SeqzooError, UnavailableError
 
     ca = None
     if args.tls_ca:
         with open(args.tls_ca, "rb") as f:
             ca = f.read()
     try:
-        status = health_status(args.address, args.service, args.timeout, ca)
+        status = health_status(args.address, args.service, args.timeout, ca, read_token(args.token_file))
     except UnavailableError as exc:
         print(f"healthcheck: {exc}", file=sys.stderr)
         return 2
+    except SeqzooError as exc:  # an unreadable --token-file
+        print(f"healthcheck: {exc}", file=sys.stderr)
+        return 1
     print(status)
     return 0 if status == "SERVING" else 1
 

@@ -8,8 +8,10 @@ index, NotFoundError -> NOT_FOUND, QueueFullError -> RESOURCE_EXHAUSTED, ...); a
 logged and answered INTERNAL, and never takes the server down.
 
 Health (grpc.health.v1) has one entry per served ref (``pum2``, ``pum2:3``) and ``""`` for the
-server; it stays open without a token so load balancers can probe it. SIGTERM starts a drain:
-health turns NOT_SERVING, new RPCs are refused, in-flight ones finish within the grace period.
+server; it stays open without a token so load balancers can probe it (``public_health``; with it
+off, health needs the token too). SIGTERM starts a drain (``Admission``): health turns NOT_SERVING,
+new RPCs are answered UNAVAILABLE (clients retry them: scoring is idempotent), in-flight ones
+finish within the grace period, and only then does the server stop.
 
 Extra services (issue 5's ``Variants``) plug in through ``SERVICE_HOOKS``: each hook
 (a callable) is called as ``hook(server, store)`` with the grpc.aio server and the ModelStore, registers its servicer,
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import inspect
 import json
 import logging
 import signal
@@ -78,6 +81,10 @@ class ServerSettings:
         Bearer token every RPC but health must carry (``authorization: Bearer <token>``).
     grace_seconds : float
         How long in-flight RPCs may take to finish on drain.
+    public_health : bool
+        Health answers without the token (load balancers and orchestrators probe it); False
+        (``--private-health``) puts health behind the token too, so that nobody without it
+        learns which models and versions are served.
     """
 
     address: str = "127.0.0.1:50051"
@@ -88,6 +95,7 @@ class ServerSettings:
     tls_key: Path | None = None
     token: str | None = None
     grace_seconds: float = 30.0
+    public_health: bool = True
     extra_options: list = field(default_factory=list)
 
 
@@ -111,6 +119,17 @@ def _decode_request(served: Served, request, max_sequences: int) -> np.ndarray:
     if not request.sequences:
         raise InputError("the batch is empty: give codes or sequences")
     return engine.encode(list(request.sequences), list(request.structures) or None, request.convert_tu)
+
+
+def let_go(futures) -> None:
+    """Cancel the futures still pending and collect the errors of the finished ones, so that a
+    call that ended early (cancelled, past its deadline, another part failed) leaves nothing
+    behind ("Future exception was never retrieved")."""
+    for future in futures:
+        if not future.done():
+            future.cancel()
+        elif not future.cancelled():
+            future.exception()
 
 
 class SeqZooServicer(pb_grpc.SeqZooServicer):
@@ -180,22 +199,32 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
         deadline = self._deadline(context)
 
         async def read():
-            try:
-                async for request in request_iterator:
-                    try:
-                        served = self.store.get(request.model)
-                        if served.engine.structure_form:
-                            codes = await self._codes(served, request)
-                        else:  # the common case, without a coroutine per message
-                            codes = _decode_request(served, request, self.settings.max_sequences)
-                        item = (request, served, served.batcher.submit(codes, deadline))
-                    except Exception as exc:  # noqa: BLE001
-                        item = (request, None, exc)
-                    await window.put(item)
-            finally:
-                await window.put(None)
+            async for request in request_iterator:
+                try:
+                    served = self.store.get(request.model)
+                    if served.engine.structure_form:
+                        codes = await self._codes(served, request)
+                    else:  # the common case, without a coroutine per message
+                        codes = _decode_request(served, request, self.settings.max_sequences)
+                    item = (request, served, served.batcher.submit(codes, deadline))
+                except Exception as exc:  # noqa: BLE001
+                    item = (request, None, exc)
+                await window.put(item)
 
-        reader = asyncio.create_task(read())
+        async def read_then_end():
+            # the end marker is put after a normal end or a broken request stream, never after
+            # a cancellation: a cancelled reader must not wait for room in a full window
+            try:
+                await read()
+            except asyncio.CancelledError:
+                raise
+            except BaseException:
+                await window.put(None)
+                raise
+            await window.put(None)
+
+        reader = asyncio.create_task(read_then_end(), name="seqzoo-stream-reader")
+        pending = None
         try:
             while True:
                 item = await window.get()
@@ -218,7 +247,15 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
                                        model=ident.ref, id=request.id)
             await reader  # surfaces a broken request stream
         finally:
+            # the stream ended (answered, cancelled or past its deadline): stop reading and let go
+            # of every batch still waiting in the window
             reader.cancel()
+            left = [pending] if isinstance(pending, asyncio.Future) else []
+            while not window.empty():
+                item = window.get_nowait()
+                if item is not None and isinstance(item[2], asyncio.Future):
+                    left.append(item[2])
+            let_go(left)
 
     async def Attribute(self, request, context):
         try:
@@ -250,7 +287,10 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
             else:
                 raise InputError(f"field 'method' {request.method} is not IG, SALIENCY or ISM")
             probs_future = served.batcher.submit(codes, deadline)
-            attributions, probs = await asyncio.gather(job, probs_future)
+            try:
+                attributions, probs = await asyncio.gather(job, probs_future)
+            finally:
+                let_go([job, probs_future])
         except Exception as exc:  # noqa: BLE001
             await self._fail(context, "Attribute", request.model, exc)
             return
@@ -265,38 +305,108 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
                                                                       for k in range(a)])
 
 
+def _refusal(kind: str, code: grpc.StatusCode, message: str):
+    """A method handler of the given kind (``unary_unary``, ...) that answers ``code``."""
+    async def refuse(request, context):
+        await context.abort(code, message)
+
+    async def refuse_stream(request, context):
+        await context.abort(code, message)
+        yield  # pragma: no cover - makes this an async generator
+
+    behavior = refuse_stream if kind.endswith("_stream") else refuse
+    return getattr(grpc, f"{kind}_rpc_method_handler")(behavior)
+
+
+def _kind(handler) -> str:
+    return ("stream" if handler.request_streaming else "unary") + "_" + (
+        "stream" if handler.response_streaming else "unary")
+
+
 class TokenAuth(grpc.aio.ServerInterceptor):
-    """Every RPC but health must carry ``authorization: Bearer <token>``; else UNAUTHENTICATED."""
+    """Every RPC must carry ``authorization: Bearer <token>``, else UNAUTHENTICATED; health is
+    exempt when ``public_health`` (load balancers probe it without credentials)."""
 
-    def __init__(self, token: str):
+    def __init__(self, token: str, public_health: bool = True):
         self._expected = f"Bearer {token}".encode()  # compared in constant time (hmac.compare_digest)
-
-        async def deny(request, context):
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token "
-                                "(send metadata 'authorization: Bearer <token>')")
-
-        async def deny_stream(request_iterator, context):
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong bearer token "
-                                "(send metadata 'authorization: Bearer <token>')")
-            yield  # pragma: no cover - makes this an async generator
-
-        self._deny = {"unary_unary": grpc.unary_unary_rpc_method_handler(deny),
-                      "stream_stream": grpc.stream_stream_rpc_method_handler(deny_stream),
-                      "unary_stream": grpc.unary_stream_rpc_method_handler(deny),
-                      "stream_unary": grpc.stream_unary_rpc_method_handler(deny)}
+        self.public_health = public_health
+        message = "missing or wrong bearer token (send metadata 'authorization: Bearer <token>')"
+        self._deny = {kind: _refusal(kind, grpc.StatusCode.UNAUTHENTICATED, message)
+                      for kind in ("unary_unary", "unary_stream", "stream_unary", "stream_stream")}
 
     async def intercept_service(self, continuation, handler_call_details):
-        if handler_call_details.method.startswith(HEALTH_PREFIX):
+        if self.public_health and handler_call_details.method.startswith(HEALTH_PREFIX):
             return await continuation(handler_call_details)
         for key, value in handler_call_details.invocation_metadata or ():
             if key == "authorization" and hmac.compare_digest(str(value).encode(), self._expected):
                 return await continuation(handler_call_details)
         handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        kind = ("stream" if handler.request_streaming else "unary") + "_" + (
-            "stream" if handler.response_streaming else "unary")
-        return self._deny[kind]
+        return None if handler is None else self._deny[_kind(handler)]
+
+
+class Admission(grpc.aio.ServerInterceptor):
+    """Counts the RPCs in flight and, once draining, answers new ones UNAVAILABLE.
+
+    Every service (seqzoo.v1, Variants, reflection, hooks) passes through it; health does not
+    (it reports NOT_SERVING during a drain instead). ``wait_idle`` is how a drain knows that
+    every admitted call has finished before the server stops.
+    """
+
+    MESSAGE = "the server is draining (shutting down): retry, the call was not run"
+
+    def __init__(self):
+        self.draining = False
+        self.in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def _enter(self) -> bool:
+        if self.draining:
+            return False
+        self.in_flight += 1
+        self._idle.clear()
+        return True
+
+    def _leave(self) -> None:
+        self.in_flight -= 1
+        if self.in_flight == 0:
+            self._idle.set()
+
+    async def wait_idle(self, timeout: float) -> bool:
+        """True when no admitted call is left, False when ``timeout`` seconds passed first."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), max(0.0, timeout))
+        except asyncio.TimeoutError:
+            return False
+        return True
+
+    def _wrap(self, behavior, streaming: bool):
+        if streaming and inspect.isasyncgenfunction(behavior):
+            async def admitted_stream(request, context):
+                if not self._enter():
+                    await context.abort(grpc.StatusCode.UNAVAILABLE, self.MESSAGE)
+                try:
+                    async for answer in behavior(request, context):
+                        yield answer
+                finally:
+                    self._leave()
+            return admitted_stream
+
+        async def admitted(request, context):
+            if not self._enter():
+                await context.abort(grpc.StatusCode.UNAVAILABLE, self.MESSAGE)
+            try:
+                return await behavior(request, context)
+            finally:
+                self._leave()
+        return admitted
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None or handler_call_details.method.startswith(HEALTH_PREFIX):
+            return handler
+        kind = _kind(handler)
+        return handler._replace(**{kind: self._wrap(getattr(handler, kind), handler.response_streaming)})
 
 
 class SeqZooServer:
@@ -325,6 +435,7 @@ class SeqZooServer:
         self.port: int | None = None
         self.server: grpc.aio.Server | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.admission: Admission | None = None
         self._draining = False
 
     def _options(self) -> list:
@@ -364,7 +475,10 @@ class SeqZooServer:
         self.store.observer = self.metrics.observer
         # loading and warm-up are CPU work: keep the loop free while they run
         await self.loop.run_in_executor(None, self.store.start, self.poll_seconds)
-        interceptors = [TokenAuth(self.settings.token)] if self.settings.token else []
+        self.admission = Admission()
+        interceptors = [self.admission]
+        if self.settings.token:
+            interceptors.append(TokenAuth(self.settings.token, self.settings.public_health))
         self.server = grpc.aio.server(options=self._options(), interceptors=interceptors,
                                       maximum_concurrent_rpcs=None)
         pb_grpc.add_SeqZooServicer_to_server(SeqZooServicer(self.store, self.settings, self.metrics), self.server)
@@ -390,14 +504,26 @@ class SeqZooServer:
         return self.port
 
     async def drain(self, grace: float | None = None) -> None:
-        """Refuse new RPCs, let in-flight ones finish (up to ``grace`` s), then unload models."""
+        """Answer new RPCs UNAVAILABLE, let admitted ones finish (up to ``grace`` s), stop, unload models.
+
+        Clients retry UNAVAILABLE (serving/client.py), so a restart loses nothing: what arrives
+        during the drain is refused before it runs, and what was admitted is answered.
+        """
         if self._draining:
             return
         self._draining = True
-        log.info("draining: refusing new requests, finishing in-flight ones")
+        grace = self.settings.grace_seconds if grace is None else grace
+        log.info("draining: refusing new requests, finishing in-flight ones",
+                 extra={"in_flight": self.admission.in_flight if self.admission else 0})
         await self.health.enter_graceful_shutdown()
+        if self.admission is not None:
+            self.admission.draining = True
+            if not await self.admission.wait_idle(grace):
+                log.warning("drain: %d calls still running after %g s are cancelled", self.admission.in_flight,
+                            grace, extra={"in_flight": self.admission.in_flight})
         if self.server is not None:
-            await self.server.stop(self.settings.grace_seconds if grace is None else grace)
+            # only refusals can be running now; give them a moment to be answered
+            await self.server.stop(min(1.0, grace))
         await asyncio.get_running_loop().run_in_executor(None, self.store.close)
         self._stopped.set()
         log.info("stopped")
@@ -418,7 +544,8 @@ async def serve(store: ModelStore, settings: ServerSettings, metrics_port: int |
     """Run a server until SIGTERM/SIGINT (then drain)."""
     metrics = Metrics()
     if metrics_port:
-        metrics.serve(metrics_port, addr=settings.address.rpartition(":")[0].strip("[]") or "0.0.0.0")
+        metrics.serve(metrics_port, addr=settings.address.rpartition(":")[0].strip("[]") or "0.0.0.0",
+                      token=settings.token)
     server = SeqZooServer(store, settings, metrics, poll_seconds=poll_seconds)
     port = await server.start()
     server.handle_signals()

@@ -2,16 +2,21 @@
 
 Metrics are labelled by model name and version, so a dashboard can compare the version being
 rolled out with the one it replaces. They live in their own registry (tests can start many
-servers in one process) and are served on ``--metrics-port`` by prometheus_client.
+servers in one process) and are served on ``--metrics-port`` (``serve_metrics``): bound to the
+server's own host, and behind the server's bearer token when it has one.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+import threading
 import time
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
 TIME_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)
@@ -77,11 +82,41 @@ class Metrics:
         if sequences:
             children[1].inc(sequences)
 
-    def serve(self, port: int, addr: str):
-        """Serve /metrics on ``addr:port`` (a daemon thread); returns prometheus_client's server.
+    def serve(self, port: int, addr: str, token: str | None = None):
+        """Serve these metrics on ``addr:port`` (see ``serve_metrics``)."""
+        return serve_metrics(self.registry, port, addr, token)
 
-        ``addr`` is the gRPC server's own host: metrics are never wider open than the service."""
-        return start_http_server(port, addr=addr, registry=self.registry)
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args) -> None:  # scrapes are not log lines
+        pass
+
+
+def serve_metrics(registry, port: int, addr: str, token: str | None = None) -> WSGIServer:
+    """Serve ``registry`` in Prometheus' text format on ``addr:port`` from a daemon thread.
+
+    ``addr`` is the gRPC server's own host, so metrics are never wider open than the service.
+    With ``token``, a scrape must send ``Authorization: Bearer <token>`` (Prometheus'
+    ``authorization: {credentials_file: ...}``), else 401; compared in constant time.
+    """
+    app = make_wsgi_app(registry)
+    if token:
+        expected, metrics = f"Bearer {token}".encode(), app
+
+        def app(environ, start_response):
+            sent = environ.get("HTTP_AUTHORIZATION", "").encode("latin-1", "replace")
+            if not hmac.compare_digest(sent, expected):
+                start_response("401 Unauthorized", [("Content-Type", "text/plain"), ("WWW-Authenticate", "Bearer")])
+                return [b"missing or wrong bearer token (send 'Authorization: Bearer <token>')\n"]
+            return metrics(environ, start_response)
+
+    server = make_server(addr, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="seqzoo-metrics", daemon=True).start()
+    return server
 
 
 class JsonFormatter(logging.Formatter):

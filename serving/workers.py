@@ -30,7 +30,8 @@ import tempfile
 import time
 from contextlib import contextmanager
 
-from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+from prometheus_client import CollectorRegistry, multiprocess
+from seqzoo.serving.telemetry import serve_metrics
 
 log = logging.getLogger("seqzoo.serve")
 
@@ -88,10 +89,13 @@ class Supervisor:
         Where the supervisor serves the workers' merged Prometheus metrics.
     host : str
         The address the metrics bind, the server's own (never wider open than the service).
+    token : str, optional
+        The server's bearer token: scrapes of the metrics must carry it too.
     """
 
-    def __init__(self, serve, workers: int, port: int, metrics_port: int | None = None, host: str = "0.0.0.0"):
-        self.serve, self.port, self.metrics_port, self.host = serve, port, metrics_port, host
+    def __init__(self, serve, workers: int, port: int, metrics_port: int | None = None, host: str = "0.0.0.0",
+                 token: str | None = None):
+        self.serve, self.port, self.metrics_port, self.host, self.token = serve, port, metrics_port, host, token
         self.workers = workers
         self.context = multiprocessing.get_context("spawn")
         self.events = self.context.Queue()
@@ -157,7 +161,7 @@ class Supervisor:
             if self.metrics_port:
                 registry = CollectorRegistry()
                 multiprocess.MultiProcessCollector(registry, path=metrics_dir)
-                start_http_server(self.metrics_port, addr=self.host, registry=registry)
+                serve_metrics(registry, self.metrics_port, self.host, self.token)
             for sig in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(sig, self._stop_all)
             for index in range(self.workers):
@@ -175,11 +179,12 @@ class Supervisor:
         return self.exit_code
 
 
-def run_workers(serve_on, workers: int, host: str, port: int, metrics_port: int | None = None) -> int:
+def run_workers(serve_on, workers: int, host: str, port: int, metrics_port: int | None = None,
+                token: str | None = None) -> int:
     """``seqzoo serve --workers N``: reserve the port, then supervise N workers on it.
 
     ``serve_on(port)`` returns the picklable ``serve`` callable of :class:`Supervisor` for the
     reserved port (``port`` 0 picks a free one).
     """
     with reserved_port(host, port) as bound:
-        return Supervisor(serve_on(bound), workers, bound, metrics_port, host).run()
+        return Supervisor(serve_on(bound), workers, bound, metrics_port, host, token).run()

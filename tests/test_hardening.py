@@ -199,3 +199,90 @@ def test_variant_window_errors_name_the_window_sent(published_model):
             assert caught.value.index == 1 and caught.value.noun == "alt window"
     finally:
         server.drain()
+
+
+def test_a_drain_finishes_admitted_calls_and_refuses_new_ones(published_model):
+    import signal
+    import time
+
+    import grpc
+    import numpy as np
+    from seqzoo.serving.client import SeqZooClient
+    from seqzoo.serving.engine import Engine
+    from seqzoo.v1 import seqzoo_pb2 as pb
+    from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc
+    from test_one_core import ServerProcess
+
+    sequences = ["ACGU" * 50, "UUGUAUAUAG" * 20] * 64
+    server = ServerProcess(published_model.zoo_root, "pum2", extra=["--grace-seconds", "60"])
+    try:
+        with SeqZooClient(server.target) as client:
+            long_call = client.stub.Attribute.future(
+                pb.AttributeRequest(model="pum2", sequences=sequences, method=pb.INTEGRATED_GRADIENTS, steps=1000,
+                                    convert_tu=True), timeout=120)
+            time.sleep(1.0)  # admitted and running
+            assert not long_call.done()
+            server.proc.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while client.health() != "NOT_SERVING":
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            # a channel without retries, to see the refusal itself
+            with grpc.insecure_channel(server.target) as raw, pytest.raises(grpc.RpcError) as refused:
+                pb_grpc.SeqZooStub(raw).Score(pb.ScoreRequest(model="pum2", sequences=["ACGU" * 50]), timeout=10)
+            assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+            assert "draining" in refused.value.details()
+            assert not long_call.done()  # still running while the server refuses new calls
+            answer = long_call.result()
+        assert server.proc.wait(60) == 0
+    finally:
+        server.stop()
+    engine = Engine.load(published_model, device="cpu")
+    onehot = engine.alphabet.one_hot(engine.encode(sequences[:2], convert_tu=True))
+    expected = engine.integrated_gradients(onehot, engine.selector(2, None), 1000)
+    got = np.frombuffer(answer.attributions, dtype=np.float32).reshape(tuple(answer.shape))
+    np.testing.assert_allclose(got[:2], expected, atol=1e-5)
+
+
+def test_metrics_and_private_health_stay_behind_the_token(published_model, tmp_path):
+    import urllib.error
+    import urllib.request
+
+    from seqzoo.serving.client import SeqZooClient, ServerError
+    from seqzoo.serving.healthcheck import main as healthcheck
+    from test_one_core import ServerProcess
+    from test_server import free_port
+
+    token = tmp_path / "token"
+    token.write_text("s3cret-token\n")
+    metrics_port = free_port()
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    server = ServerProcess(published_model.zoo_root, "pum2", extra=["--metrics-port", str(metrics_port),
+                                                                   "--token-file", str(token), "--private-health"],
+                           token="s3cret-token")
+    try:
+        for header in (None, "Bearer wrong", "Bearer s3cret-token-and-more"):
+            request = urllib.request.Request(url, headers={"Authorization": header} if header else {})
+            with pytest.raises(urllib.error.HTTPError) as denied:
+                urllib.request.urlopen(request, timeout=5)
+            assert denied.value.code == 401
+        text = urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": "Bearer s3cret-token"}),
+                                      timeout=5).read().decode()
+        assert "seqzoo_model_info" in text
+        with SeqZooClient(server.target) as anonymous, pytest.raises(ServerError, match="UNAUTHENTICATED"):
+            anonymous.health("pum2")
+        with SeqZooClient(server.target, token="s3cret-token") as client:
+            assert client.health("pum2") == "SERVING"
+        address = ["--address", server.target]
+        assert healthcheck(address) == 2
+        assert healthcheck([*address, "--token-file", str(token)]) == 0
+    finally:
+        server.stop()
+    server = ServerProcess(published_model.zoo_root, "pum2", extra=["--token-file", str(token)])
+    try:  # the default: health is public (probes need no token), everything else is not
+        with SeqZooClient(server.target) as anonymous:
+            assert anonymous.health("pum2") == "SERVING"
+            with pytest.raises(ServerError, match="UNAUTHENTICATED"):
+                anonymous.score("pum2", sequences=["ACGU" * 50])
+    finally:
+        server.stop()

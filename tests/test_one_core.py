@@ -38,14 +38,16 @@ def awkward_fasta(path, sequences):
 
 
 class ServerProcess:
-    def __init__(self, zoo_root, model: str, extra: tuple = ()):
-        self.port = free_port()
+    """``seqzoo serve`` in a child process, SERVING when the constructor returns."""
+
+    def __init__(self, zoo_root, model: str, extra: tuple = (), port: int | None = None, token: str | None = None):
+        self.port = port or free_port()
         self.target = f"127.0.0.1:{self.port}"
         self.proc = subprocess.Popen([sys.executable, "-m", "seqzoo", "serve", "--zoo", str(zoo_root), "--port",
                                       str(self.port), "--host", "127.0.0.1", "--models", model, "--poll-seconds", "0",
                                       *extra],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        with SeqZooClient(self.target) as client:
+        with SeqZooClient(self.target, token=token) as client:
             client.wait_serving(timeout=120, alive=lambda: self.proc.poll() is None)
 
     def stop(self) -> None:

@@ -300,11 +300,12 @@ def test_prometheus_metrics_count_requests_sequences_and_batches(server, client)
 
     client.score("toy", codes=np.zeros((7, 12), np.uint8))
     port = free_port()
-    http, _thread = server.metrics.serve(port, addr="127.0.0.1")
+    http = server.metrics.serve(port, addr="127.0.0.1")
     try:
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     finally:
         http.shutdown()
+        http.server_close()
     values = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
               if line and not line.startswith("#")}
     assert values['seqzoo_requests_total{code="OK",method="Score",model="toy",version="1"}'] >= 1
