@@ -26,9 +26,11 @@ import hmac
 import inspect
 import json
 import logging
+import os
 import signal
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +39,7 @@ import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from seqzoo.serving.engine import ig_rows
+from seqzoo.serving.memory import MemoryKeeper
 from seqzoo.serving.status import abort, status_of
 from seqzoo.serving.store import ModelStore, Served
 from seqzoo.serving.telemetry import Metrics
@@ -56,6 +59,9 @@ SERVICE = pb.DESCRIPTOR.services_by_name["SeqZoo"].full_name
 # waiting scoring batch can be held up by one chunk stays a few milliseconds
 LANE_IG_VALUES = 2**20
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
+# requests up to this size are decoded on the event loop; larger ones on the decoding pool
+INLINE_SEQUENCES = 256
+INLINE_CODE_BYTES = 2**20
 # Extra services: hook(server, store) -> [service full names]. One line per service.
 SERVICE_HOOKS: list[Callable[[grpc.aio.Server, ModelStore], list[str]]] = [register_variants]
 
@@ -135,10 +141,11 @@ def let_go(futures) -> None:
 class SeqZooServicer(pb_grpc.SeqZooServicer):
     """seqzoo.v1.SeqZoo over a ModelStore."""
 
-    def __init__(self, store: ModelStore, settings: ServerSettings, metrics: Metrics):
+    def __init__(self, store: ModelStore, settings: ServerSettings, metrics: Metrics, decoder: Executor):
         self.store = store
         self.settings = settings
         self.metrics = metrics
+        self.decoder = decoder
 
     # -- helpers ---------------------------------------------------------------------------
     @staticmethod
@@ -146,12 +153,21 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
         remaining = context.time_remaining()
         return None if remaining is None else time.monotonic() + remaining
 
-    async def _codes(self, served: Served, request) -> np.ndarray:
+    def _inline(self, served: Served, request) -> bool:
+        """Whether a request is cheap enough to decode on the event loop (most are: one to a
+        few hundred sequences, or packed codes up to 1 MiB)."""
         if served.engine.structure_form and request.sequences and not request.structures:
-            # folding takes ~35 ms a sequence: keep it off the event loop
-            return await asyncio.get_running_loop().run_in_executor(
-                None, _decode_request, served, request, self.settings.max_sequences)
-        return _decode_request(served, request, self.settings.max_sequences)
+            return False  # folding takes ~35 ms a sequence
+        return len(request.sequences) <= INLINE_SEQUENCES and len(request.codes) <= INLINE_CODE_BYTES
+
+    async def _codes(self, served: Served, request) -> np.ndarray:
+        """Codes [N, L] of a request: small ones decoded here, large ones on the decoding pool
+        (``decoder``: a few threads, so the loop keeps answering health and small calls, and
+        at most that many large requests are decoded at once)."""
+        if self._inline(served, request):
+            return _decode_request(served, request, self.settings.max_sequences)
+        return await asyncio.get_running_loop().run_in_executor(
+            self.decoder, _decode_request, served, request, self.settings.max_sequences)
 
     async def _fail(self, context, method: str, model: str, exc: BaseException):
         code = status_of(exc)
@@ -202,10 +218,10 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
             async for request in request_iterator:
                 try:
                     served = self.store.get(request.model)
-                    if served.engine.structure_form:
-                        codes = await self._codes(served, request)
-                    else:  # the common case, without a coroutine per message
+                    if self._inline(served, request):  # the common case, without a coroutine per message
                         codes = _decode_request(served, request, self.settings.max_sequences)
+                    else:
+                        codes = await self._codes(served, request)
                     item = (request, served, served.batcher.submit(codes, deadline))
                 except Exception as exc:  # noqa: BLE001
                     item = (request, None, exc)
@@ -357,6 +373,7 @@ class Admission(grpc.aio.ServerInterceptor):
     def __init__(self):
         self.draining = False
         self.in_flight = 0
+        self.admitted = 0
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -364,6 +381,7 @@ class Admission(grpc.aio.ServerInterceptor):
         if self.draining:
             return False
         self.in_flight += 1
+        self.admitted += 1
         self._idle.clear()
         return True
 
@@ -436,6 +454,10 @@ class SeqZooServer:
         self.server: grpc.aio.Server | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.admission: Admission | None = None
+        self.decoder: ThreadPoolExecutor | None = None
+        self.memory = MemoryKeeper(lambda: (self.admission.admitted, self.admission.in_flight) if self.admission
+                                   else (0, 0))
+        self._keeper: asyncio.Task | None = None
         self._draining = False
 
     def _options(self) -> list:
@@ -481,7 +503,9 @@ class SeqZooServer:
             interceptors.append(TokenAuth(self.settings.token, self.settings.public_health))
         self.server = grpc.aio.server(options=self._options(), interceptors=interceptors,
                                       maximum_concurrent_rpcs=None)
-        pb_grpc.add_SeqZooServicer_to_server(SeqZooServicer(self.store, self.settings, self.metrics), self.server)
+        self.decoder = ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="seqzoo-decode")
+        servicer = SeqZooServicer(self.store, self.settings, self.metrics, self.decoder)
+        pb_grpc.add_SeqZooServicer_to_server(servicer, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         names = [SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME]
         for hook in self.hooks:
@@ -498,6 +522,7 @@ class SeqZooServer:
         if not self.port:
             raise UnavailableError(f"cannot listen on {self.settings.address}")
         await self.server.start()
+        self._keeper = asyncio.create_task(self.memory.run(), name="seqzoo-memory")
         await self._set_health(True)  # every loaded model is warm: SERVING
         log.info("listening on port %d (%s)", self.port, "TLS" if self.settings.tls_cert else "plaintext",
                  extra={"port": self.port, "models": [s.ref for s in self.store.list()]})
@@ -525,6 +550,10 @@ class SeqZooServer:
             # only refusals can be running now; give them a moment to be answered
             await self.server.stop(min(1.0, grace))
         await asyncio.get_running_loop().run_in_executor(None, self.store.close)
+        if self._keeper is not None:
+            self._keeper.cancel()
+        if self.decoder is not None:
+            self.decoder.shutdown(wait=False, cancel_futures=True)
         self._stopped.set()
         log.info("stopped")
 

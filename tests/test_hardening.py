@@ -286,3 +286,88 @@ def test_metrics_and_private_health_stay_behind_the_token(published_model, tmp_p
                 anonymous.score("pum2", sequences=["ACGU" * 50])
     finally:
         server.stop()
+
+
+def _resident_mib(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
+
+
+def test_memory_is_given_back_after_oversize_requests(published_model):
+    import time
+
+    import grpc
+    from seqzoo.serving.client import channel_options
+    from seqzoo.v1 import seqzoo_pb2 as pb
+    from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc
+    from test_one_core import ServerProcess
+
+    server = ServerProcess(published_model.zoo_root, "pum2")
+    try:
+        time.sleep(1.5)
+        baseline = _resident_mib(server.proc.pid)
+        oversize = pb.ScoreRequest(model="pum2", sequences=["ACGU" * 50] * 300_000)  # 58 MB, over 65,536 sequences
+        with grpc.insecure_channel(server.target, options=channel_options(128 * 2**20)) as channel:
+            stub = pb_grpc.SeqZooStub(channel)
+            for _ in range(10):
+                with pytest.raises(grpc.RpcError) as refused:
+                    stub.Score(oversize, timeout=60)
+                assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+                assert "the request has 300000 sequences; the limit is 65536" in refused.value.details()
+        deadline, idle = time.monotonic() + 20, None
+        while time.monotonic() < deadline:
+            idle = _resident_mib(server.proc.pid)
+            if idle < baseline + 128:
+                break
+            time.sleep(0.5)
+        assert idle < baseline + 128, f"idle at {idle:.0f} MiB after oversize requests, {baseline:.0f} MiB before"
+    finally:
+        server.stop()
+
+
+def test_a_cancelled_or_expired_stream_leaves_nothing_behind(published_model):
+    import asyncio
+    import gc
+    import time
+
+    import grpc
+    import numpy as np
+    from seqzoo.serving.batcher import BatcherSettings
+    from seqzoo.serving.client import SeqZooClient
+    from test_server import ServerThread
+
+    server = ServerThread(published_model.zoo_root, stream_window=2,
+                          batcher=BatcherSettings(max_batch=64, max_delay=0.002))
+    problems: list[str] = []
+    server.loop.call_soon_threadsafe(server.loop.set_exception_handler,
+                                     lambda loop, context: problems.append(context["message"]))
+
+    def on_loop(function):
+        async def run():
+            return function()
+        return asyncio.run_coroutine_threadsafe(run(), server.loop).result(30)
+
+    def readers() -> int:
+        return on_loop(lambda: sum(t.get_name() == "seqzoo-stream-reader" and not t.done()
+                                   for t in asyncio.all_tasks()))
+
+    codes = np.random.default_rng(0).integers(0, 4, (2048, 200), dtype=np.uint8)
+    try:
+        with SeqZooClient(server.target) as client:
+            requests = (client.request("pum2", codes=codes, id=i) for i in range(40))
+            call = client.stub.ScoreStream(requests, timeout=60)
+            next(call)  # the window is full behind this answer
+            call.cancel()
+            requests = (client.request("pum2", codes=codes, id=i) for i in range(40))
+            with pytest.raises(grpc.RpcError) as expired:
+                list(client.stub.ScoreStream(requests, timeout=0.5))
+            assert expired.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        deadline = time.monotonic() + 10
+        while readers() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert readers() == 0, "a stream's reader outlived its stream"
+        time.sleep(1.0)  # the batcher answers (or drops) what was queued
+        on_loop(gc.collect)
+        assert not problems, problems
+    finally:
+        server.drain()
