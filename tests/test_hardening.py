@@ -94,7 +94,8 @@ def test_a_rewritten_manifest_still_lists_only_regular_files(zoo_copy):
 
 
 @pytest.mark.parametrize("versions", [{"../1": {"digest": "sha256:" + "0" * 64}}, [1, 2], {"1": "not-an-entry"},
-                                      {"²": {"digest": "sha256:" + "0" * 64}}])
+                                      {"²": {"digest": "sha256:" + "0" * 64}}, {"1": {"digest": "md5:00"}},
+                                      {"1": {}}, {"01": {"digest": "sha256:" + "0" * 64}}])
 def test_a_crafted_index_is_refused_cleanly(zoo_copy, empty_zoo, versions):
     from seqzoo.zoo.remote import write_index
 
@@ -104,11 +105,51 @@ def test_a_crafted_index_is_refused_cleanly(zoo_copy, empty_zoo, versions):
     (zoo_copy / "index.json").write_text(json.dumps(index))
     server = StaticServer(zoo_copy)
     try:
-        with pytest.raises(IntegrityError, match="index.json: the versions of 'pum2' are not a map"):
+        with pytest.raises(IntegrityError, match=r"index.json: invalid registry index: models\.pum2\.versions"):
             pull("pum2", server.url, empty_zoo)
     finally:
         server.stop()
     assert not any(empty_zoo.root.iterdir()) if empty_zoo.root.exists() else True
+
+
+@pytest.mark.parametrize("index", [[], {"index_version": 1}, {"index_version": 2, "models": {}},
+                                   {"index_version": 1, "models": {"../x": {"versions": {}}}},
+                                   {"index_version": 1, "models": {"pum2": []}}])
+def test_an_index_that_breaks_its_schema_is_refused(zoo_copy, empty_zoo, index):
+    (zoo_copy / "index.json").write_text(json.dumps(index))
+    server = StaticServer(zoo_copy)
+    try:
+        with pytest.raises(IntegrityError, match=r"index.json: invalid registry index: "):
+            pull("pum2", server.url, empty_zoo)
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("files", [
+    {"card.json": None, "card.json/x": None},  # one path both a file and a folder
+    {"../outside": None}, {"/etc/passwd": None}, {"a//b": None}, {"a\\b": None}, {"./card.json": None},
+    {"MANIFEST.json": None}, {"card.json": {"sha256": "sha256:0", "size": 1}}, {"card.json": {"size": -1}},
+    {"card.json": {"sha256": "sha256:" + "0" * 64, "size": 1, "mode": "0777"}}])
+def test_a_crafted_manifest_is_refused_before_use(zoo_copy, empty_zoo, files):
+    version = zoo_copy / "pum2" / "1"
+    good = json.loads((version / "MANIFEST.json").read_text())["files"]["card.json"]
+    manifest = {"manifest_version": 1, "files": {rel: good if entry is None else entry for rel, entry in files.items()}}
+    (version / "MANIFEST.json").write_text(json.dumps(manifest))
+    with pytest.raises(IntegrityError, match=r"MANIFEST.json"):
+        verify_folder(version)
+    with pytest.raises(IntegrityError, match=r"MANIFEST.json"):
+        pull("pum2", str(zoo_copy), empty_zoo)
+    assert not (empty_zoo.root / "pum2" / "1").exists()
+    assert main(["zoo", "verify", "pum2:1", "--zoo", str(zoo_copy)]) == 2
+
+
+def test_verify_names_a_graph_that_does_not_load(zoo_copy, capsys):
+    version = zoo_copy / "pum2" / "1"
+    (version / "model.onnx").write_bytes(b"not an onnx graph")
+    write_manifest(version)  # the files match their (regenerated) manifest; the graph is still broken
+    assert main(["zoo", "verify", "pum2:1", "--zoo", str(zoo_copy)]) == 2
+    err = capsys.readouterr().err
+    assert "model.onnx: ONNX Runtime cannot load this graph" in err and "Traceback" not in err
 
 
 def test_score_sigterm_leaves_no_partial_output(published_model, tmp_path):

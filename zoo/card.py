@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
+from seqzoo.zoo import schemas
 from seqzoo.zoo.errors import InputError, NotFoundError
 from seqzoo.zoo.io.atomic import write_text
 
@@ -22,19 +21,14 @@ CARD_FILE = "card.json"
 METADATA_KEY = "seqzoo.card"
 
 
-@lru_cache(maxsize=1)
 def load_schema() -> dict:
     """The card's JSON Schema (a dict), shipped as package data."""
-    return json.loads(resources.files("seqzoo.zoo").joinpath("schema/card.schema.json").read_text())
+    return schemas.load_schema("card")
 
 
 def card_errors(card: dict) -> list[str]:
     """Every schema violation of ``card``, each as ``field.path: message`` (empty when valid)."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(load_schema(), format_checker=jsonschema.FormatChecker())
-    errors = sorted(validator.iter_errors(card), key=lambda e: list(map(str, e.absolute_path)))
-    return [f"{'.'.join(map(str, e.absolute_path)) or '(card)'}: {e.message}" for e in errors]
+    return schemas.schema_errors(card, "card")
 
 
 def validate_card(card: dict, where: str = "card") -> dict:
@@ -51,11 +45,7 @@ def validate_card(card: dict, where: str = "card") -> dict:
     if card.get("schema_version") != SCHEMA_VERSION:
         raise InputError(f"{where}: schema_version {card.get('schema_version')!r} is not supported "
                          f"(this seqzoo reads {SCHEMA_VERSION})")
-    errors = card_errors(card)
-    if errors:
-        shown = "; ".join(errors[:5]) + (f"; and {len(errors) - 5} more" if len(errors) > 5 else "")
-        raise InputError(f"{where}: invalid model card: {shown}")
-    return card
+    return schemas.check_document(card, "card", where, InputError, "model card")
 
 
 def card_text(card: dict) -> str:
@@ -86,12 +76,9 @@ def write_card(card: dict, path: str | os.PathLike, validate: bool = True) -> Pa
 
 def onnx_card(model_path: str | os.PathLike) -> dict | None:
     """The card stored in an ONNX file's metadata (read with onnxruntime; no torch, no onnx)."""
-    import onnxruntime as ort
+    from seqzoo.zoo.graphs import cpu_session
 
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
-    text = session.get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+    text = cpu_session(model_path, optimize=False).get_modelmeta().custom_metadata_map.get(METADATA_KEY)
     return None if text is None else json.loads(text)
 
 

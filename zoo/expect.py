@@ -14,17 +14,10 @@ import numpy as np
 from seqzoo.zoo.alphabets import ProductAlphabet, alphabet_from_dict
 from seqzoo.zoo.card import METADATA_KEY
 from seqzoo.zoo.errors import InputError, IntegrityError
+from seqzoo.zoo.graphs import cpu_session
 
 EXPECT_TOLERANCE = 1e-4
 GRAPHS = ("model.onnx", "grad.onnx", "ig.onnx")
-
-
-def _session(path: Path):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def expect_inputs(card: dict, where: str) -> tuple[list[str], list[str] | None]:
@@ -74,7 +67,7 @@ def check_expect(folder: str | Path, card: dict, tolerance: float = EXPECT_TOLER
     except InputError as exc:
         raise IntegrityError(f"{folder}/card.json: expect entries do not encode with the card's alphabet: {exc}") \
             from None
-    got = _session(folder / "model.onnx").run(None, {"codes": codes})[0]
+    got = cpu_session(folder / "model.onnx").run(None, {"codes": codes})[0]
     return compare_expect(card, got, f"{folder}/model.onnx", tolerance)
 
 
@@ -87,7 +80,7 @@ def check_embedded_cards(folder: str | Path, card: dict) -> None:
         path = folder / name
         if not path.is_file():
             raise IntegrityError(f"{path}: graph missing")
-        text = _session(path).get_modelmeta().custom_metadata_map.get(METADATA_KEY)
+        text = cpu_session(path).get_modelmeta().custom_metadata_map.get(METADATA_KEY)
         if text is None:
             raise IntegrityError(f"{path}: has no {METADATA_KEY} metadata")
         if json.loads(text) != card:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from seqzoo.zoo.errors import InputError, IntegrityError
 from seqzoo.zoo.io.atomic import write_bytes
+from seqzoo.zoo.schemas import check_document
 
 MANIFEST = "MANIFEST.json"
 MANIFEST_VERSION = 1
@@ -68,21 +69,18 @@ def write_manifest(folder: str | os.PathLike) -> str:
 
 
 def parse_manifest(data: bytes, where: str) -> dict:
-    """Parse and check manifest bytes; ``where`` names the source in errors."""
+    """Parse manifest bytes and check them against the manifest's JSON Schema (safe relative paths,
+    a sha256 and a size per file) and that no path is listed both as a file and as a folder;
+    ``where`` names the source in errors (IntegrityError)."""
     try:
         manifest = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IntegrityError(f"{where}: MANIFEST.json is not valid JSON ({exc})") from None
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    if not isinstance(files, dict) or not files:
-        raise IntegrityError(f"{where}: MANIFEST.json has no 'files' table")
-    for rel, entry in files.items():
-        parts = rel.split("/")
-        if rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts) or rel == MANIFEST:
-            raise IntegrityError(f"{where}: MANIFEST.json lists an unsafe path {rel!r}")
-        if (not isinstance(entry, dict) or not isinstance(entry.get("size"), int)
-                or not str(entry.get("sha256", "")).startswith("sha256:")):
-            raise IntegrityError(f"{where}: MANIFEST.json entry for {rel!r} lacks sha256 or size")
+    check_document(manifest, "manifest", where, what="MANIFEST.json")
+    listed = set(manifest["files"])
+    both = sorted(listed & _ancestors(listed))
+    if both:
+        raise IntegrityError(f"{where}: MANIFEST.json lists {both[0]!r} both as a file and as a folder")
     return manifest
 
 

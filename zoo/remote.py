@@ -52,6 +52,7 @@ from seqzoo.zoo.manifest import (
 )
 from seqzoo.zoo.refs import Ref, choose_version, is_version, parse_ref, validate_name
 from seqzoo.zoo.registry import LocalZoo, ModelVersion
+from seqzoo.zoo.schemas import check_document
 
 INDEX = "index.json"
 INDEX_VERSION = 1
@@ -176,10 +177,9 @@ class Remote:
                                 "(run `seqzoo zoo index` on the served folder)") from None
         try:
             index = json.loads(data)
-            assert isinstance(index.get("models"), dict)
-        except (ValueError, AssertionError, AttributeError):
-            raise IntegrityError(f"{self.url}/{INDEX} is not a seqzoo index") from None
-        return index
+        except ValueError:
+            raise IntegrityError(f"{self.url}/{INDEX} is not JSON, so not a seqzoo index") from None
+        return check_document(index, "index", f"{self.url}/{INDEX}", what="registry index")
 
     def names(self) -> list[str]:
         if self.read_only:
@@ -197,14 +197,9 @@ class Remote:
     def versions(self, name: str) -> dict[int, str | None]:
         """``{version: digest or None}`` of the complete versions of ``name`` (digest known from an index)."""
         validate_name(name)
-        if self.read_only:
-            entry = self.index()["models"].get(name, {})
-            versions = entry.get("versions", {}) if isinstance(entry, dict) else None
-            if not isinstance(versions, dict) or not all(is_version(v) and isinstance(e, dict)
-                                                         for v, e in versions.items()):
-                raise IntegrityError(f"{self.url}/{INDEX}: the versions of {name!r} are not a map of version "
-                                     "numbers (ASCII digits) to entries")
-            return {int(v): e.get("digest") for v, e in versions.items()}
+        if self.read_only:  # the index passed its schema: names, version numbers and digests are sound
+            versions = self.index()["models"].get(name, {}).get("versions", {})
+            return {int(v): e["digest"] for v, e in versions.items()}
         out = {}
         for entry in self._ls(self.path(name)):
             base = posixpath.basename(entry.rstrip("/"))

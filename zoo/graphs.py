@@ -1,0 +1,28 @@
+"""Opening one of a version's ONNX graphs with ONNX Runtime on the CPU, for checks that run
+without PyTorch (``zoo verify``, the expect entries, a card read from a graph's metadata).
+
+A graph that does not load (truncated, not ONNX, an unknown operator) is an IntegrityError
+naming the file, never ONNX Runtime's traceback.
+"""
+
+from __future__ import annotations
+
+import os
+
+from seqzoo.zoo.errors import IntegrityError
+
+
+def cpu_session(path: str | os.PathLike, optimize: bool = True):
+    """An onnxruntime.InferenceSession of ``path`` on one CPU thread (``optimize=False``: no graph
+    optimisation, for reading metadata only)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    if not optimize:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own pybind classes
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise IntegrityError(f"{path}: ONNX Runtime cannot load this graph ({first})") from None
