@@ -360,12 +360,48 @@ class TokenAuth(grpc.aio.ServerInterceptor):
         return None if handler is None else self._deny[_kind(handler)]
 
 
-class Admission(grpc.aio.ServerInterceptor):
-    """Counts the RPCs in flight and, once draining, answers new ones UNAVAILABLE.
+class _Undecodable:
+    """What bytes that are not a valid request message deserialize to; answered INVALID_ARGUMENT
+    (gRPC itself would answer UNKNOWN and log a traceback)."""
 
-    Every service (seqzoo.v1, Variants, reflection, hooks) passes through it; health does not
-    (it reports NOT_SERVING during a drain instead). ``wait_idle`` is how a drain knows that
-    every admitted call has finished before the server stops.
+    def __init__(self, kind: str, exc: Exception):
+        self.message = f"the request is not a valid {kind} message ({exc})"
+
+
+def _guarded(deserializer):
+    if deserializer is None:
+        return None
+    kind = getattr(getattr(getattr(deserializer, "__self__", None), "DESCRIPTOR", None), "full_name", "protobuf")
+
+    def deserialize(data):
+        try:
+            return deserializer(data)
+        except Exception as exc:  # noqa: BLE001 - protobuf's DecodeError, or anything a parser raises
+            return _Undecodable(kind, exc)
+
+    return deserialize
+
+
+class UndecodableMessage(InputError):
+    """A message of a request stream was not a valid request (the call ends INVALID_ARGUMENT)."""
+
+
+async def _decodable(messages):
+    """A request stream that raises UndecodableMessage at its first undecodable message; the
+    Admission wrapper answers it INVALID_ARGUMENT in the call's own task."""
+    async for message in messages:
+        if isinstance(message, _Undecodable):
+            raise UndecodableMessage(message.message)
+        yield message
+
+
+class Admission(grpc.aio.ServerInterceptor):
+    """The gate every call passes: it counts the RPCs in flight and, once draining, answers new
+    ones UNAVAILABLE; and it answers bytes that are not a valid request INVALID_ARGUMENT.
+
+    Every service (seqzoo.v1, Variants, reflection, hooks) is counted; health is not (it
+    reports NOT_SERVING during a drain instead). ``wait_idle`` is how a drain knows that every
+    admitted call has finished before the server stops.
     """
 
     MESSAGE = "the server is draining (shutting down): retry, the call was not run"
@@ -398,33 +434,50 @@ class Admission(grpc.aio.ServerInterceptor):
             return False
         return True
 
-    def _wrap(self, behavior, streaming: bool):
-        if streaming and inspect.isasyncgenfunction(behavior):
+    async def _admit(self, request, context, request_streaming: bool, counted: bool):
+        """The request as the behaviour should see it; aborts the call instead when it is undecodable
+        or the server drains."""
+        if request_streaming:
+            request = _decodable(request)
+        elif isinstance(request, _Undecodable):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
+        if counted and not self._enter():
+            await context.abort(grpc.StatusCode.UNAVAILABLE, self.MESSAGE)
+        return request
+
+    def _wrap(self, behavior, request_streaming: bool, response_streaming: bool, counted: bool):
+        if response_streaming and inspect.isasyncgenfunction(behavior):
             async def admitted_stream(request, context):
-                if not self._enter():
-                    await context.abort(grpc.StatusCode.UNAVAILABLE, self.MESSAGE)
+                request = await self._admit(request, context, request_streaming, counted)
                 try:
                     async for answer in behavior(request, context):
                         yield answer
+                except UndecodableMessage as exc:
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
                 finally:
-                    self._leave()
+                    if counted:
+                        self._leave()
             return admitted_stream
 
         async def admitted(request, context):
-            if not self._enter():
-                await context.abort(grpc.StatusCode.UNAVAILABLE, self.MESSAGE)
+            request = await self._admit(request, context, request_streaming, counted)
             try:
                 return await behavior(request, context)
+            except UndecodableMessage as exc:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             finally:
-                self._leave()
+                if counted:
+                    self._leave()
         return admitted
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
-        if handler is None or handler_call_details.method.startswith(HEALTH_PREFIX):
-            return handler
+        if handler is None:
+            return None
         kind = _kind(handler)
-        return handler._replace(**{kind: self._wrap(getattr(handler, kind), handler.response_streaming)})
+        counted = not handler_call_details.method.startswith(HEALTH_PREFIX)
+        behavior = self._wrap(getattr(handler, kind), handler.request_streaming, handler.response_streaming, counted)
+        return handler._replace(**{kind: behavior, "request_deserializer": _guarded(handler.request_deserializer)})
 
 
 class SeqZooServer:

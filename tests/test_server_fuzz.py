@@ -22,7 +22,7 @@ from test_server import ServerThread
 
 CLEAN = {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND,
          grpc.StatusCode.RESOURCE_EXHAUSTED}
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 class _Errors(logging.Handler):
@@ -149,6 +149,16 @@ def test_garbage_bytes_on_the_wire_never_take_the_server_down(client, server, pa
     raw = client.channel.unary_unary(method)  # no serializer: bytes as they are
     code = _code(lambda: raw(payload, timeout=10))
     assert code not in {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
+    assert client.health() == "SERVING"
+
+
+@FUZZ
+@given(payloads=st.lists(st.binary(max_size=300), min_size=1, max_size=4), good_first=st.booleans())
+def test_garbage_messages_on_a_stream_get_clean_answers(client, payloads, good_first):
+    raw = client.channel.stream_stream("/seqzoo.v1.SeqZoo/ScoreStream")
+    first = [pb.ScoreRequest(model="toy", sequences=["ACGU" * 3]).SerializeToString()] if good_first else []
+    code = _code(lambda: list(raw(iter(first + payloads), timeout=10)))
+    assert code in {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT}
     assert client.health() == "SERVING"
 
 

@@ -28,10 +28,19 @@ def _validator(kind: str):
     return jsonschema.Draft202012Validator(load_schema(kind), format_checker=jsonschema.FormatChecker())
 
 
+def _shown(text: str, limit: int = 160) -> str:
+    """``text`` as one printable line of at most ``limit`` characters (crafted keys and values
+    end up in messages: no newline or control character of theirs reaches a terminal or log)."""
+    text = str(text)
+    if not text.isprintable():
+        text = json.dumps(text)[1:-1]
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def schema_errors(document, kind: str) -> list[str]:
     """Every violation of ``kind``'s schema, each as ``field.path: message`` (empty when valid)."""
     errors = sorted(_validator(kind).iter_errors(document), key=lambda e: list(map(str, e.absolute_path)))
-    return [f"{'.'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in errors]
+    return [f"{'.'.join(_shown(p, 40) for p in e.absolute_path) or '(top)'}: {_shown(e.message)}" for e in errors]
 
 
 def check_document(document, kind: str, where: str, error: type = IntegrityError, what: str | None = None):

@@ -1,0 +1,393 @@
+"""Faults: what a hostile client and a careless operator do to a seqzoo server, counted.
+
+    .venv/bin/python benchmarks/faults.py [--zoo .bench/zoo] [--label head]
+        [--server-python .bench/base-2e450f4-venv/bin/python --server-cwd .bench/base-2e450f4 --label base]
+
+Every scenario runs against ``seqzoo serve`` in a child process on the ``pum2`` model of
+``--zoo`` (trained there by serve_bench.ensure_model when missing), driven by seqzoo's own
+client (``SeqZooClient``: retries UNAVAILABLE and CANCELLED, waits for a restarting server).
+Each row counts the requests sent, answered (every answer checked against the local engine),
+cleanly failed (a status the caller can act on: INVALID_ARGUMENT, NOT_FOUND, CANCELLED,
+DEADLINE_EXCEEDED), lost (UNAVAILABLE, INTERNAL, UNKNOWN or no answer) and wrong.
+
+- restart: 20,000 one-sequence Score calls from 16 clients; the server gets SIGTERM (it drains)
+  and a new one starts on the same port, once or three times mid-run;
+- killed clients: 4 client processes streaming without end are SIGKILLed while 16 clients
+  send 10,000 calls;
+- abandoned streams: 100 streams cancelled with a full window and 100 past their deadline; the
+  server's log is searched for "Task was destroyed" and "never retrieved";
+- malformed: 2,000 random byte strings on every method and 20,000 Score calls for models that
+  do not exist; /metrics size before and after;
+- oversize: 40 requests of 58 MB (300,000 sequences, over the limit): the server's resident
+  memory before, at its peak and idle 5 s after;
+- large: 16 concurrent requests of 65,536 sequences (strings): answered, and the slowest health
+  answer meanwhile.
+
+``--server-python`` runs the server from another checkout's interpreter (an earlier commit's
+venv, for a before/after table); ``--label`` names the column. Writes BENCHMARKS.md's "faults"
+section (both labels, when both were run: results are kept in .bench/faults-<label>.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import grpc
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from record import record
+from seqzoo.serving.client import SeqZooClient, channel_options
+from seqzoo.serving.engine import Engine
+from seqzoo.v1 import seqzoo_pb2 as pb
+from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc
+from seqzoo.zoo.errors import InputError, NotFoundError, SeqzooError
+from seqzoo.zoo.registry import open_zoo
+from serve_bench import ensure_model, free_port
+
+REPO = Path(__file__).resolve().parent.parent
+CLEAN = {"INVALID_ARGUMENT", "NOT_FOUND", "CANCELLED", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED"}
+METHODS = ["/seqzoo.v1.SeqZoo/Score", "/seqzoo.v1.SeqZoo/Attribute", "/seqzoo.v1.SeqZoo/GetModel",
+           "/seqzoo.v1.Variants/ScoreVariants", "/grpc.health.v1.Health/Check"]
+
+
+class Server:
+    """``seqzoo serve`` in a child process (``python`` and ``cwd`` may be another checkout's)."""
+
+    def __init__(self, python: str, cwd: Path, zoo: Path, log: Path):
+        self.cwd, self.log = cwd, log
+        port, metrics = free_port(), free_port()
+        self.cmd = [python, "-m", "seqzoo", "serve", "--zoo", str(zoo.resolve()), "--port", str(port),
+                    "--host", "127.0.0.1", "--models", "pum2", "--poll-seconds", "0", "--grace-seconds", "20",
+                    "--metrics-port", str(metrics)]
+        self.target, self.metrics_url = f"127.0.0.1:{port}", f"http://127.0.0.1:{metrics}/metrics"
+        self._start()
+
+    def _start(self) -> None:
+        with open(self.log, "a") as out:
+            self.proc = subprocess.Popen(self.cmd, stdout=out, stderr=out, cwd=self.cwd)
+        with SeqZooClient(self.target) as client:
+            client.wait_serving("pum2", timeout=180, alive=lambda: self.proc.poll() is None)
+
+    def status(self, key: str) -> float:
+        """A /proc/PID/status memory figure (VmRSS, VmHWM) in MiB."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith(key + ":")) / 1024
+
+    def restart(self) -> int:
+        """SIGTERM (a drain), wait for the exit, start again on the same port; the exit code."""
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(120)
+        self._start()
+        return code
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(120)
+
+
+def row(scenario: str, sent: int, answered: int, clean: int, lost: int, wrong: int, **extra) -> dict:
+    return {"scenario": scenario, "sent": sent, "answered": answered, "cleanly_failed": clean, "lost": lost,
+            "wrong": wrong, **extra}
+
+
+def one_sequence_load(target: str, sequences: list[str], expected: np.ndarray, total: int, clients: int,
+                      at: list[int] | None = None, on_progress=None) -> dict:
+    """``total`` one-sequence Score calls from ``clients`` threads; ``on_progress`` is called (once
+    each) when the answered count passes each number of ``at``."""
+    answered, wrong, clean, lost = [0], [0], [0], []
+    lock = threading.Lock()
+    marks = list(at or [])
+
+    def client(k: int) -> None:
+        with SeqZooClient(target, timeout=120) as c:
+            for i in range(k, total, clients):
+                s = i % len(sequences)
+                try:
+                    probs = c.score("pum2", sequences=[sequences[s]])
+                except (InputError, NotFoundError):
+                    with lock:
+                        clean[0] += 1
+                    continue
+                except SeqzooError as exc:
+                    with lock:
+                        lost.append(str(exc))
+                    continue
+                with lock:
+                    answered[0] += 1
+                    wrong[0] += not np.allclose(probs[0], expected[s], atol=1e-5)
+                    due = marks and answered[0] >= marks[0]
+                    if due:
+                        marks.pop(0)
+                if due and on_progress is not None:
+                    on_progress()
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return {"answered": answered[0], "wrong": wrong[0], "clean": clean[0], "lost": len(lost),
+            "first_lost": lost[:3]}
+
+
+def scenario_restart(server: Server, sequences, expected, restarts: int) -> dict:
+    total = 20_000
+    at = [total * (k + 1) // (restarts + 1) for k in range(restarts)]
+    codes = []
+    start = time.perf_counter()
+    r = one_sequence_load(server.target, sequences, expected, total, 16, at,
+                          on_progress=lambda: codes.append(server.restart()))
+    return row(f"restart under load ({restarts} SIGTERM + restart{'s' if restarts > 1 else ''}, 16 clients)",
+               total, r["answered"], r["clean"], r["lost"], r["wrong"], drain_exit_codes=codes,
+               seconds=round(time.perf_counter() - start, 1), first_lost=r["first_lost"])
+
+
+STREAMER = """
+import sys, grpc
+from seqzoo.v1 import seqzoo_pb2 as pb, seqzoo_pb2_grpc as pb_grpc
+stub = pb_grpc.SeqZooStub(grpc.insecure_channel(sys.argv[1]))
+def endless():
+    while True:
+        yield pb.ScoreRequest(model="pum2", sequences=["ACGU" * 50] * 64)
+for i, _ in enumerate(stub.ScoreStream(endless())):
+    if i == 20:
+        print("streaming", flush=True)
+"""
+
+
+def scenario_killed_clients(server: Server, sequences, expected) -> dict:
+    victims = [subprocess.Popen([sys.executable, "-c", STREAMER, server.target], stdout=subprocess.PIPE, text=True)
+               for _ in range(4)]
+    for v in victims:
+        v.stdout.readline()
+
+    def kill_all():
+        for v in victims:
+            v.kill()
+
+    r = one_sequence_load(server.target, sequences, expected, 10_000, 16, [2_000], on_progress=kill_all)
+    for v in victims:
+        v.wait()
+    return row("4 streaming clients SIGKILLed mid-stream (16 other clients)", 10_000, r["answered"], r["clean"],
+               r["lost"], r["wrong"])
+
+
+def scenario_abandoned_streams(server: Server) -> dict:
+    codes = np.random.default_rng(0).integers(0, 4, (2048, 200), dtype=np.uint8)
+    clean = lost = 0
+    log_before = server.log.read_text().count("\n")
+    with SeqZooClient(server.target) as client:
+        for k in range(200):
+            requests = (client.request("pum2", codes=codes, id=i) for i in range(30))
+            try:
+                if k % 2:
+                    list(client.stub.ScoreStream(requests, timeout=0.2))
+                    lost += 1  # finished before the deadline: not what this scenario tests
+                    continue
+                call = client.stub.ScoreStream(requests, timeout=60)
+                next(call)
+                call.cancel()
+                clean += 1
+            except grpc.RpcError as exc:
+                if exc.code().name in CLEAN:
+                    clean += 1
+                else:
+                    lost += 1
+        time.sleep(2)
+        client.score("pum2", sequences=["ACGU" * 50])
+    lines = server.log.read_text().splitlines()[log_before:]
+    problems = sum("Task was destroyed" in line or "never retrieved" in line for line in lines)
+    return row("abandoned streams (100 cancelled with a full window, 100 past a 0.2 s deadline)", 200, 0, clean,
+               lost, 0, log_problems=problems)
+
+
+def scenario_malformed(server: Server) -> dict:
+    rng = np.random.default_rng(3)
+    clean = lost = 0
+    size_before = len(urllib.request.urlopen(server.metrics_url, timeout=10).read())
+    with grpc.insecure_channel(server.target, options=channel_options()) as channel:
+        for k in range(2_000):
+            method = channel.unary_unary(METHODS[k % len(METHODS)])
+            try:
+                method(rng.bytes(int(rng.integers(1, 400))), timeout=10)
+                clean += 1  # some random bytes are a valid (empty-ish) message; answered cleanly
+            except grpc.RpcError as exc:
+                clean += exc.code().name in CLEAN
+                lost += exc.code().name not in CLEAN
+    junk = 20_000
+    with SeqZooClient(server.target) as client:
+        def one(i):
+            try:
+                client.score(f"m{i}", sequences=["ACGU" * 50])
+            except NotFoundError:
+                return True
+            except SeqzooError:
+                return False
+            return False
+
+        with ThreadPoolExecutor(16) as pool:
+            results = list(pool.map(one, range(junk)))
+    size_after = len(urllib.request.urlopen(server.metrics_url, timeout=10).read())
+    return row("malformed: 2,000 random byte strings on 5 methods + 20,000 unknown model refs", 2_000 + junk, 0,
+               clean + sum(results), lost + junk - sum(results), 0,
+               metrics_kib=[round(size_before / 1024, 1), round(size_after / 1024, 1)])
+
+
+def scenario_oversize(server: Server) -> dict:
+    request = pb.ScoreRequest(model="pum2", sequences=["ACGU" * 50] * 300_000)
+    baseline = server.status("VmRSS")
+    clean = lost = 0
+    with grpc.insecure_channel(server.target, options=channel_options(128 * 2**20)) as channel:
+        stub = pb_grpc.SeqZooStub(channel)
+        for _ in range(40):
+            try:
+                stub.Score(request, timeout=120)
+                lost += 1
+            except grpc.RpcError as exc:
+                clean += exc.code() == grpc.StatusCode.INVALID_ARGUMENT
+                lost += exc.code() != grpc.StatusCode.INVALID_ARGUMENT
+    time.sleep(5)
+    return row(f"oversize: 40 requests of {request.ByteSize() / 1e6:.0f} MB (300,000 sequences)", 40, 0, clean,
+               lost, 0, rss_mib={"before": round(baseline), "peak": round(server.status("VmHWM")),
+                                 "idle_5s_after": round(server.status("VmRSS"))})
+
+
+def scenario_large(server: Server, engine: Engine) -> dict:
+    rng = np.random.default_rng(5)
+    sequences = ["".join(rng.choice(list("ACGU"), 200)) for _ in range(512)] * 128  # 65,536
+    expected = engine.predict(engine.encode(sequences[:512], convert_tu=True))
+    health: list[float] = []
+    answered = wrong = lost = 0
+    with SeqZooClient(server.target, timeout=300) as client:
+        with ThreadPoolExecutor(16) as pool:
+            futures = [pool.submit(client.score, "pum2", sequences) for _ in range(16)]
+            while not all(f.done() for f in futures):
+                t = time.perf_counter()
+                client.health()
+                health.append(time.perf_counter() - t)
+                time.sleep(0.02)
+        for f in futures:
+            try:
+                probs = f.result()
+            except SeqzooError:
+                lost += 1
+                continue
+            answered += 1
+            wrong += not np.allclose(probs[:512], expected, atol=1e-5)
+    time.sleep(5)
+    return row("large: 16 concurrent requests of 65,536 sequences (strings)", 16, answered, 0, lost, wrong,
+               health_max_ms=round(max(health) * 1000, 1) if health else None,
+               rss_mib={"peak": round(server.status("VmHWM")), "idle_5s_after": round(server.status("VmRSS"))})
+
+
+def run(args) -> list[dict]:
+    zoo = Path(args.zoo)
+    ensure_model(zoo)
+    mv = open_zoo(zoo).resolve("pum2")
+    engine = Engine.load(mv, device="cpu")
+    rng = np.random.default_rng(0)
+    sequences = ["".join(rng.choice(list("ACGU"), engine.length)) for _ in range(500)]
+    expected = engine.predict(engine.encode(sequences, convert_tu=True))
+    log = zoo.parent / f"faults-{args.label}.log"
+    log.write_text("")
+    rows = []
+
+    def fresh() -> Server:
+        return Server(args.server_python, Path(args.server_cwd).resolve(), zoo, log)
+
+    for name, body in (("restart", lambda s: scenario_restart(s, sequences, expected, 1)),
+                       ("restarts", lambda s: scenario_restart(s, sequences, expected, 3)),
+                       ("killed", lambda s: scenario_killed_clients(s, sequences, expected)),
+                       ("abandoned", scenario_abandoned_streams),
+                       ("malformed", scenario_malformed),
+                       ("oversize", scenario_oversize),
+                       ("large", lambda s: scenario_large(s, engine))):
+        if args.only and name not in args.only:
+            continue
+        server = fresh()  # each scenario on a fresh server: memory figures are its own
+        try:
+            rows.append(body(server))
+        finally:
+            server.stop()
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return rows
+
+
+def table(results: dict[str, list[dict]]) -> str:
+    labels = list(results)
+    head = "| scenario | " + " | ".join(f"{label}: sent / answered / cleanly failed / lost / wrong" for label in labels)
+    lines = [head + " |", "|---|" + "---|" * len(labels)]
+    scenarios = [r["scenario"] for r in results[labels[-1]]]
+    for scenario in scenarios:
+        cells = []
+        for label in labels:
+            r = next((r for r in results[label] if r["scenario"] == scenario), None)
+            cells.append("-" if r is None else
+                         f"{r['sent']:,} / {r['answered']:,} / {r['cleanly_failed']:,} / {r['lost']:,} / {r['wrong']:,}")
+        lines.append(f"| {scenario} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def details(results: dict[str, list[dict]]) -> str:
+    keys = ("rss_mib", "health_max_ms", "metrics_kib", "log_problems", "drain_exit_codes", "seconds")
+    out = []
+    for label, rows in results.items():
+        for r in rows:
+            extra = {k: r[k] for k in keys if k in r}
+            if extra:
+                out.append(f"- {label}, {r['scenario']}: " + ", ".join(f"{k} {v}" for k, v in extra.items()))
+    return "\n".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--zoo", default=str(REPO / ".bench" / "zoo"))
+    parser.add_argument("--server-python", default=sys.executable, help="interpreter that runs `seqzoo serve`")
+    parser.add_argument("--server-cwd", default=str(REPO), help="folder the server runs in (that checkout's root)")
+    parser.add_argument("--label", default="head", help="column name of this run")
+    parser.add_argument("--only", nargs="*", help="scenarios to run (restart restarts killed abandoned malformed "
+                                                  "oversize large)")
+    args = parser.parse_args()
+    load_before = os.getloadavg()[0]
+    rows = run(args)
+    saved = Path(args.zoo).parent / f"faults-{args.label}.json"
+    saved.write_text(json.dumps({"rows": rows, "load": [load_before, os.getloadavg()[0]],
+                                 "server_python": args.server_python}))
+    results = {}
+    for path in sorted(Path(args.zoo).parent.glob("faults-*.json"), key=lambda p: p.stem != "faults-base"):
+        results[path.stem.removeprefix("faults-")] = json.loads(path.read_text())["rows"]
+    loads = {label: json.loads((Path(args.zoo).parent / f"faults-{label}.json").read_text())["load"]
+             for label in results}
+    body = f"""Each scenario runs against a fresh `seqzoo serve` (child process, `pum2` of `.bench/zoo`, L = 200, ONNX
+Runtime CPU, `--grace-seconds 20`), driven by seqzoo's own client from the same 2 cores. "cleanly failed"
+is a status the caller can act on (INVALID_ARGUMENT, NOT_FOUND, CANCELLED, DEADLINE_EXCEEDED); "lost" is
+UNAVAILABLE, INTERNAL, UNKNOWN or no answer after the client's retries; every answer is compared with
+the local engine ("wrong": off by more than 1e-5). Columns: {', '.join(f'`{k}`' for k in results)} (the
+server run by `{' and '.join(json.loads((Path(args.zoo).parent / f'faults-{k}.json').read_text())['server_python']
+                           for k in results)}`). 1-minute load average before and after: {loads}.
+
+{table(results)}
+
+Memory, health and log figures:
+
+{details(results)}
+"""
+    record("faults", "Faults: restarts, killed clients, abandoned streams, malformed and oversize requests (issue 12)",
+           f"{Path(sys.executable).relative_to(REPO) if REPO in Path(sys.executable).parents else sys.executable} "
+           f"benchmarks/faults.py --label {args.label}", body)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
