@@ -159,7 +159,7 @@ from seqzoo.v1 import seqzoo_pb2 as pb, seqzoo_pb2_grpc as pb_grpc
 stub = pb_grpc.SeqZooStub(grpc.insecure_channel(sys.argv[1]))
 def endless():
     while True:
-        yield pb.ScoreRequest(model="pum2", sequences=["ACGU" * 50] * 64)
+        yield pb.ScoreRequest(model="pum2", sequences=["ACGU" * 50])
 for i, _ in enumerate(stub.ScoreStream(endless())):
     if i == 20:
         print("streaming", flush=True)
@@ -176,7 +176,7 @@ def scenario_killed_clients(server: Server, sequences, expected) -> dict:
         for v in victims:
             v.kill()
 
-    r = one_sequence_load(server.target, sequences, expected, 10_000, 16, [2_000], on_progress=kill_all)
+    r = one_sequence_load(server.target, sequences, expected, 10_000, 16, [1_000], on_progress=kill_all)
     for v in victims:
         v.wait()
     return row("4 streaming clients SIGKILLed mid-stream (16 other clients)", 10_000, r["answered"], r["clean"],

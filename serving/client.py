@@ -62,8 +62,16 @@ def error_from(code: grpc.StatusCode, message: str, place: str = "") -> SeqzooEr
     if code in ERRORS:
         return from_place(ERRORS[code], place) if place else ERRORS[code](message)
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-        return UnavailableError(f"{code.name}: {message}")
+        error = UnavailableError(f"{code.name}: {message}")
+        error.code = code
+        return error
     return ServerError(code, message)
+
+
+def went_away(exc: BaseException) -> bool:
+    """Whether a call or stream ended because the server went away (a drain, a restart, a worker
+    that died), not for a reason of the request: UNAVAILABLE or CANCELLED, never a deadline."""
+    return getattr(exc, "code", None) in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED)
 
 
 def rpc_error(exc: grpc.RpcError) -> SeqzooError:
@@ -73,7 +81,8 @@ def rpc_error(exc: grpc.RpcError) -> SeqzooError:
     return error_from(exc.code(), exc.details() or "", place)
 
 
-def _code_from_number(number: int) -> grpc.StatusCode:
+def status_code(number: int) -> grpc.StatusCode:
+    """The grpc.StatusCode of a status number (a stream answer's ``error_code``)."""
     return next((c for c in grpc.StatusCode if c.value[0] == number), grpc.StatusCode.UNKNOWN)
 
 
@@ -114,7 +123,7 @@ def channel_options(max_message_bytes: int = 64 * 2**20) -> list:
 def probs_of(response) -> np.ndarray:
     """float32 [N, C] from a ScoreResponse (raises the seqzoo error of a stream error answer)."""
     if response.error_code:
-        raise error_from(_code_from_number(response.error_code), response.error_message, response.error_place)
+        raise error_from(status_code(response.error_code), response.error_message, response.error_place)
     return np.frombuffer(response.probs, dtype=np.float32).reshape(tuple(response.shape))
 
 

@@ -16,6 +16,7 @@ a newer version hot-loaded mid-run never scores half a file.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Iterator
 
@@ -26,6 +27,9 @@ from seqzoo.zoo.errors import InputError, SeqzooError
 from seqzoo.zoo.registry import ModelVersion
 
 ATTRIBUTION_METHODS = ("ig", "saliency", "ism")
+# a scoring stream cut by a server's drain is reopened at most this many times in a row
+RECONNECTS = 10
+log = logging.getLogger(__name__)
 
 
 def _structures(batch: list) -> list[str] | None:
@@ -149,43 +153,75 @@ class RemoteScorer(_Identified):
         return self.client.request(self.ref, codes=codes, id=request_id)
 
     def predict_batches(self, batches: Iterable[list]) -> Iterator[np.ndarray]:
-        from seqzoo.serving.client import probs_of
+        """Probabilities of each batch, in order, over one stream with ``window`` requests in flight.
 
-        slots = threading.Semaphore(self.window)
-        sent: dict[int, list] = {}
+        A stream the server ends early (it drains to restart: CANCELLED or UNAVAILABLE) is opened
+        again, at most RECONNECTS times in a row without an answer, and the batches it had not
+        answered are sent again first: scoring is idempotent, so a restart costs time, not rows.
+        """
+        from seqzoo.serving.client import error_from, status_code, went_away
+
+        source = enumerate(batches)
+        lock = threading.Lock()
+        unanswered: dict[int, tuple[list, object]] = {}  # request id -> (batch, request), oldest first
         failure: list[BaseException] = []
-        finished = threading.Event()
-
-        def requests():  # runs on gRPC's sending thread
+        reconnects = 0
+        while True:
+            ended = threading.Event()
+            slots = threading.Semaphore(self.window)
+            requests = self._requests(source, lock, unanswered, slots, ended, failure)
             try:
-                for request_id, batch in enumerate(batches):
-                    request = self._request(batch, request_id)
-                    while not slots.acquire(timeout=0.5):
-                        if finished.is_set():
-                            return
-                    sent[request_id] = batch
-                    yield request
-            except BaseException as exc:  # grpc swallows a request generator's error: keep it for the reader
-                failure.append(exc)
-                raise
+                for response in self.client.stream_responses(requests, timeout=self.timeout):
+                    with lock:
+                        batch, _ = unanswered.pop(response.id)
+                    slots.release()
+                    reconnects = 0
+                    if response.error_code:  # this batch's own error: not retried
+                        raise locate(error_from(status_code(response.error_code), response.error_message,
+                                                response.error_place), batch)
+                    yield np.frombuffer(response.probs, dtype=np.float32).reshape(tuple(response.shape))
+                if failure:
+                    raise failure[0]
+                return
+            except SeqzooError as exc:
+                if failure:
+                    raise failure[0] from None
+                if not went_away(exc) or reconnects >= RECONNECTS:
+                    raise
+                reconnects += 1
+                log.warning("%s: the stream was cut (%s); reopening it and sending %d unanswered batches again",
+                            self.client.target, exc, len(unanswered))
+            finally:
+                ended.set()
 
+    def _requests(self, source, lock, unanswered: dict, slots, ended, failure: list):
+        """One stream's requests: first every unanswered batch of an earlier stream, then new ones.
+
+        Runs on gRPC's sending thread; a stream cut while this waits for a slot or reads the input
+        leaves what it took in ``unanswered``, for the next stream to send.
+        """
+        sent: set[int] = set()
         try:
-            for response in self.client.stream_responses(requests(), timeout=self.timeout):
-                batch = sent.pop(response.id)
-                slots.release()
-                try:
-                    probs = probs_of(response)
-                except SeqzooError as exc:
-                    raise locate(exc, batch) from None
-                yield probs
-            if failure:
-                raise failure[0]
-        except SeqzooError:
-            if failure:
-                raise failure[0] from None
+            while True:
+                with lock:
+                    if ended.is_set():
+                        return
+                    request_id = next((k for k in unanswered if k not in sent), None)
+                    if request_id is None:
+                        item = next(source, None)
+                        if item is None:
+                            return
+                        request_id, batch = item
+                        unanswered[request_id] = (batch, self._request(batch, request_id))
+                    sent.add(request_id)
+                    request = unanswered[request_id][1]
+                while not slots.acquire(timeout=0.5):
+                    if ended.is_set():
+                        return
+                yield request
+        except BaseException as exc:  # grpc swallows a request generator's error: keep it for the reader
+            failure.append(exc)
             raise
-        finally:
-            finished.set()
 
     def score_windows(self, ref: list[str], alt: list[str], names: list[str], rc_rule: str | None,
                       batch: int = 1024) -> dict:

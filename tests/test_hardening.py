@@ -412,3 +412,47 @@ def test_a_cancelled_or_expired_stream_leaves_nothing_behind(published_model):
         assert not problems, problems
     finally:
         server.drain()
+
+
+def test_score_server_rides_out_a_restart_mid_stream(published_model, tmp_path):
+    """The server is restarted (SIGTERM: drain, cut the open stream after its grace; a new process
+    on the same port) while `seqzoo score --server` streams a file: the run reopens its stream,
+    sends the unanswered batches again and writes every row, the same as --local."""
+    import signal
+    import threading
+    import time
+
+    from conftest import RBP, read_fasta_gz
+    from test_one_core import ServerProcess
+
+    sequences = read_fasta_gz(RBP / "pum2.test.positive.fasta.gz", 60)
+    records = [f">r{i}\n{s}\n" for i, s in enumerate(sequences)]
+    fifo, out, local = tmp_path / "input.fa", tmp_path / "out.tsv", tmp_path / "local.tsv"
+    (tmp_path / "all.fa").write_text("".join(records))
+    assert main(["score", "--local", "--zoo", str(published_model.zoo_root), "--model", "pum2",
+                 str(tmp_path / "all.fa"), "-o", str(local), "--no-progress"]) == 0
+    os.mkfifo(fifo)
+    extra = ("--grace-seconds", "0.5")
+    server = ServerProcess(published_model.zoo_root, "pum2", extra=extra)
+    result: dict = {}
+
+    def score():
+        result["code"] = main(["score", "--server", server.target, "--model", "pum2", str(fifo), "-o", str(out),
+                               "--batch", "4", "--window", "2", "--no-progress"])
+
+    runner = threading.Thread(target=score)
+    runner.start()
+    try:
+        with open(fifo, "w") as pipe:
+            pipe.writelines(records[:30])
+            pipe.flush()
+            time.sleep(1.5)  # answered; the stream stays open, waiting for more input
+            server.proc.send_signal(signal.SIGTERM)
+            assert server.proc.wait(30) == 0  # the drain cut the stream after 0.5 s and stopped
+            server = ServerProcess(published_model.zoo_root, "pum2", extra=extra, port=server.port)
+            pipe.writelines(records[30:])
+        runner.join(120)
+    finally:
+        server.stop()
+    assert not runner.is_alive() and result["code"] == 0
+    assert out.read_text().splitlines()[1:] == local.read_text().splitlines()[1:]
