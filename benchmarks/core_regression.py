@@ -2,6 +2,7 @@
 checkout, interleaved in one run on the same machine and the same model.
 
     .venv/bin/python benchmarks/core_regression.py --base 2e450f4 [--rounds 2]
+        [--section core-regression --change "the one-core refactor (issue 11)"]
 
 The base revision is checked out as a git worktree under ``.bench/base-<rev>`` with its own venv
 (torch 2.13.0 CPU, then ``.[train,dev]``; made once, reused). Each round runs, for base then head,
@@ -83,6 +84,8 @@ def main() -> int:
     parser.add_argument("--base", required=True, help="the base git revision (before the refactor)")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--zoo", default=str(REPO / ".bench" / "zoo"))
+    parser.add_argument("--section", default="core-regression", help="the BENCHMARKS.md section to write")
+    parser.add_argument("--change", default="the one-core refactor (issue 11)", help="what the base lacks")
     args = parser.parse_args()
     zoo = Path(args.zoo).resolve()
     tree, base_python = base_checkout(args.base)
@@ -104,7 +107,7 @@ def main() -> int:
         fmt = (lambda x: f"{x:.2f}") if "/ in-process" in name else (lambda x: f"{x:,.0f}")
         rows.append(f"| {name} | {' / '.join(fmt(x) for x in b)} | {' / '.join(fmt(x) for x in h)} | {ratio:.2f} |")
     body = f"""
-Base `{args.base}` (before issue 11) against head `{head}` (after), each running its own
+Base `{args.base}` (before {args.change}) against head `{head}` (after), each running its own
 `serve_bench.py --quick` and `variants_bench.py --quick` on the same `pum2` model of `.bench/zoo`
 (L = 200, ONNX Runtime CPU), {args.rounds} rounds interleaved base, head, base, head, ... Client and server
 share the 2 cores; 1-minute load average {', '.join(f'{x:.1f}' for x in load)} (before and after each
@@ -115,8 +118,10 @@ compete for the 2 cores, so one slow round moves a scenario by 10-20%.
 | figure | base (per round) | head (per round) | head / base |
 |---|---|---|---|
 """ + "\n".join(rows) + "\n"
-    record("core-regression", "Issue 11: serving and variants before and after the one-core refactor",
-           f".venv/bin/python benchmarks/core_regression.py --base {args.base}", body)
+    command = f".venv/bin/python benchmarks/core_regression.py --base {args.base} --rounds {args.rounds}"
+    if args.section != "core-regression":
+        command += f" --section {args.section} --change {json.dumps(args.change)}"
+    record(args.section, f"Serving and variants before and after {args.change}", command, body)
     print(body)
     return 0
 

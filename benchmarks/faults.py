@@ -309,7 +309,7 @@ def run(args) -> list[dict]:
     rows = []
 
     def fresh() -> Server:
-        return Server(args.server_python, Path(args.server_cwd).resolve(), zoo, log)
+        return Server(os.path.abspath(args.server_python), Path(args.server_cwd).resolve(), zoo, log)
 
     for name, body in (("restart", lambda s: scenario_restart(s, sequences, expected, 1)),
                        ("restarts", lambda s: scenario_restart(s, sequences, expected, 3)),

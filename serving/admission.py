@@ -14,6 +14,7 @@ service is gated without a line of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import inspect
 
@@ -147,29 +148,31 @@ class Admission(grpc.aio.ServerInterceptor):
             await context.abort(grpc.StatusCode.UNAVAILABLE, self.MESSAGE)
         return request
 
+    @contextlib.asynccontextmanager
+    async def _running(self, context, counted: bool):
+        """Around an admitted call: an undecodable stream message ends it INVALID_ARGUMENT; its
+        end (any end) leaves the count."""
+        try:
+            yield
+        except UndecodableMessage as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        finally:
+            if counted:
+                self._leave()
+
     def _wrap(self, behavior, request_streaming: bool, response_streaming: bool, counted: bool):
         if response_streaming and inspect.isasyncgenfunction(behavior):
             async def admitted_stream(request, context):
                 request = await self._admit(request, context, request_streaming, counted)
-                try:
+                async with self._running(context, counted):
                     async for answer in behavior(request, context):
                         yield answer
-                except UndecodableMessage as exc:
-                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-                finally:
-                    if counted:
-                        self._leave()
             return admitted_stream
 
         async def admitted(request, context):
             request = await self._admit(request, context, request_streaming, counted)
-            try:
+            async with self._running(context, counted):
                 return await behavior(request, context)
-            except UndecodableMessage as exc:
-                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-            finally:
-                if counted:
-                    self._leave()
         return admitted
 
     async def intercept_service(self, continuation, handler_call_details):
