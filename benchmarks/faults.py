@@ -153,6 +153,53 @@ def scenario_restart(server: Server, sequences, expected, restarts: int) -> dict
                seconds=round(time.perf_counter() - start, 1), first_lost=r["first_lost"])
 
 
+GENERIC_RETRY = json.dumps({"methodConfig": [{"name": [{"service": "seqzoo.v1.SeqZoo"}], "retryPolicy": {
+    "maxAttempts": 5, "initialBackoff": "0.1s", "maxBackoff": "1s", "backoffMultiplier": 2,
+    "retryableStatusCodes": ["UNAVAILABLE"]}}]})
+
+
+def scenario_generic_restart(server: Server, sequences, expected) -> dict:
+    """20,000 calls from 16 plain grpcio clients (gRPC's standard retry of UNAVAILABLE only, and
+    wait_for_ready), one SIGTERM + restart: a call is lost only when the server cuts it."""
+    total, clients = 20_000, 16
+    answered, wrong, lost = [0], [0], []
+    lock = threading.Lock()
+    restarted = threading.Event()
+    codes_seen: dict[str, int] = {}
+
+    def client(k: int) -> None:
+        options = [("grpc.enable_retries", 1), ("grpc.service_config", GENERIC_RETRY)]
+        with grpc.insecure_channel(server.target, options=options) as channel:
+            stub = pb_grpc.SeqZooStub(channel)
+            for i in range(k, total, clients):
+                s = i % len(sequences)
+                try:
+                    answer = stub.Score(pb.ScoreRequest(model="pum2", sequences=[sequences[s]]), timeout=120,
+                                        wait_for_ready=True)
+                except grpc.RpcError as exc:
+                    with lock:  # every request here is valid: any failure is a lost call
+                        codes_seen[exc.code().name] = codes_seen.get(exc.code().name, 0) + 1
+                        lost.append(i)
+                    continue
+                probs = np.frombuffer(answer.probs, dtype=np.float32)
+                with lock:
+                    answered[0] += 1
+                    wrong[0] += not np.allclose(probs, expected[s], atol=1e-5)
+                    due = answered[0] == total // 3
+                if due:
+                    restarted.set()
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    restarted.wait(300)
+    code = server.restart()
+    for t in threads:
+        t.join()
+    return row("restart under load, plain grpcio clients (retry UNAVAILABLE only, wait_for_ready)", total,
+               answered[0], 0, len(lost), wrong[0], drain_exit_codes=[code], lost_codes=codes_seen)
+
+
 STREAMER = """
 import sys, grpc
 from seqzoo.v1 import seqzoo_pb2 as pb, seqzoo_pb2_grpc as pb_grpc
@@ -313,6 +360,7 @@ def run(args) -> list[dict]:
 
     for name, body in (("restart", lambda s: scenario_restart(s, sequences, expected, 1)),
                        ("restarts", lambda s: scenario_restart(s, sequences, expected, 3)),
+                       ("generic", lambda s: scenario_generic_restart(s, sequences, expected)),
                        ("killed", lambda s: scenario_killed_clients(s, sequences, expected)),
                        ("abandoned", scenario_abandoned_streams),
                        ("malformed", scenario_malformed),
@@ -329,30 +377,36 @@ def run(args) -> list[dict]:
     return rows
 
 
+NOTES = {"rss_mib": "memory MiB", "health_max_ms": "slowest health answer ms", "metrics_kib": "/metrics KiB before, after",
+         "log_problems": "log lines 'Task was destroyed' / 'never retrieved'", "lost_codes": "lost as",
+         "drain_exit_codes": "drain exit codes", "seconds": "s"}
+
+
+def _note(r: dict) -> str:
+    parts = []
+    for key, name in NOTES.items():
+        if key in r:
+            value = r[key]
+            if isinstance(value, dict):
+                value = ", ".join(f"{k} {v}" for k, v in value.items())
+            elif isinstance(value, list):
+                value = ", ".join(map(str, value))
+            parts.append(f"{name}: {value}")
+    return "; ".join(parts)
+
+
 def table(results: dict[str, list[dict]]) -> str:
+    """One row per scenario and server, in the order of the last run's scenarios."""
+    lines = ["| scenario | server | sent | answered | cleanly failed | lost | wrong | notes |",
+             "|---|---|---|---|---|---|---|---|"]
     labels = list(results)
-    head = "| scenario | " + " | ".join(f"{label}: sent / answered / cleanly failed / lost / wrong" for label in labels)
-    lines = [head + " |", "|---|" + "---|" * len(labels)]
-    scenarios = [r["scenario"] for r in results[labels[-1]]]
-    for scenario in scenarios:
-        cells = []
+    for scenario in [r["scenario"] for r in results[labels[-1]]]:
         for label in labels:
             r = next((r for r in results[label] if r["scenario"] == scenario), None)
-            cells.append("-" if r is None else
-                         f"{r['sent']:,} / {r['answered']:,} / {r['cleanly_failed']:,} / {r['lost']:,} / {r['wrong']:,}")
-        lines.append(f"| {scenario} | " + " | ".join(cells) + " |")
+            if r is not None:
+                lines.append(f"| {scenario} | {label} | {r['sent']:,} | {r['answered']:,} | {r['cleanly_failed']:,} | "
+                             f"{r['lost']:,} | {r['wrong']:,} | {_note(r)} |")
     return "\n".join(lines)
-
-
-def details(results: dict[str, list[dict]]) -> str:
-    keys = ("rss_mib", "health_max_ms", "metrics_kib", "log_problems", "drain_exit_codes", "seconds")
-    out = []
-    for label, rows in results.items():
-        for r in rows:
-            extra = {k: r[k] for k in keys if k in r}
-            if extra:
-                out.append(f"- {label}, {r['scenario']}: " + ", ".join(f"{k} {v}" for k, v in extra.items()))
-    return "\n".join(out)
 
 
 def main() -> int:
@@ -361,39 +415,47 @@ def main() -> int:
     parser.add_argument("--server-python", default=sys.executable, help="interpreter that runs `seqzoo serve`")
     parser.add_argument("--server-cwd", default=str(REPO), help="folder the server runs in (that checkout's root)")
     parser.add_argument("--label", default="head", help="column name of this run")
-    parser.add_argument("--only", nargs="*", help="scenarios to run (restart restarts killed abandoned malformed "
-                                                  "oversize large)")
+    parser.add_argument("--only", nargs="*", help="scenarios to run (restart restarts generic killed abandoned "
+                                                  "malformed oversize large)")
+    parser.add_argument("--report-only", action="store_true", help="rewrite the section from the stored results")
     args = parser.parse_args()
-    load_before = os.getloadavg()[0]
-    rows = run(args)
-    saved = Path(args.zoo).parent / f"faults-{args.label}.json"
-    if args.only and saved.exists():  # refresh those scenarios, keep the others
-        fresh = {r["scenario"].split(":")[0] for r in rows}
-        rows = [r for r in json.loads(saved.read_text())["rows"] if r["scenario"].split(":")[0] not in fresh] + rows
-    saved.write_text(json.dumps({"rows": rows, "load": [load_before, os.getloadavg()[0]],
-                                 "server_python": args.server_python}))
-    results = {}
-    for path in sorted(Path(args.zoo).parent.glob("faults-*.json"), key=lambda p: p.stem != "faults-base"):
-        results[path.stem.removeprefix("faults-")] = json.loads(path.read_text())["rows"]
-    loads = {label: json.loads((Path(args.zoo).parent / f"faults-{label}.json").read_text())["load"]
-             for label in results}
-    body = f"""Each scenario runs against a fresh `seqzoo serve` (child process, `pum2` of `.bench/zoo`, L = 200, ONNX
-Runtime CPU, `--grace-seconds 20`), driven by seqzoo's own client from the same 2 cores. "cleanly failed"
-is a status the caller can act on (INVALID_ARGUMENT, NOT_FOUND, CANCELLED, DEADLINE_EXCEEDED); "lost" is
-UNAVAILABLE, INTERNAL, UNKNOWN or no answer after the client's retries; every answer is compared with
-the local engine ("wrong": off by more than 1e-5). Columns: {', '.join(f'`{k}`' for k in results)} (the
-server run by `{' and '.join(json.loads((Path(args.zoo).parent / f'faults-{k}.json').read_text())['server_python']
-                           for k in results)}`). 1-minute load average before and after: {loads}.
+    if not args.report_only:
+        load_before = os.getloadavg()[0]
+        rows = run(args)
+        saved = Path(args.zoo).parent / f"faults-{args.label}.json"
+        if args.only and saved.exists():  # refresh those scenarios, keep the others
+            fresh = {r["scenario"].split(":")[0] for r in rows}
+            rows = [r for r in json.loads(saved.read_text())["rows"] if r["scenario"].split(":")[0] not in fresh] + rows
+        saved.write_text(json.dumps({"rows": rows, "load": [load_before, os.getloadavg()[0]],
+                                     "server_python": args.server_python}))
+    stored = {path.stem.removeprefix("faults-"): json.loads(path.read_text())
+              for path in sorted(Path(args.zoo).parent.glob("faults-*.json"), key=lambda p: p.stem != "faults-base")}
+    results = {label: v["rows"] for label, v in stored.items()}
+    servers = "; ".join(f"`{label}` run by `{os.path.relpath(v['server_python'], REPO)}` (1-minute load average "
+                        f"{v['load'][0]:.1f} before, {v['load'][1]:.1f} after)" for label, v in stored.items())
+    body = f"""Each scenario runs against a fresh `seqzoo serve` (a child process on the `pum2` model of `.bench/zoo`,
+L = 200, ONNX Runtime CPU, `--grace-seconds 20`), driven from the same 2 cores by seqzoo's own client
+(`SeqZooClient`) unless the scenario says otherwise. "Cleanly failed" is a status the caller can act on
+(INVALID_ARGUMENT, NOT_FOUND, RESOURCE_EXHAUSTED, CANCELLED or DEADLINE_EXCEEDED of its own
+cancellation); "lost" is a valid call that got UNAVAILABLE, CANCELLED, INTERNAL or UNKNOWN after the
+client's retries; every answer is compared with the local engine ("wrong": off by more than 1e-5).
+Servers: {servers}. `base` is commit 2e450f4, before issues 11 and 12; both columns use this
+checkout's client, which retries UNAVAILABLE and CANCELLED and waits for a restarting server, so
+the restart rows differ only where the server does. The plain-grpcio row shows what a generic client
+(gRPC's usual retry of UNAVAILABLE only) sees: gRPC core cancels calls it has accepted but not yet
+handed to the application when a server stops ([grpc/grpc#41785](https://github.com/grpc/grpc/issues/41785)),
+with the drain or without it; scoring is idempotent, so clients should retry CANCELLED too
+(deploy/README.md gives the service config).
 
 {table(results)}
-
-Memory, health and log figures:
-
-{details(results)}
 """
+    here = os.path.relpath(sys.executable, REPO)
+    commands = [f"{here} benchmarks/faults.py --label {label}" + (
+        "" if os.path.abspath(v["server_python"]) == os.path.abspath(sys.executable) else
+        f" --server-python {os.path.relpath(v['server_python'], REPO)} --server-cwd .bench")
+        for label, v in stored.items()]
     record("faults", "Faults: restarts, killed clients, abandoned streams, malformed and oversize requests (issue 12)",
-           f"{Path(sys.executable).relative_to(REPO) if REPO in Path(sys.executable).parents else sys.executable} "
-           f"benchmarks/faults.py --label {args.label}", body)
+           "; ".join(commands), body)
     return 0
 
 
