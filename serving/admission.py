@@ -14,7 +14,6 @@ service is gated without a line of its own.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import inspect
 
@@ -116,15 +115,7 @@ class Admission(grpc.aio.ServerInterceptor):
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def _enter(self) -> bool:
-        if self.draining:
-            return False
-        self.in_flight += 1
-        self.admitted += 1
-        self._idle.clear()
-        return True
-
-    def _leave(self) -> None:
+    def _leave(self, _context=None) -> None:
         self.in_flight -= 1
         if self.in_flight == 0:
             self._idle.set()
@@ -139,40 +130,40 @@ class Admission(grpc.aio.ServerInterceptor):
 
     async def _admit(self, request, context, request_streaming: bool, counted: bool):
         """The request as the behaviour should see it; aborts the call instead when it is undecodable
-        or the server drains."""
+        or the server drains. An admitted call leaves the count when the RPC ends, however it ends
+        (gRPC's done callback)."""
         if request_streaming:
             request = _decodable(request)
         elif isinstance(request, _Undecodable):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.message)
-        if counted and not self._enter():
-            await context.abort(grpc.StatusCode.UNAVAILABLE, self.MESSAGE)
+        if counted:
+            if self.draining:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, self.MESSAGE)
+            self.in_flight += 1
+            self.admitted += 1
+            self._idle.clear()
+            context.add_done_callback(self._leave)
         return request
 
-    @contextlib.asynccontextmanager
-    async def _running(self, context, counted: bool):
-        """Around an admitted call: an undecodable stream message ends it INVALID_ARGUMENT; its
-        end (any end) leaves the count."""
-        try:
-            yield
-        except UndecodableMessage as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        finally:
-            if counted:
-                self._leave()
-
     def _wrap(self, behavior, request_streaming: bool, response_streaming: bool, counted: bool):
+        # an undecodable message of a request stream surfaces as UndecodableMessage in the call's own
+        # task: answered INVALID_ARGUMENT there (try costs nothing when nothing is raised)
         if response_streaming and inspect.isasyncgenfunction(behavior):
             async def admitted_stream(request, context):
                 request = await self._admit(request, context, request_streaming, counted)
-                async with self._running(context, counted):
+                try:
                     async for answer in behavior(request, context):
                         yield answer
+                except UndecodableMessage as exc:
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
             return admitted_stream
 
         async def admitted(request, context):
             request = await self._admit(request, context, request_streaming, counted)
-            async with self._running(context, counted):
+            try:
                 return await behavior(request, context)
+            except UndecodableMessage as exc:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         return admitted
 
     async def intercept_service(self, continuation, handler_call_details):

@@ -189,6 +189,15 @@ class SeqZooClient:
         """One version's card and serving details (``card``, ``provider``, ``digest``, ``length``, ...)."""
         return _info(self._call(self.stub.GetModel, pb.GetModelRequest(model=model), None))
 
+    def wait_ready(self, timeout: float) -> None:
+        """Wait until the channel is connected again (after a server went away); UnavailableError
+        when it is not within ``timeout`` seconds."""
+        try:
+            grpc.channel_ready_future(self.channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            raise UnavailableError(f"{self.target}: the server went away and was not back within {timeout:g} s") \
+                from None
+
     def health(self, service: str = "", timeout: float = 5.0) -> str:
         """``SERVING``, ``NOT_SERVING`` or ``SERVICE_UNKNOWN`` for a ref ("" = the server)."""
         try:

@@ -27,8 +27,10 @@ from seqzoo.zoo.errors import InputError, SeqzooError
 from seqzoo.zoo.registry import ModelVersion
 
 ATTRIBUTION_METHODS = ("ig", "saliency", "ism")
-# a scoring stream cut by a server's drain is reopened at most this many times in a row
+# a scoring stream cut by a server's drain is reopened at most this many times in a row, each
+# time once the server is back, waiting at most RECONNECT_SECONDS for it
 RECONNECTS = 10
+RECONNECT_SECONDS = 120.0
 log = logging.getLogger(__name__)
 
 
@@ -156,8 +158,9 @@ class RemoteScorer(_Identified):
         """Probabilities of each batch, in order, over one stream with ``window`` requests in flight.
 
         A stream the server ends early (it drains to restart: CANCELLED or UNAVAILABLE) is opened
-        again, at most RECONNECTS times in a row without an answer, and the batches it had not
-        answered are sent again first: scoring is idempotent, so a restart costs time, not rows.
+        again once the server is back (within RECONNECT_SECONDS), at most RECONNECTS times in a
+        row without an answer, and the batches it had not answered are sent again first: scoring
+        is idempotent, so a restart costs time, not rows; a server gone for good fails the run.
         """
         from seqzoo.serving.client import error_from, status_code, went_away
 
@@ -191,6 +194,7 @@ class RemoteScorer(_Identified):
                 reconnects += 1
                 log.warning("%s: the stream was cut (%s); reopening it and sending %d unanswered batches again",
                             self.client.target, exc, len(unanswered))
+                self.client.wait_ready(RECONNECT_SECONDS)
             finally:
                 ended.set()
 

@@ -1,6 +1,10 @@
-"""Issue 12's findings, each on real files, real zoos, real servers: refs and folders take ASCII
-digits only; serve verifies a version as fully as `zoo verify`; a version holds nothing but the
-regular files its manifest lists; a crafted registry index is refused with a clean error."""
+"""Issue 12's findings, each on real files, real zoos, real servers and real signals: refs and
+folders take ASCII digits only; serve verifies a version as fully as `zoo verify`; a version holds
+nothing but the regular files its manifest lists; crafted indexes and manifests are refused by
+their schemas; SIGTERM leaves no partial output; metrics and (private) health stay behind the
+token; a drain answers admitted calls and refuses new ones; memory comes back after oversize
+requests; abandoned streams leave no task or future behind; `score --server` rides out a
+restart. The load test is tests/test_restart_load.py; the fuzzing, tests/test_*_fuzz.py."""
 
 from __future__ import annotations
 
