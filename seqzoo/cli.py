@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("seqzoo.serving.cli_serve", "serve zoo models over gRPC"),
     "score": ("seqzoo.serving.cli_score", "score sequences through a server or in-process"),
     "variants": ("seqzoo.serving.cli_variants", "score the effects of VCF variants"),
+    "annotate": ("seqzoo.serving.cli_annotate", "annotate a genome: probability tracks (bigWig) and peaks"),
 }
 # actions one wing adds to another's command, so the zoo wing never imports training
 EXTRA_ACTIONS: dict[str, dict[str, str]] = {"zoo": {"export": "seqzoo.training.cli_export"}}

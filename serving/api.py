@@ -79,10 +79,11 @@ class Model:
         return pd.DataFrame(probs, columns=self.classes)
 
     def attribute(self, sequences: Sequence[str], method: str = "ig", target: str | int | None = None,
-                  steps: int = 50, convert_tu: bool = False) -> np.ndarray:
+                  steps: int = 0, convert_tu: bool = False) -> np.ndarray:
         """Attribution maps of the ``target`` class (default: the last, a binary model's positive).
 
-        ``method``: ``ig`` (integrated gradients, all-zero baseline, ``steps`` midpoint steps),
+        ``method``: ``ig`` (integrated gradients, all-zero baseline, ``steps`` Gauss-Legendre
+        gradient passes; 0 = the default, 16),
         ``saliency`` (the input gradient) or ``ism`` (in-silico mutagenesis: every substitution's
         probability change). Returns float32 [N, L, A], columns in the alphabet's order.
         """

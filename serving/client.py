@@ -269,7 +269,7 @@ class SeqZooClient:
             yield response.id, probs_of(response)
 
     def attribute(self, model: str, sequences: Sequence[str] | None = None, codes: np.ndarray | None = None,
-                  method: str = "ig", target: str | None = None, steps: int = 50, float16: bool = False,
+                  method: str = "ig", target: str | None = None, steps: int = 0, float16: bool = False,
                   structures: Sequence[str] | None = None, convert_tu: bool = False,
                   timeout: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Attribution maps [N, L, A] (float32, or float16 when asked) and probabilities [N, C].

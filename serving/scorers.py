@@ -94,7 +94,7 @@ class LocalScorer(_Identified):
         return score_windows(self.engine, ref, alt, names, rc_rule)
 
     def attribute(self, sequences: list[str], method: str = "ig", target: str | int | None = None,
-                  steps: int = 50, convert_tu: bool = True) -> np.ndarray:
+                  steps: int = 0, convert_tu: bool = True) -> np.ndarray:
         """Attribution maps float32 [N, L, A] of the ``target`` class (default: the last)."""
         if method not in ATTRIBUTION_METHODS:
             raise InputError(f"attribution method {method!r} is not one of {', '.join(ATTRIBUTION_METHODS)}")
@@ -105,7 +105,9 @@ class LocalScorer(_Identified):
         onehot = self.engine.alphabet.one_hot(codes)
         if method == "saliency":
             return self.engine.gradient(onehot, selector)[1]
-        return self.engine.integrated_gradients(onehot, selector, steps)
+        from seqzoo.serving.engine import IG_STEPS
+
+        return self.engine.integrated_gradients(onehot, selector, steps or IG_STEPS)
 
     def close(self) -> None:
         pass
@@ -234,7 +236,7 @@ class RemoteScorer(_Identified):
         return VariantsClient(self.client).score_windows_many(self.ref, ref, alt, names, rc_rule, batch)
 
     def attribute(self, sequences: list[str], method: str = "ig", target: str | None = None,
-                  steps: int = 50, convert_tu: bool = True) -> np.ndarray:
+                  steps: int = 0, convert_tu: bool = True) -> np.ndarray:
         return self.client.attribute(self.ref, sequences=list(sequences), method=method, target=target, steps=steps,
                                      convert_tu=convert_tu)[0]
 

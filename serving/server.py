@@ -37,7 +37,7 @@ import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from seqzoo.serving.admission import Admission, TokenAuth
-from seqzoo.serving.engine import ig_rows
+from seqzoo.serving.engine import IG_STEPS, ig_rows
 from seqzoo.serving.memory import MemoryKeeper
 from seqzoo.serving.status import abort, status_of
 from seqzoo.serving.store import ModelStore, Served
@@ -285,7 +285,7 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
                                  f"the {self.settings.max_message_bytes / 2**20:.3g} MiB message limit: send fewer "
                                  f"sequences per request (or ask for float16)")
             if request.method == pb.INTEGRATED_GRADIENTS:
-                steps = request.steps or 50
+                steps = request.steps or IG_STEPS
                 if not 1 <= steps <= 1000:
                     raise InputError(f"field 'steps' must be 1..1000, got {steps}")
                 onehot = engine.alphabet.one_hot(codes)

@@ -4,7 +4,7 @@ For every scored variant the ref and alt windows are explained for one target cl
 the last class, a binary model's positive one):
 
 * ``ig``: integrated gradients through the version's ``ig.onnx`` (all-zero baseline, ``steps``
-  midpoint alphas): ``[L, A]``, non-zero only at each window's own bases; the values sum to
+  Gauss-Legendre nodes, 16 by default): ``[L, A]``, non-zero only at each window's own bases; the values sum to
   about p(window) - p(all-N).
 * ``ism``: in-silico mutagenesis through the forward graph only: ``[L, A]`` where entry
   ``[j, a]`` is p(window with letter a at j) - p(window); the window's own letter is 0.
@@ -40,7 +40,7 @@ AttributeFn = Callable[[list, str, "str | None", int], np.ndarray]
 
 
 def attribute_pairs(attribute: AttributeFn, ref_windows: list[str], alt_windows: list[str], method: str,
-                    target: str | None = None, steps: int = 50) -> tuple[np.ndarray, np.ndarray]:
+                    target: str | None = None, steps: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Attributions of N ref and N alt windows in one call.
 
     Returns
@@ -190,7 +190,7 @@ class VariantExplainer:
     target : str, optional
         The class explained (default: the last, a binary model's positive).
     steps : int
-        Integrated-gradients steps.
+        Integrated-gradients passes per window (0: the engine's default, 16 Gauss-Legendre nodes).
     npz : str, optional
         The ``.npz`` of maps (``AttributionWriter``).
     plots : str, optional
@@ -199,7 +199,7 @@ class VariantExplainer:
     length : int
     """
 
-    BATCH = 16  # variants explained per call: 32 windows x 50 IG steps keeps the graph's activations small
+    BATCH = 16  # variants explained per call: 32 windows x the IG passes keeps the graph's activations small
 
     def __init__(self, scorer, method: str, target: str | None, steps: int, npz: str | None, plots: str | None,
                  strand: str, length: int):

@@ -14,7 +14,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from seqzoo.serving.engine import Engine
+from seqzoo.serving.engine import Engine, ig_nodes
 from seqzoo.zoo.alphabets import ProductAlphabet, get_alphabet, structure_alphabet
 from seqzoo.zoo.errors import InputError, NotFoundError
 from seqzoo.zoo.manifest import write_manifest
@@ -201,10 +201,12 @@ def test_gradient_ig_and_ism_match_numpy(toy):
     sel = engine.selector(4, "positive")
     probs, grad = engine.gradient(onehot, sel)
     np.testing.assert_allclose(grad, reference_grad(onehot, sel, w, b), atol=1e-6)
-    ig = engine.integrated_gradients(onehot, sel, steps=64)
-    alphas = (np.arange(64) + 0.5) / 64
-    want = onehot * np.mean([reference_grad(a * onehot, sel, w, b) for a in alphas], axis=0)
-    np.testing.assert_allclose(ig, want, atol=1e-5)
+    for rule, steps in (("midpoint", 64), ("gauss-legendre", 16)):
+        ig = engine.integrated_gradients(onehot, sel, steps=steps, rule=rule)
+        alphas, node_weights = ig_nodes(steps, rule)
+        want = onehot * np.sum([wk * reference_grad(a * onehot, sel, w, b)
+                                for a, wk in zip(alphas, node_weights)], axis=0)
+        np.testing.assert_allclose(ig, want, atol=1e-5)
     # completeness: IG sums to f(x) - f(baseline) (up to the Riemann error)
     base = reference_probs(np.zeros_like(onehot), w, b)[:, 1]
     np.testing.assert_allclose(ig.sum(axis=(1, 2)), probs[:, 1] - base, atol=2e-3)

@@ -1,0 +1,199 @@
+"""Genome annotation tracks: a model's probability at every N-th position of a genome or of BED
+regions, on one or both strands, as bigWig (and bgzipped bedGraph) tracks and narrowPeak peaks.
+
+The window of position p is ``[p - L//2, p - L//2 + L)``, the centring rule of variant windows;
+contig ends are padded with N; a minus-strand window is the reverse complement of the plus one
+(T read as U for RNA models). The value of the window centred at p covers ``[p, p + stride)``.
+
+A region's bases are read once and encoded once; its windows are views into those codes
+(``sliding_window_view``), scored in chunks of ``CHUNK`` positions, so memory stays bounded
+at any genome size. Peaks are maximal runs of windows above a threshold, found while the
+values stream past (``PeakCaller``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from seqzoo.zoo.alphabets import reverse_complement
+from seqzoo.zoo.errors import InputError, SeqzooError
+from seqzoo.zoo.io.bed import read_bed
+from seqzoo.zoo.io.genome import Genome
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 15  # positions scored per call
+STRANDS = {"+": ("+",), "-": ("-",), "both": ("+", "-")}
+STRAND_NAMES = {"+": "plus", "-": "minus"}
+
+
+@dataclass(frozen=True)
+class Region:
+    """A 0-based half-open interval of a genome contig."""
+
+    chrom: str
+    start: int
+    end: int
+
+
+def regions_of(genome: Genome, bed: str | os.PathLike | None) -> tuple[list[Region], list[str]]:
+    """The regions to annotate, in the genome's contig order, overlaps merged; and notes.
+
+    Without ``bed``: every contig whole. BED intervals past a contig end are clipped (noted);
+    an unknown contig is an error naming the file and line.
+    """
+    order = {name: i for i, name in enumerate(genome.lengths)}
+    if bed is None:
+        return [Region(c, 0, n) for c, n in genome.lengths.items()], []
+    notes, spans = [], []
+    for record in read_bed(bed):
+        try:
+            chrom = genome.require(record.chrom)
+        except SeqzooError as exc:
+            raise exc.at(file=str(bed), line=record.line) from None
+        size = genome.lengths[chrom]
+        start, end = max(0, record.start), min(record.end, size)
+        if end < record.end:
+            notes.append(f"{bed}:{record.line}: {record.chrom}:{record.start}-{record.end} runs past the contig's "
+                         f"end ({size}); clipped")
+        if end > start:
+            spans.append((order[chrom], start, end, chrom))
+    spans.sort()
+    merged: list[Region] = []
+    for _, start, end, chrom in spans:
+        if merged and merged[-1].chrom == chrom and start <= merged[-1].end:
+            last = merged[-1]
+            merged[-1] = Region(chrom, last.start, max(last.end, end))
+        else:
+            merged.append(Region(chrom, start, end))
+    if not merged:
+        raise InputError(f"{bed}: no interval left to annotate")
+    return merged, notes
+
+
+def windows(genome: Genome, region: Region, length: int, stride: int, strand: str, encode: Callable,
+            rna: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(positions [k], codes [k, L]) of a region's windows, ``CHUNK`` positions at a time.
+
+    ``encode(sequence) -> uint8 codes [len]`` is the model's alphabet (T read as U for RNA).
+    """
+    half = length // 2
+    for first in range(region.start, region.end, CHUNK * stride):
+        positions = np.arange(first, min(region.end, first + CHUNK * stride), stride, dtype=np.int64)
+        left = int(positions[0]) - half
+        segment = genome.fetch(region.chrom, left, int(positions[-1]) - half + length)
+        if strand == "-":
+            segment = reverse_complement(segment, rna=rna)
+        codes = encode(segment)
+        views = np.lib.stride_tricks.sliding_window_view(codes, length)
+        offsets = positions - positions[0]
+        if strand == "-":  # the window of offset o is the reverse complement's window len - L - o
+            offsets = len(codes) - length - offsets
+        yield positions, views[offsets]
+
+
+class PeakCaller:
+    """Maximal runs of consecutive windows above ``threshold`` on one contig and strand, as
+    narrowPeak rows (BED6+4: name = class, score = 1000 x max, strand, signalValue = max,
+    pValue and qValue -1, peak = summit offset). Feed positions in increasing order; ``sizes``
+    (contig lengths) clip a peak that reaches a contig's end."""
+
+    def __init__(self, name: str, threshold: float, stride: int, sizes: dict[str, int]):
+        self.name, self.threshold, self.stride, self.sizes = name, threshold, stride, sizes
+        self.rows: list[tuple] = []
+        self._run: list | None = None  # [chrom, strand, start, last, best value, best position]
+
+    def feed(self, chrom: str, strand: str, positions: np.ndarray, values: np.ndarray) -> None:
+        above = values > self.threshold
+        run = self._run
+        if run is not None and (run[0] != chrom or run[1] != strand or not above[0]
+                                or positions[0] != run[3] + self.stride):
+            self._close()
+            run = None
+        # boundaries of the runs inside this chunk
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], above.view(np.int8), [0]))))
+        for lo, hi in zip(edges[::2], edges[1::2]):
+            best = lo + int(np.argmax(values[lo:hi]))
+            continues = run is not None and lo == 0
+            if continues:
+                if values[best] > run[4]:
+                    run[4], run[5] = float(values[best]), int(positions[best])
+                run[3] = int(positions[hi - 1])
+            else:
+                if run is not None:
+                    self._close()
+                run = self._run = [chrom, strand, int(positions[lo]), int(positions[hi - 1]), float(values[best]),
+                                   int(positions[best])]
+            if hi < len(values):  # the run ends inside this chunk
+                self._close()
+                run = None
+        self._run = run
+
+    def _close(self) -> None:
+        if self._run is None:
+            return
+        chrom, strand, start, last, best, summit = self._run
+        self.rows.append((chrom, start, min(last + self.stride, self.sizes[chrom]), self.name, min(1000, round(1000 * best)), strand,
+                          best, -1, -1, summit - start))
+        self._run = None
+
+    def finish(self) -> list[tuple]:
+        self._close()
+        return self.rows
+
+
+def write_narrowpeak(path: Path, rows: list[tuple], order: dict[str, int]) -> None:
+    """Peaks sorted by contig (genome order), start, strand, as ENCODE narrowPeak text."""
+    rows = sorted(rows, key=lambda r: (order[r[0]], r[1], r[5], r[3]))
+    with open(path, "w") as f:
+        f.writelines(f"{chrom}\t{start}\t{end}\t{name}\t{score}\t{strand}\t{signal:.6g}\t{p}\t{q}\t{peak}\n"
+                     for chrom, start, end, name, score, strand, signal, p, q, peak in rows)
+
+
+class Tracks:
+    """One bigWig (pyBigWig) and, optionally, one bgzipped bedGraph (Bio.bgzf) per class and strand in
+    a folder; values arrive region by region in the genome's contig order."""
+
+    def __init__(self, folder: Path, genome: Genome, classes: list[str], strands: tuple[str, ...],
+                 stride: int, bedgraph: bool):
+        import pyBigWig
+        from Bio import bgzf
+
+        self.stride = stride
+        self.sizes = dict(genome.lengths)
+        self.bigwigs, self.bedgraphs = {}, {}
+        for name in classes:
+            for strand in strands:
+                stem = f"{name}.{STRAND_NAMES[strand]}"
+                bw = pyBigWig.open(str(folder / f"{stem}.bw"), "w")
+                bw.addHeader(list(self.sizes.items()), maxZooms=10)
+                self.bigwigs[name, strand] = bw
+                if bedgraph:
+                    self.bedgraphs[name, strand] = bgzf.BgzfWriter(str(folder / f"{stem}.bedGraph.gz"), "wb")
+
+    def add(self, name: str, strand: str, chrom: str, positions: np.ndarray, values: np.ndarray) -> None:
+        """Values of windows at increasing ``positions`` (one stride apart) of ``chrom``."""
+        values = values.astype(np.float64)
+        size = self.sizes[chrom]
+        whole = int(np.searchsorted(positions, size - self.stride, side="right"))  # spans inside the contig
+        bw = self.bigwigs[name, strand]
+        if whole:
+            bw.addEntries(chrom, int(positions[0]), values=values[:whole], span=self.stride, step=self.stride)
+        if whole < len(positions):  # the last span stops at the contig's end
+            bw.addEntries([chrom], [int(positions[whole])], ends=[size], values=[float(values[whole])])
+        out = self.bedgraphs.get((name, strand))
+        if out is not None:
+            ends = np.minimum(positions + self.stride, size)
+            out.write("".join(f"{chrom}\t{s}\t{e}\t{v:.6g}\n" for s, e, v in
+                              zip(positions.tolist(), ends.tolist(), values.tolist())).encode())
+
+    def close(self) -> None:
+        for bw in self.bigwigs.values():
+            bw.close()
+        for out in self.bedgraphs.values():
+            out.close()

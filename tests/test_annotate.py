@@ -1,0 +1,152 @@
+"""`seqzoo annotate`: bigWig/bedGraph tracks and narrowPeak peaks over a real (small) genome with a
+real model. Values equal the engine's score of the same window (built here by hand: centring,
+N padding at contig ends, reverse complement on the minus strand); peaks are the maximal runs
+above the threshold; bad input leaves nothing behind."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pyBigWig
+import pytest
+from seqzoo.serving.engine import Engine
+from seqzoo.zoo.alphabets import reverse_complement
+
+from seqzoo.cli import main
+
+SIZES = {"chrA": 2500, "chrB": 1300}
+
+
+@pytest.fixture(scope="module")
+def genome(tmp_path_factory):
+    rng = np.random.default_rng(11)
+    path = tmp_path_factory.mktemp("genome") / "g.fa"
+    contigs = {name: "".join(rng.choice(list("ACGT"), n)) for name, n in SIZES.items()}
+    path.write_text("".join(f">{name} a test contig\n" + "\n".join(s[i:i + 70] for i in range(0, len(s), 70)) + "\n"
+                            for name, s in contigs.items()))
+    return path, contigs
+
+
+def window(contig: str, p: int, length: int, strand: str) -> str:
+    lo = p - length // 2
+    s = "".join(contig[i] if 0 <= i < len(contig) else "N" for i in range(lo, lo + length))
+    return s if strand == "+" else reverse_complement(s)
+
+
+def run(published_model, genome_path, out, *extra):
+    return main(["annotate", "--model", "pum2", "--zoo", str(published_model.zoo_root), "--genome", str(genome_path),
+                 "--local", "-o", str(out), "--no-progress", *extra])
+
+
+def test_tracks_equal_the_engine_on_both_strands(published_model, genome, tmp_path):
+    path, contigs = genome
+    out, peaks = tmp_path / "tracks", tmp_path / "peaks.narrowPeak"
+    assert run(published_model, path, out, "--strand", "both", "--stride", "7", "--bedgraph") == 0
+    assert sorted(p.name for p in out.iterdir()) == ["positive.minus.bedGraph.gz", "positive.minus.bw",
+                                                     "positive.plus.bedGraph.gz", "positive.plus.bw"]
+    engine = Engine.load(published_model, device="cpu")
+    rng = np.random.default_rng(0)
+    for strand, name in (("+", "plus"), ("-", "minus")):
+        bw = pyBigWig.open(str(out / f"positive.{name}.bw"))
+        assert bw.chroms() == SIZES
+        for chrom, contig in contigs.items():
+            starts = np.arange(0, len(contig), 7)
+            picked = np.concatenate([starts[:2], starts[-2:], rng.choice(starts, 20)])  # contig ends included
+            want = engine.predict(engine.encode([window(contig, int(p), 200, strand) for p in picked],
+                                                convert_tu=True))[:, 1]
+            got = np.array([bw.values(chrom, int(p), int(p) + 1)[0] for p in picked])
+            np.testing.assert_allclose(got, want, atol=1e-5)
+            # a value covers [p, p + stride): the base after p has the same value, the last stops at the end
+            assert bw.values(chrom, int(picked[4]) + 6, int(picked[4]) + 7)[0] == pytest.approx(got[4])
+            assert bw.intervals(chrom)[-1][1] == len(contig)
+        bw.close()
+        with gzip.open(out / f"positive.{name}.bedGraph.gz", "rt") as f:
+            first = f.readline().split("\t")
+        assert first[:3] == ["chrA", "0", "7"]
+    # peaks: maximal runs of windows above the threshold on each strand, sorted, narrowPeak columns
+    bw = pyBigWig.open(str(out / "positive.plus.bw"))
+    threshold = float(np.quantile([v for s, e, v in bw.intervals("chrA")], 0.8))
+    bw.close()
+    out = tmp_path / "again"
+    assert run(published_model, path, out, "--strand", "both", "--stride", "7", "--peaks", str(peaks),
+               "--threshold", f"{threshold}") == 0
+    rows = [line.split("\t") for line in peaks.read_text().splitlines()]
+    assert rows and all(len(r) == 10 for r in rows)
+    order = list(SIZES)
+    keys = [(order.index(r[0]), int(r[1])) for r in rows]
+    assert keys == sorted(keys)
+    for chrom, start, end, name, score, strand, signal, p, q, summit in rows:
+        bw = pyBigWig.open(str(out / f"positive.{'plus' if strand == '+' else 'minus'}.bw"))
+        values = np.array([v for s, e, v in bw.intervals(chrom, int(start), int(end))])
+        assert name == "positive" and (p, q) == ("-1", "-1")
+        assert (values > threshold).all() and float(signal) == pytest.approx(values.max(), abs=1e-5)
+        assert int(score) == round(1000 * float(signal))
+        assert bw.values(chrom, int(start) + int(summit), int(start) + int(summit) + 1)[0] == pytest.approx(
+            values.max(), abs=1e-5)
+        for outside in (int(start) - 1, int(end)):  # the run is maximal
+            if 0 <= outside < SIZES[chrom]:
+                assert bw.values(chrom, outside, outside + 1)[0] <= threshold
+        bw.close()
+
+
+def test_regions_are_clipped_and_merged(published_model, genome, tmp_path, capsys):
+    path, contigs = genome
+    bed = tmp_path / "r.bed"
+    bed.write_text("chrB\t1000\t1400\tpast-the-end\nchrA\t100\t300\nchrA\t250\t400\n")
+    out = tmp_path / "tracks"
+    assert run(published_model, path, out, "--regions", str(bed)) == 0
+    assert "r.bed:1: chrB:1000-1400 runs past the contig's end (1300); clipped" in capsys.readouterr().err
+    bw = pyBigWig.open(str(out / "positive.plus.bw"))
+    spans = {chrom: (iv[0][0], iv[-1][1]) for chrom in SIZES if (iv := bw.intervals(chrom))}
+    assert spans == {"chrA": (100, 400), "chrB": (1000, 1300)}
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--stride", "0"], "--stride must be at least 1"),
+    (["--class", "nope"], "--class nope: not a class of pum2:1"),
+    (["--threshold", "2"], "--threshold must be a probability"),
+    (["--regions", "BED_UNKNOWN"], "r.bed:2: contig 'chrZ' is not in"),
+])
+def test_bad_input_is_one_line_and_leaves_nothing(published_model, genome, tmp_path, capsys, extra, message):
+    path, _ = genome
+    bed = tmp_path / "r.bed"
+    bed.write_text("chrA\t0\t100\nchrZ\t0\t100\n")
+    extra = [str(bed) if e == "BED_UNKNOWN" else e for e in extra]
+    out = tmp_path / "tracks"
+    assert run(published_model, path, out, *extra) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_an_existing_output_is_never_written_over(published_model, genome, tmp_path, capsys):
+    path, _ = genome
+    out = tmp_path / "tracks"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    assert run(published_model, path, out) == 2
+    assert "exists and is not an empty folder" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_peaks_are_the_same_however_the_values_are_chunked():
+    from seqzoo.serving.annotate import PeakCaller
+
+    rng = np.random.default_rng(3)
+    values = np.clip(np.convolve(rng.random(5000), np.ones(25) / 25, mode="same") * 1.6 - 0.3, 0, 1)
+    positions = np.arange(0, 5000 * 3, 3)
+    whole = PeakCaller("c", 0.5, 3, {"chr1": 14_999})
+    whole.feed("chr1", "+", positions, values)
+    want = whole.finish()
+    assert len(want) > 5
+    for cuts in ([1], [7, 8, 9, 2000], list(range(1, 5000, 13))):
+        caller = PeakCaller("c", 0.5, 3, {"chr1": 14_999})
+        for lo, hi in zip([0, *cuts], [*cuts, 5000]):
+            caller.feed("chr1", "+", positions[lo:hi], values[lo:hi])
+        assert caller.finish() == want
+    # by hand: runs of values above 0.5, summit at the highest
+    above = values > 0.5
+    starts = np.flatnonzero(above & ~np.concatenate(([False], above[:-1])))
+    assert [row[1] for row in want] == (positions[starts]).tolist()
+    assert want[-1][2] <= 14_999
