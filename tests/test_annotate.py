@@ -91,7 +91,7 @@ def test_tracks_equal_the_engine_on_both_strands(published_model, genome, tmp_pa
 
 
 def test_regions_are_clipped_and_merged(published_model, genome, tmp_path, capsys):
-    path, contigs = genome
+    path, _contigs = genome
     bed = tmp_path / "r.bed"
     bed.write_text("chrB\t1000\t1400\tpast-the-end\nchrA\t100\t300\nchrA\t250\t400\n")
     out = tmp_path / "tracks"
