@@ -5,9 +5,10 @@ The window of position p is ``[p - L//2, p - L//2 + L)``, the centring rule of v
 contig ends are padded with N; a minus-strand window is the reverse complement of the plus one
 (T read as U for RNA models). The value of the window centred at p covers ``[p, p + stride)``.
 
-A region's bases are read once and encoded once; its windows are views into those codes
-(``sliding_window_view``), scored in chunks of ``CHUNK`` positions, so memory stays bounded
-at any genome size. Peaks are maximal runs of windows above a threshold, found while the
+A region's bases are read once and encoded once, in chunks of ``CHUNK`` positions, so memory
+stays bounded at any genome size. A version with ``track.onnx`` scores a chunk's windows in one
+shared pass (the convolutions of overlapping windows computed once); others score each window
+(views into the chunk's codes). Peaks are maximal runs of windows above a threshold, found while the
 values stream past (``PeakCaller``).
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,25 +77,29 @@ def regions_of(genome: Genome, bed: str | os.PathLike | None) -> tuple[list[Regi
     return merged, notes
 
 
-def windows(genome: Genome, region: Region, length: int, stride: int, strand: str, encode: Callable,
-            rna: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(positions [k], codes [k, L]) of a region's windows, ``CHUNK`` positions at a time.
+def region_scores(engine, genome: Genome, region: Region, stride: int, strand: str,
+                  rna: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(positions [k], probabilities [k, C]) of a region's windows, ``CHUNK`` positions at a time.
 
-    ``encode(sequence) -> uint8 codes [len]`` is the model's alphabet (T read as U for RNA).
+    With a ``track.onnx`` and a stride below the window, one shared pass scores every window of
+    the chunk's stretch (``Engine.track``) and every stride-th is kept; otherwise each window is
+    a forward pass of its own (views into the stretch's codes, no copies).
     """
-    half = length // 2
+    length, half = engine.length, engine.length // 2
+    shared = engine.has_track and stride < length
     for first in range(region.start, region.end, CHUNK * stride):
         positions = np.arange(first, min(region.end, first + CHUNK * stride), stride, dtype=np.int64)
-        left = int(positions[0]) - half
-        segment = genome.fetch(region.chrom, left, int(positions[-1]) - half + length)
+        segment = genome.fetch(region.chrom, int(positions[0]) - half, int(positions[-1]) - half + length)
         if strand == "-":
             segment = reverse_complement(segment, rna=rna)
-        codes = encode(segment)
-        views = np.lib.stride_tricks.sliding_window_view(codes, length)
+        codes = engine.alphabet.encode_one(segment, convert_tu=True)
         offsets = positions - positions[0]
         if strand == "-":  # the window of offset o is the reverse complement's window len - L - o
             offsets = len(codes) - length - offsets
-        yield positions, views[offsets]
+        if shared:
+            yield positions, engine.track(codes)[offsets]
+        else:
+            yield positions, engine.predict(np.lib.stride_tricks.sliding_window_view(codes, length)[offsets])
 
 
 class PeakCaller:

@@ -82,8 +82,8 @@ class Model:
                   steps: int = 0, convert_tu: bool = False) -> np.ndarray:
         """Attribution maps of the ``target`` class (default: the last, a binary model's positive).
 
-        ``method``: ``ig`` (integrated gradients, all-zero baseline, ``steps`` Gauss-Legendre
-        gradient passes; 0 = the default, 16),
+        ``method``: ``ig`` (integrated gradients, all-zero baseline, ``steps`` midpoint
+        steps; 0 = the default, 50),
         ``saliency`` (the input gradient) or ``ism`` (in-silico mutagenesis: every substitution's
         probability change). Returns float32 [N, L, A], columns in the alphabet's order.
         """

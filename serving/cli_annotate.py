@@ -57,7 +57,14 @@ def _check(args) -> None:
 
 
 def run(args) -> int:
-    from seqzoo.serving.annotate import STRANDS, PeakCaller, Tracks, regions_of, windows, write_narrowpeak
+    from seqzoo.serving.annotate import (
+        STRANDS,
+        PeakCaller,
+        Tracks,
+        region_scores,
+        regions_of,
+        write_narrowpeak,
+    )
     from seqzoo.serving.engine import Engine
     from seqzoo.zoo.alphabets import ProductAlphabet
     from seqzoo.zoo.io.atomic import temporary_name
@@ -77,10 +84,6 @@ def run(args) -> int:
             raise InputError(f"--class {name}: not a class of {engine.identity.ref} ({', '.join(engine.classes)})")
     columns = [engine.classes.index(name) for name in classes]
     rna = "U" in engine.alphabet.letters
-
-    def encode(segment: str):
-        return engine.alphabet.encode_one(segment, convert_tu=True)
-
     genome = Genome(args.genome, contig_map=args.contig_map)
     regions, notes = regions_of(genome, args.regions)
     for note in notes:
@@ -100,9 +103,7 @@ def run(args) -> int:
                       desc="annotate") as bar:
                 for region in regions:
                     for strand in strands:
-                        for positions, codes in windows(genome, region, engine.length, args.stride, strand, encode,
-                                                        rna):
-                            probs = engine.predict(codes)
+                        for positions, probs in region_scores(engine, genome, region, args.stride, strand, rna):
                             for name, column in zip(classes, columns):
                                 tracks.add(name, strand, region.chrom, positions, probs[:, column])
                                 peaks[name, strand].feed(region.chrom, strand, positions, probs[:, column])
@@ -125,6 +126,7 @@ def run(args) -> int:
         raise
     seconds = time.perf_counter() - start
     summary = {"model": engine.identity.ref, "digest": engine.identity.digest, "regions": len(regions),
+               "shared_pass": engine.has_track and args.stride < engine.length,
                "positions": total, "seconds": round(seconds, 3), "positions_per_second": round(total / seconds, 1),
                "out": str(out), "files": sorted(p.name for p in out.iterdir()),
                "peaks": sum(len(c.rows) for c in peaks.values()) if args.peaks else None}

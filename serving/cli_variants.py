@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plots", metavar="DIR", help="one PNG per variant: ref and alt logos (needs --attribution)")
     parser.add_argument("--target", help="class to explain (default: the last class, a binary model's positive)")
     parser.add_argument("--ig-steps", type=int, default=0,
-                        help="integrated-gradients passes per window (default 0: 16 Gauss-Legendre nodes)")
+                        help="integrated-gradients steps per window (default 0: 50 midpoint steps)")
     parser.add_argument("--max-n-fraction", type=float, default=0.5,
                         help="skip windows more than this fraction N (default 0.5)")
     parser.add_argument("--chunk-size", type=int, default=10_000, help="VCF records per chunk (default 10000)")

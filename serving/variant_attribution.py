@@ -4,7 +4,7 @@ For every scored variant the ref and alt windows are explained for one target cl
 the last class, a binary model's positive one):
 
 * ``ig``: integrated gradients through the version's ``ig.onnx`` (all-zero baseline, ``steps``
-  Gauss-Legendre nodes, 16 by default): ``[L, A]``, non-zero only at each window's own bases; the values sum to
+  midpoint steps, 50 by default): ``[L, A]``, non-zero only at each window's own bases; the values sum to
   about p(window) - p(all-N).
 * ``ism``: in-silico mutagenesis through the forward graph only: ``[L, A]`` where entry
   ``[j, a]`` is p(window with letter a at j) - p(window); the window's own letter is 0.
@@ -190,7 +190,7 @@ class VariantExplainer:
     target : str, optional
         The class explained (default: the last, a binary model's positive).
     steps : int
-        Integrated-gradients passes per window (0: the engine's default, 16 Gauss-Legendre nodes).
+        Integrated-gradients steps per window (0: the engine's default, 50 midpoint steps).
     npz : str, optional
         The ``.npz`` of maps (``AttributionWriter``).
     plots : str, optional

@@ -150,3 +150,21 @@ def test_peaks_are_the_same_however_the_values_are_chunked():
     starts = np.flatnonzero(above & ~np.concatenate(([False], above[:-1])))
     assert [row[1] for row in want] == (positions[starts]).tolist()
     assert want[-1][2] <= 14_999
+
+
+def test_the_shared_pass_equals_independent_windows(published_model, genome, tmp_path):
+    """stride 1 runs track.onnx (one pass over each stretch); stride 200 = L scores each window
+    alone: at the positions both have, the values agree within 1e-5, on both strands."""
+    from seqzoo.serving.engine import Engine
+
+    assert Engine.load(published_model, device="cpu").has_track
+    path, _ = genome
+    shared, alone = tmp_path / "shared", tmp_path / "alone"
+    assert run(published_model, path, shared, "--strand", "both", "--stride", "1") == 0
+    assert run(published_model, path, alone, "--strand", "both", "--stride", "200") == 0
+    for name in ("plus", "minus"):
+        a, b = pyBigWig.open(str(shared / f"positive.{name}.bw")), pyBigWig.open(str(alone / f"positive.{name}.bw"))
+        for chrom, size in SIZES.items():
+            points = range(0, size, 200)
+            np.testing.assert_allclose([a.values(chrom, p, p + 1)[0] for p in points],
+                                       [b.values(chrom, p, p + 1)[0] for p in points], atol=1e-5)

@@ -30,7 +30,8 @@ def test_schema_is_versioned_and_the_published_card_is_valid(published_model):
     assert card["input"]["alphabet"]["letters"] == "ACGU" and card["input"]["length"] == 200
     assert card["input"]["length_dynamic"] is False  # the fixture's flatten head
     assert card["output"] == {"activation": "softmax", "name": "probs"}
-    assert set(card["graphs"]) == {"model.onnx", "grad.onnx", "ig.onnx"}
+    assert set(card["graphs"]) == {"model.onnx", "grad.onnx", "ig.onnx", "track.onnx"}
+    assert card["graphs"]["track.onnx"]["window"] == 200 and card["parity"]["track"] <= 1e-5
     assert card["graphs"]["grad.onnx"]["outputs"][1] == {"name": "grad", "dtype": "float32", "shape": ["N", 200, 4]}
     assert 0 <= card["parity"]["forward"] <= 1e-5 and 0 <= card["parity"]["gradient"] <= 1e-5
     assert 0 <= card["parity"]["ig"] <= 1e-3
@@ -74,7 +75,7 @@ def test_missing_field_and_wrong_schema_version(published_model):
 def test_card_json_and_every_graph_carry_the_same_card(published_model):
     on_disk = json.loads((published_model.path / "card.json").read_text())
     assert on_disk == published_model.card
-    for graph in ("model.onnx", "grad.onnx", "ig.onnx"):
+    for graph in ("model.onnx", "grad.onnx", "ig.onnx", "track.onnx"):
         assert onnx_card(published_model.path / graph) == on_disk
     check_embedded_cards(published_model.path, on_disk)
 

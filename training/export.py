@@ -38,6 +38,10 @@ GRADIENT_TOLERANCE = 1e-5
 IG_TOLERANCE = 1e-3
 PARITY_STEPS = 8
 GRAPH_FILES = ("model.onnx", "grad.onnx", "ig.onnx")
+# every stride-1 window of a segment in one pass (_Track); exported for the models it supports,
+# for segments of TRACK_WINDOWS windows (rounded up to whole phases; a fixed shape exports cleanly)
+TRACK_FILE = "track.onnx"
+TRACK_WINDOWS = 4096
 
 
 class ExportError(SeqzooError):
@@ -153,6 +157,66 @@ class _TracedGradient(_Traced):
         return self.graph_module(self.params(), onehot, selector)
 
 
+class _Track(nn.Module):
+    """Every stride-1 window of a long segment in one pass (the convolutions shared between
+    overlapping windows): ``segment`` float32 [B, L - 1 + W, A], W a multiple of ``phases``, ->
+    ``probs`` [B, W, C], window o = segment[:, o:o + L] as the forward graph scores it.
+
+    A max-pool of stride s splits the windows into s phases by their offset modulo s; each layer
+    multiplies the phases, so the last feature maps are ``phases`` = s ** conv_num lattices, the
+    window of offset o = r + phases * q reading lattice r from position q. The head becomes a
+    convolution over a lattice: the flatten head's first Linear as a Conv1d of the final feature
+    length, the global head a sliding max; the remaining dense layers act per position.
+    """
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        p = model.params
+        self.pool_size, self.pool_stride = p["pool_size"], p["pool_stride"]
+        self.phases = self.pool_stride ** p["conv_num"]
+        self.window = model.length
+        size = model.length
+        for _ in range(p["conv_num"]):
+            size = (size - p["kernel_len"] + 1 - self.pool_size) // self.pool_stride + 1
+        self.size, self.flatten = size, p["head"] == "flatten"
+
+    @staticmethod
+    def supports(model: nn.Module) -> bool:
+        params = getattr(model, "params", None)
+        return params is not None and params["rnn"] == "none" and hasattr(model, "convs")
+
+    def _head(self, h: torch.Tensor, q: int) -> torch.Tensor:
+        """Logits [B, q, C] of the first q windows of one lattice h [B, K, n]."""
+        m = self.model
+        if self.flatten:
+            first = m.dense[0] if len(m.dense) else m.out
+            z = F.conv1d(h, first.weight.view(first.out_features, -1, self.size), first.bias)[:, :, :q]
+            z = z.transpose(1, 2)
+            if not len(m.dense):
+                return z
+            rest = m.dense[1:]  # ReLU, Dropout, then the other dense layers
+        else:
+            z = F.max_pool1d(h, self.size, 1)[:, :, :q].transpose(1, 2)
+            rest = m.dense
+        return m.out(rest(z))
+
+    def forward(self, segment: torch.Tensor) -> torch.Tensor:
+        m = self.model
+        lattices = [(0, 1, segment.transpose(1, 2))]  # (phase, weight of the next residue, features)
+        for conv in m.convs:
+            grown = []
+            for phase, weight, h in lattices:
+                h = F.relu(conv(h))
+                for r in range(self.pool_stride):
+                    grown.append((phase + weight * r, weight * self.pool_stride,
+                                  F.max_pool1d(h[:, :, r:], self.pool_size, self.pool_stride)))
+            lattices = grown
+        q = (segment.shape[1] - self.window + 1) // self.phases
+        logits = torch.stack([self._head(h, q) for _, _, h in sorted(lattices, key=lambda t: t[0])], dim=2)
+        return _activate(m, logits.reshape(segment.shape[0], q * self.phases, -1))
+
+
 class _TracedIG(_Traced):
     def forward(self, onehot: torch.Tensor, alphas: torch.Tensor, selector: torch.Tensor):
         return self.graph_module(self.params(), onehot, alphas, selector)
@@ -247,7 +311,8 @@ def _dynamic(spec: ExportSpec, names: tuple[str, ...]) -> tuple:
     length = Dim.DYNAMIC if spec.length_dynamic else None
     shapes = {"codes": {0: batch, 1: length} if length is not None else {0: batch},
               "onehot": {0: batch, 1: length} if length is not None else {0: batch},
-              "selector": {0: batch}, "alphas": {0: Dim("steps", min=1, max=1 << 16)}}
+              "selector": {0: batch}, "alphas": {0: Dim("steps", min=1, max=1 << 16)},
+              "segment": {0: batch}}
     return tuple(shapes[k] for k in names)
 
 
@@ -308,7 +373,16 @@ def export_graphs(model: nn.Module, spec: ExportSpec, folder: str | os.PathLike)
             ("probs", "grad"), spec, folder / "grad.onnx")
     _export(_trace(_ig_fn, model, (onehot, alphas, selector), _TracedIG), (onehot, alphas, selector),
             ("onehot", "alphas", "selector"), ("attributions",), spec, folder / "ig.onnx")
-    return graph_descriptions(spec)
+    graphs = graph_descriptions(spec)
+    if _Track.supports(model) and not spec.length_dynamic:
+        track = _Track(model).eval()
+        windows = track.phases * -(-TRACK_WINDOWS // track.phases)  # a whole number of phases
+        segment = torch.from_numpy(spec.table[rng.integers(0, a, size=(2, length - 1 + windows))])
+        _export(track, (segment,), ("segment",), ("probs",), spec, folder / TRACK_FILE)
+        graphs[TRACK_FILE] = {"inputs": [{"name": "segment", "dtype": "float32", "shape": ["N", length - 1 + windows, a]}],
+                              "outputs": [{"name": "probs", "dtype": "float32", "shape": ["N", windows, c]}],
+                              "opset": OPSET, "window": length, "windows": windows}
+    return graphs
 
 
 def graph_descriptions(spec: ExportSpec) -> dict:
@@ -408,22 +482,42 @@ def check_parity(model: nn.Module, spec: ExportSpec, folder: str | os.PathLike, 
                                       f"torch gives {want.shape}")
                 errors[key] = max(errors[key], float(np.max(np.abs(got - want))) if got.size else 0.0)
             checked.append([n, length])
-    limits = {"forward": FORWARD_TOLERANCE, "gradient": GRADIENT_TOLERANCE, "ig": IG_TOLERANCE}
+    if (folder / TRACK_FILE).is_file():
+        errors["track"] = _track_parity(forward, _session(folder / TRACK_FILE), spec, rng)
+    limits = {"forward": FORWARD_TOLERANCE, "gradient": GRADIENT_TOLERANCE, "ig": IG_TOLERANCE,
+              "track": FORWARD_TOLERANCE}
+    limits = {k: v for k, v in limits.items() if k in errors}
     bad = [f"{k} max error {errors[k]:.3g} > {limits[k]:g}" for k in limits if not errors[k] <= limits[k]]
     if bad:
         raise ExportError(f"{folder}: ONNX graphs disagree with PyTorch ({'; '.join(bad)}; checked [N, L] "
                           f"{checked}); refusing to publish")
-    log.info("parity: forward %.2g, gradient %.2g, ig %.2g at [N, L] %s", errors["forward"], errors["gradient"],
-             errors["ig"], checked)
+    log.info("parity: forward %.2g, gradient %.2g, ig %.2g%s at [N, L] %s", errors["forward"], errors["gradient"],
+             errors["ig"], f", track {errors['track']:.2g}" if "track" in errors else "", checked)
     return {**errors, "checked": checked}
+
+
+def _track_parity(forward, track, spec: ExportSpec, rng) -> float:
+    """Largest difference between the track graph over a stretch of sequence (more windows than
+    one segment holds, not a whole number of segments) and the forward graph on each window."""
+    from seqzoo.zoo.graphs import track_probs
+
+    segment_windows = track.get_inputs()[0].shape[1] - spec.length + 1
+    codes = rng.integers(0, spec.table.shape[0], size=spec.length - 1 + segment_windows + 37).astype(np.uint8)
+    got = track_probs(track, spec.table[codes], spec.length)
+    views = np.lib.stride_tricks.sliding_window_view(codes, spec.length)
+    want = np.concatenate([forward.run(None, {"codes": np.ascontiguousarray(views[i:i + 1024])})[0]
+                           for i in range(0, len(views), 1024)])
+    return float(np.max(np.abs(got - want)))
 
 
 def embed_card(folder: str | os.PathLike, card_json: str, key: str = "seqzoo.card") -> None:
     """Store the card's JSON text in the metadata_props of every graph in ``folder`` (atomically)."""
     import onnx
 
-    for name in GRAPH_FILES:
+    for name in (*GRAPH_FILES, TRACK_FILE):
         path = Path(folder) / name
+        if name == TRACK_FILE and not path.is_file():
+            continue
         proto = onnx.load(str(path))
         kept = [p for p in proto.metadata_props if p.key != key]
         del proto.metadata_props[:]

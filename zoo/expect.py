@@ -18,6 +18,7 @@ from seqzoo.zoo.graphs import cpu_session
 
 EXPECT_TOLERANCE = 1e-4
 GRAPHS = ("model.onnx", "grad.onnx", "ig.onnx")
+OPTIONAL_GRAPHS = ("track.onnx",)  # exported for the architectures that support it
 
 
 def expect_inputs(card: dict, where: str) -> tuple[list[str], list[str] | None]:
@@ -72,11 +73,12 @@ def check_expect(folder: str | Path, card: dict, tolerance: float = EXPECT_TOLER
 
 
 def check_embedded_cards(folder: str | Path, card: dict) -> None:
-    """Each graph's ``seqzoo.card`` metadata must be the same card as card.json."""
+    """Each graph's ``seqzoo.card`` metadata must be the same card as card.json (the optional
+    graphs too, when the card lists them)."""
     import json
 
     folder = Path(folder)
-    for name in GRAPHS:
+    for name in (*GRAPHS, *(g for g in OPTIONAL_GRAPHS if g in (card.get("graphs") or {}))):
         path = folder / name
         if not path.is_file():
             raise IntegrityError(f"{path}: graph missing")

@@ -26,3 +26,21 @@ def cpu_session(path: str | os.PathLike, optimize: bool = True):
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own pybind classes
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise IntegrityError(f"{path}: ONNX Runtime cannot load this graph ({first})") from None
+
+
+def track_probs(session, onehot, window: int):
+    """Probabilities [W, C] of every stride-1 window of one stretch of one-hot sequence float32
+    [S, A] (W = S - window + 1) through a version's ``track.onnx``, which scores segments of a
+    fixed number of windows: the stretch is cut into overlapping segments (zero-padded at the end)
+    and scored in one batch; the padding's windows are dropped."""
+    import numpy as np
+
+    per_segment = session.get_inputs()[0].shape[1] - window + 1
+    length, a = onehot.shape
+    windows = length - window + 1
+    count = -(-windows // per_segment)
+    padded = np.zeros((count * per_segment + window - 1, a), dtype=np.float32)
+    padded[:length] = onehot
+    segments = np.lib.stride_tricks.sliding_window_view(padded, (per_segment + window - 1, a))[::per_segment, 0]
+    probs = session.run(["probs"], {"segment": np.ascontiguousarray(segments)})[0]
+    return probs.reshape(count * per_segment, -1)[:windows]
