@@ -183,4 +183,8 @@ def _run(args, names: list[str]) -> int:
           f"{counts['scored']} scored, {sum(skipped.values())} skipped"
           + (f" ({', '.join(f'{k} {v}' for k, v in sorted(skipped.items()))})" if skipped else "")
           + f"; {time.monotonic() - started:.1f} s -> {args.output}", file=sys.stderr)
+    if counts and not counts["scored"]:  # a pipeline must notice a run that scored nothing
+        print(f"seqzoo variants: error: no variant was scored ({', '.join(f'{k} {v}' for k, v in sorted(skipped.items()))});"
+              f" {args.output} lists the reasons", file=sys.stderr)
+        return 1
     return 0

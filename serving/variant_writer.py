@@ -22,6 +22,7 @@ Every writer writes to a temporary name beside the output and renames it on :met
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -30,6 +31,8 @@ import numpy as np
 from seqzoo.zoo.errors import InputError
 from seqzoo.zoo.io.atomic import AtomicFile
 from seqzoo.zoo.io.table import TableWriter
+
+log = logging.getLogger(__name__)
 
 SKIP_CODES = (("no ALT allele", "no_alt"), ("ALT '*'", "star_allele"), ("symbolic ALT", "symbolic_allele"),
               ("breakend ALT", "breakend_allele"), ("ALT has letters", "bad_alt_letters"),
@@ -181,6 +184,30 @@ class VcfWriter(AtomicFile, ResultsWriter):
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+
+    def commit(self) -> Path:
+        """Rename the VCF into place; a bgzipped one gets its tabix index (``.tbi``) beside it,
+        built on the temporary file first. An input out of position order cannot be indexed:
+        the VCF is still written, and a warning says why there is no index."""
+        self._close()
+        index = None
+        if str(self.path).lower().endswith(".gz"):
+            import pysam
+
+            try:
+                index = Path(pysam.tabix_index(str(self.tmp), preset="vcf", force=True, keep_original=True) + ".tbi")
+            except (OSError, ValueError) as exc:
+                log.warning("%s: not indexed (%s); sort the input VCF by position to get a .tbi", self.path, exc)
+        os.replace(self.tmp, self.path)
+        if index is not None:
+            os.replace(index, f"{self.path}.tbi")
+        return self.path
+
+    def abort(self) -> None:
+        try:
+            super().abort()
+        finally:
+            Path(f"{self.tmp}.tbi").unlink(missing_ok=True)
 
 
 def table_columns(classes: list[str], scores: list[str]) -> list[str]:

@@ -89,6 +89,23 @@ def test_local_annotated_vcf_readable_by_cyvcf2_and_pysam(published_model, engin
     np.testing.assert_allclose(values, got[:, 3], rtol=1e-6)
     header = out.read_bytes()
     assert gzip.decompress(header).decode().count("##seqzoo_variants=<model=pum2:1,") == 1
+    # bgzipped and tabix-indexed: a region query reads only its records
+    assert (tmp_path / "scored.vcf.gz.tbi").is_file()
+    with pysam.VariantFile(str(out)) as vf:
+        first = next(iter(vf))
+        region = list(vf.fetch(first.chrom, first.pos - 1, first.pos))
+    assert [r.pos for r in region] == [first.pos]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporary left
+
+
+def test_a_run_that_scores_nothing_exits_non_zero(published_model, cache, tmp_path, capsys):
+    vcf = tmp_path / "nothing.vcf"
+    vcf.write_text(HEAD + "chrZ\t10\t.\tA\tC\t.\t.\t.\nchrZ\t20\t.\tA\tG\t.\t.\t.\n")
+    out = tmp_path / "nothing.tsv"
+    assert main(["variants", "--model", "pum2", "--vcf", str(vcf), "--genome", str(FASTA), "--quiet",
+                 "--genome-cache", str(cache), "--local", "--zoo", str(published_model.zoo_root), "-o", str(out)]) == 1
+    assert "no variant was scored (contig_missing 2)" in capsys.readouterr().err
+    assert out.is_file()  # the reasons are written down
 
 
 # --- a real server, with the Variants service and a genome --------------------------------------
