@@ -7,8 +7,8 @@ Uses the newest ``pum2`` of ``--zoo`` that has ``track.onnx``; when there is non
 run that serve_bench.ensure_model trained (``.bench/run-pum2``) again as a new version, which
 adds the track graph. Runs, each as its own ``seqzoo annotate`` process (wall time and peak
 memory from the process): stride 1 on the plus strand, stride 1 on both strands, and stride 1
-on the plus strand of the first 200 kb without the shared pass (``SEQZOO_NO_TRACK``-free: a
-stride-1 run of a version without track.onnx, the previous version). The reference is
+on the plus strand of the first 200 kb with and without the shared pass (the latter on the
+newest version without track.onnx). The reference is
 ``Engine.predict`` on 65,536 genome windows in this process (the same threads).
 Writes its section of BENCHMARKS.md.
 """
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -52,17 +51,20 @@ def track_version(zoo_root: Path):
     return with_track[-1], (without[-1] if without else None)
 
 
+# runs one command as its only child and prints that child's peak resident memory (KiB) last
+PEAK = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)")
+
+
 def annotate(zoo: Path, mv, genome: str, out: Path, *extra: str) -> dict:
     """One `seqzoo annotate` process: its JSON summary, wall seconds and peak RSS (MiB)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
-    result = subprocess.run([PY, "-m", "seqzoo", "annotate", "--model", f"pum2:{mv.version}", "--zoo", str(zoo),
-                             "--genome", genome, "--local", "-o", str(out), "--no-progress", "--json", *extra],
-                            capture_output=True, text=True, check=True)
+    result = subprocess.run([PY, "-c", PEAK, PY, "-m", "seqzoo", "annotate", "--model", f"pum2:{mv.version}",
+                             "--zoo", str(zoo), "--genome", genome, "--local", "-o", str(out), "--no-progress",
+                             "--json", *extra], capture_output=True, text=True, check=True)
     wall = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     summary = json.loads(result.stdout.strip().splitlines()[-1])
-    return {**summary, "wall": wall, "peak_mib": peak / 1024 if peak > before else float("nan")}
+    return {**summary, "wall": wall, "peak_mib": int(result.stderr.strip().splitlines()[-1]) / 1024}
 
 
 def engine_rate(mv, genome: Genome, seconds: float = 8.0) -> float:
