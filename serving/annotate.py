@@ -106,12 +106,19 @@ class PeakCaller:
     """Maximal runs of consecutive windows above ``threshold`` on one contig and strand, as
     narrowPeak rows (BED6+4: name = class, score = 1000 x max, strand, signalValue = max,
     pValue and qValue -1, peak = summit offset). Feed positions in increasing order; ``sizes``
-    (contig lengths) clip a peak that reaches a contig's end."""
+    (contig lengths) clip a peak that reaches a contig's end.
+
+    The summit is the run's centroid weighted by each window's excess over the threshold, not
+    its highest window: a window model scores a site about equally from every window that
+    holds it, so the highest window lies anywhere on that plateau, while the centroid finds
+    the site (planted FOXO1 sites recovered within 10 bp: 154 of 200 against 81 for the
+    maximum, benchmarks/planted_bench.py).
+    """
 
     def __init__(self, name: str, threshold: float, stride: int, sizes: dict[str, int]):
         self.name, self.threshold, self.stride, self.sizes = name, threshold, stride, sizes
         self.rows: list[tuple] = []
-        self._run: list | None = None  # [chrom, strand, start, last, best value, best position]
+        self._run: list | None = None  # [chrom, strand, start, last, max, sum of weights, sum of weight x position]
 
     def feed(self, chrom: str, strand: str, positions: np.ndarray, values: np.ndarray) -> None:
         above = values > self.threshold
@@ -123,17 +130,15 @@ class PeakCaller:
         # boundaries of the runs inside this chunk
         edges = np.flatnonzero(np.diff(np.concatenate(([0], above.view(np.int8), [0]))))
         for lo, hi in zip(edges[::2], edges[1::2]):
-            best = lo + int(np.argmax(values[lo:hi]))
-            continues = run is not None and lo == 0
-            if continues:
-                if values[best] > run[4]:
-                    run[4], run[5] = float(values[best]), int(positions[best])
+            weights = values[lo:hi].astype(np.float64) - self.threshold
+            part = [float(values[lo:hi].max()), float(weights.sum()), float(weights @ positions[lo:hi])]
+            if run is not None and lo == 0:  # the run goes on from the previous chunk
                 run[3] = int(positions[hi - 1])
+                run[4], run[5], run[6] = max(run[4], part[0]), run[5] + part[1], run[6] + part[2]
             else:
                 if run is not None:
                     self._close()
-                run = self._run = [chrom, strand, int(positions[lo]), int(positions[hi - 1]), float(values[best]),
-                                   int(positions[best])]
+                run = self._run = [chrom, strand, int(positions[lo]), int(positions[hi - 1]), *part]
             if hi < len(values):  # the run ends inside this chunk
                 self._close()
                 run = None
@@ -142,9 +147,10 @@ class PeakCaller:
     def _close(self) -> None:
         if self._run is None:
             return
-        chrom, strand, start, last, best, summit = self._run
-        self.rows.append((chrom, start, min(last + self.stride, self.sizes[chrom]), self.name, min(1000, round(1000 * best)), strand,
-                          best, -1, -1, summit - start))
+        chrom, strand, start, last, best, weight, moment = self._run
+        summit = start if weight <= 0 else round(moment / weight)
+        self.rows.append((chrom, start, min(last + self.stride, self.sizes[chrom]), self.name, min(1000, round(1000 * best)),
+                          strand, best, -1, -1, summit - start))
         self._run = None
 
     def finish(self) -> list[tuple]:
