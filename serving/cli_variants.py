@@ -32,8 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, help="OUT.vcf.gz, OUT.vcf, OUT.tsv or OUT.parquet")
     parser.add_argument("--scores", nargs="+", default=["diff"],
                         help="ref alt diff abs_diff ratio log2fc logit_diff deepsea_effect (default diff)")
-    parser.add_argument("--strand", choices=["+", "-", "both"], default="+",
-                        help="score the plus strand, the minus strand (reverse complement) or both")
+    parser.add_argument("--strand", choices=["+", "-", "both", "auto"], default="+",
+                        help="score the plus strand, the minus strand (reverse complement), both, or (auto) the "
+                             "strand of the annotated gene each variant lies in (--genes)")
+    parser.add_argument("--genes", metavar="GTF|BED6",
+                        help="with --strand auto: gene annotation with strands (GTF gene lines, or BED6); a variant "
+                             "in genes on both strands is scored on both, one in no gene is skipped (no_gene)")
     parser.add_argument("--rc-average", choices=["mean", "max", "absmax"],
                         help="DNA models: also score the reverse complement and combine (stated in the output)")
     parser.add_argument("--attribution", choices=["ig", "ism"], help="explain both alleles of every scored variant")
@@ -113,6 +117,10 @@ def _check_args(args) -> None:
         raise InputError(f"--chunk-size must be positive, got {args.chunk_size}")
     if not 0 <= args.max_n_fraction <= 1:
         raise InputError(f"--max-n-fraction must be in [0, 1], got {args.max_n_fraction}")
+    if (args.strand == "auto") != bool(args.genes):
+        raise InputError("--strand auto and --genes FILE go together")
+    if args.strand == "auto" and args.dask:
+        raise InputError("--strand auto runs --local or --server (Dask workers do not read --genes yet)")
 
 
 def run(args) -> int:
@@ -135,6 +143,7 @@ def _run(args, names: list[str]) -> int:
     from seqzoo.serving.variant_attribution import VariantExplainer
     from seqzoo.serving.variant_scoring import chunk_windows, fixed_length, score_rows
     from seqzoo.serving.variant_writer import open_writer, skip_code
+    from seqzoo.zoo.io.genes import GeneStrands
     from seqzoo.zoo.io.genome import Genome
     from seqzoo.zoo.io.vcf import VcfReader
     from tqdm import tqdm
@@ -142,6 +151,7 @@ def _run(args, names: list[str]) -> int:
     started = time.monotonic()
     reader = VcfReader(args.vcf)
     genome = Genome(args.genome, contig_map=args.contig_map, cache=args.genome_cache)
+    strand = GeneStrands(args.genes, genome) if args.strand == "auto" else args.strand
     scorer = open_scorer(args.model, args.local, args.zoo, args.device, args.threads, args.server, args.token_file,
                          args.tls_ca, call_timeout=600.0)
     writer = explainer = None
@@ -156,7 +166,7 @@ def _run(args, names: list[str]) -> int:
             explainer = VariantExplainer(scorer, args.attribution, args.target, args.ig_steps, args.attribution_out,
                                          args.plots, args.strand, length)
         with tqdm(total=reader.records, unit="variant", disable=args.quiet, file=sys.stderr) as bar:
-            chunks = prefetch((chunk, chunk_windows(scorer, chunk, genome, args.strand, args.max_n_fraction))
+            chunks = prefetch((chunk, chunk_windows(scorer, chunk, genome, strand, args.max_n_fraction))
                               for chunk in reader.chunks(args.chunk_size))
             for chunk, rows in chunks:
                 values, scored = score_rows(scorer, rows, names, args.rc_average)

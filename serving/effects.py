@@ -150,8 +150,8 @@ def check_rc_rule(alphabet, rule: str | None, strand: str) -> None:
     if sorted(sequence_letters(alphabet)) != sorted("ACGT"):
         raise InputError("--rc-average is for DNA models (alphabet ACGT); this model reads "
                          f"{sequence_letters(alphabet)}, whose sequences have a strand: use --strand")
-    if strand == "both":
-        raise InputError("--rc-average already scores both orientations: use it with --strand + or -, not both")
+    if strand in ("both", "auto"):
+        raise InputError(f"--rc-average already scores both orientations: use it with --strand + or -, not {strand}")
 
 
 def pair_sequences(ref_windows: list[str], alt_windows: list[str], rc_rule: str | None) -> list[str]:

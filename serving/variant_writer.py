@@ -38,7 +38,8 @@ SKIP_CODES = (("no ALT allele", "no_alt"), ("ALT '*'", "star_allele"), ("symboli
               ("breakend ALT", "breakend_allele"), ("ALT has letters", "bad_alt_letters"),
               ("REF has letters", "bad_ref_letters"), ("ALT is the same", "alt_equals_ref"),
               ("contig", "contig_missing"), ("REF ends past", "past_contig_end"),
-              ("REF mismatch", "ref_mismatch"), ("window is", "n_rich_window"))
+              ("REF mismatch", "ref_mismatch"), ("window is", "n_rich_window"),
+              ("no annotated gene", "no_gene"))
 FORMATS = {".vcf": "vcf", ".vcf.gz": "vcf", ".tsv": "tsv", ".parquet": "parquet"}
 
 
@@ -83,7 +84,8 @@ class ResultsWriter:
         The window length L.
     classes : list of str
     scores : list of str
-    strand : {"+", "-", "both"}
+    strand : {"+", "-", "both", "auto"}
+        ``auto``: each variant on its gene's strand (fields for both strands, as ``both``).
     rc_rule : str or None
     """
 
@@ -123,7 +125,8 @@ class VcfWriter(AtomicFile, ResultsWriter):
         AtomicFile.__init__(self, path)
         tag = safe_id(model.name)
         self.prefix = f"SEQZOO_{tag}"
-        suffixes = {"+": [("+", "")], "-": [("-", "")], "both": [("+", "_plus"), ("-", "_minus")]}[strand]
+        both = [("+", "_plus"), ("-", "_minus")]
+        suffixes = {"+": [("+", "")], "-": [("-", "")], "both": both, "auto": both}[strand]
         self.fields: list[tuple[str, str, int, str]] = []  # (INFO ID, strand, class index, score)
         existing = {h.info().get("ID") for h in template.header_iter() if h.type == "INFO"}
         for s, suffix in suffixes:

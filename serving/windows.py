@@ -181,7 +181,10 @@ def build_windows(records: Iterable[VariantLike], genome: GenomeLike, length: in
         Resolves contig names and fetches N-padded bases.
     length : int
         The model's input length L (> 0).
-    strand : {"+", "-", "both"}
+    strand : {"+", "-", "both"} or GeneStrands
+        A GeneStrands (``--strand auto``) scores each variant on the strands of the genes that
+        cover its REF; a variant in no gene gets one skipped row (``+``); keys then end in the
+        strand (``/+``, ``/-``).
     rna : bool
         Transcribe windows T -> U (an RNA model's alphabet).
     max_n_fraction : float
@@ -193,20 +196,28 @@ def build_windows(records: Iterable[VariantLike], genome: GenomeLike, length: in
         One per record x ALT x strand (``both`` gives ``+`` then ``-``); a record with no ALT
         gives one skipped row with ``alt_index`` 0 and ``alt`` ``"."``.
     """
-    if strand not in STRANDS:
+    genes = None if isinstance(strand, str) else strand
+    if genes is None and strand not in STRANDS:
         raise InputError(f"strand {strand!r} is not one of {', '.join(STRANDS)}")
     if length < 1:
         raise InputError(f"window length must be positive, got {length}")
     strands = ("+", "-") if strand == "both" else (strand,)
+    suffixed = genes is not None or strand == "both"
     out: list[VariantWindow] = []
     for index, rec in enumerate(records):
         alts = rec.alts or ["."]
         contig = genome.resolve(rec.chrom)
+        if genes is not None:
+            strands = genes.strands(contig, rec.pos - 1, rec.pos - 1 + len(rec.ref)) if contig else ()
+            outside = not strands
+            strands = strands or ("+",)
         for alt_index, raw_alt in enumerate(alts):
             reason, genome_ref, windows = _check_and_cut(rec, raw_alt, contig, genome, length, max_n_fraction)
+            if genes is not None and outside and reason is None:
+                reason, windows = f"no annotated gene overlaps it ({genes.path.name}, --strand auto)", None
             for s in strands:
                 row = VariantWindow(index, alt_index, variant_key(rec.chrom, rec.pos, rec.id, rec.ref, raw_alt,
-                                                                  len(alts), s, strand == "both"),
+                                                                  len(alts), s, suffixed),
                                     rec.chrom, rec.pos, rec.ref, raw_alt, s)
                 if genome_ref is not None:
                     row.ref_match = _ref_matches(rec.ref.upper(), genome_ref)

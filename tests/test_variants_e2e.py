@@ -349,3 +349,49 @@ def test_bad_input_leaves_no_output(published_model, cache, tmp_path, capsys):
                  str(tmp_path / "o.bed"), *local]) == 2
     assert "must end in .vcf.gz" in capsys.readouterr().err
     assert not out.exists() and (not out.parent.exists() or list(out.parent.iterdir()) == [])
+
+
+def test_strand_auto_scores_each_variant_on_its_genes_strand(published_model, genome_string, cache, tmp_path):
+    """--strand auto with a GTF (and the same genes as BED6): a variant in a plus-strand gene is
+    scored on +, in a minus-strand gene on -, where genes of both strands overlap on both, and
+    outside every gene it is skipped (no_gene); the values equal --strand + / - runs."""
+    import pyarrow.parquet as pq
+
+    positions = {"plus": 22181, "minus": 33961, "both": 40050, "none": 50000, "chr_alias": 60000}
+    vcf = tmp_path / "v.vcf"
+    lines = []
+    for name, pos in positions.items():
+        ref = genome_string[pos - 1]
+        alt = "A" if ref != "A" else "C"
+        lines.append(f"NC_007795\t{pos}\t{name}\t{ref}\t{alt}\t.\t.\t.\n")
+    vcf.write_text(HEAD + "".join(lines))
+    gtf = tmp_path / "genes.gtf"
+    gtf.write_text("# a GTF with gene and exon lines (only gene lines are read)\n"
+                   'NC_007795\ttest\tgene\t22000\t22300\t.\t+\t.\tgene_id "g1";\n'
+                   'NC_007795\ttest\texon\t45000\t55000\t.\t-\t.\tgene_id "g9";\n'
+                   'NC_007795\ttest\tgene\t33900\t34000\t.\t-\t.\tgene_id "g2";\n'
+                   'NC_007795\ttest\tgene\t40000\t40100\t.\t+\t.\tgene_id "g3";\n'
+                   'NC_007795\ttest\tgene\t40020\t40200\t.\t-\t.\tgene_id "g4";\n'
+                   'gi|88193823|ref|NC_007795.1|\ttest\tgene\t59990\t60010\t.\t-\t.\tgene_id "g5";\n')
+    bed = tmp_path / "genes.bed"
+    bed.write_text("NC_007795\t21999\t22300\tg1\t0\t+\nNC_007795\t33899\t34000\tg2\t0\t-\n"
+                   "NC_007795\t39999\t40100\tg3\t0\t+\nNC_007795\t40019\t40200\tg4\t0\t-\n"
+                   "NC_007795.1\t59989\t60010\tg5\t0\t-\n")
+    base = ["variants", "--model", "pum2", "--vcf", str(vcf), "--genome", str(FASTA), "--quiet", "--genome-cache",
+            str(cache), "--local", "--zoo", str(published_model.zoo_root), "--threads", "1"]
+    tables = {}
+    for name, extra in (("gtf", ["--strand", "auto", "--genes", str(gtf)]),
+                        ("bed", ["--strand", "auto", "--genes", str(bed)]),
+                        ("plus", ["--strand", "+"]), ("minus", ["--strand", "-"])):
+        out = tmp_path / f"{name}.parquet"
+        assert main(base + ["-o", str(out), *extra]) == 0
+        tables[name] = {r["key"]: r for r in pq.read_table(out).to_pylist()}
+    for auto in (tables["gtf"], tables["bed"]):
+        assert list(auto) == ["plus/+", "minus/-", "both/+", "both/-", "none/+", "chr_alias/-"]
+        assert auto["none/+"]["skip"].startswith("no annotated gene overlaps it")
+        for key, row in auto.items():
+            if row["skip"] is None:
+                name, strand = key.split("/")
+                other = tables["plus" if strand == "+" else "minus"][name]
+                assert row["positive_diff"] == pytest.approx(other["positive_diff"], abs=1e-7)
+    assert main(base + ["-o", str(tmp_path / "x.tsv"), "--strand", "auto"]) == 2  # --genes missing
