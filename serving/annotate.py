@@ -8,13 +8,12 @@ contig ends are padded with N; a minus-strand window is the reverse complement o
 A region's bases are read once and encoded once, in chunks of ``CHUNK`` positions, so memory
 stays bounded at any genome size. A version with ``track.onnx`` scores a chunk's windows in one
 shared pass (the convolutions of overlapping windows computed once); others score each window
-(views into the chunk's codes). Peaks are maximal runs of windows above a threshold, found while the
-values stream past (``PeakCaller``).
+(views into the chunk's codes). Peaks are maximal runs of windows above a threshold, found while
+the values stream past (``PeakCaller``).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,8 +24,6 @@ from seqzoo.zoo.alphabets import reverse_complement
 from seqzoo.zoo.errors import InputError, SeqzooError
 from seqzoo.zoo.io.bed import read_bed
 from seqzoo.zoo.io.genome import Genome
-
-log = logging.getLogger(__name__)
 
 CHUNK = 1 << 15  # positions scored per call
 STRANDS = {"+": ("+",), "-": ("-",), "both": ("+", "-")}
