@@ -56,23 +56,12 @@ def _check(args) -> None:
         raise InputError(f"--peaks {args.peaks}: is a folder")
 
 
-def run(args) -> int:
-    from seqzoo.serving.annotate import (
-        STRANDS,
-        PeakCaller,
-        Tracks,
-        region_scores,
-        regions_of,
-        write_narrowpeak,
-    )
+def _load_engine(args):
+    """The model's engine and the columns of the asked classes; refuses models annotate cannot use."""
     from seqzoo.serving.engine import Engine
     from seqzoo.zoo.alphabets import ProductAlphabet
-    from seqzoo.zoo.io.atomic import temporary_name
-    from seqzoo.zoo.io.genome import Genome
     from seqzoo.zoo.registry import open_zoo
-    from tqdm import tqdm
 
-    _check(args)
     engine = Engine.load(open_zoo(args.zoo).resolve(args.model), device=args.device, threads=args.threads)
     if isinstance(engine.alphabet, ProductAlphabet):
         raise InputError(f"{engine.identity.ref} reads sequence and structure; annotate does not fold genomes")
@@ -82,8 +71,33 @@ def run(args) -> int:
     for name in classes:
         if name not in engine.classes:
             raise InputError(f"--class {name}: not a class of {engine.identity.ref} ({', '.join(engine.classes)})")
-    columns = [engine.classes.index(name) for name in classes]
+    return engine, classes, [engine.classes.index(name) for name in classes]
+
+
+def _score(engine, genome, regions, strands, classes, columns, args, tracks, peaks, total: int) -> None:
+    """Score every region on every strand into the tracks and the peak callers."""
+    from seqzoo.serving.annotate import region_scores
+    from tqdm import tqdm
+
     rna = "U" in engine.alphabet.letters
+    with tqdm(total=total, unit="pos", unit_scale=True, disable=args.no_progress, file=sys.stderr,
+              desc="annotate") as bar:
+        for region in regions:
+            for strand in strands:
+                for positions, probs in region_scores(engine, genome, region, args.stride, strand, rna):
+                    for name, column in zip(classes, columns):
+                        tracks.add(name, strand, region.chrom, positions, probs[:, column])
+                        peaks[name, strand].feed(region.chrom, strand, positions, probs[:, column])
+                    bar.update(len(positions))
+
+
+def run(args) -> int:
+    from seqzoo.serving.annotate import STRANDS, PeakCaller, Tracks, regions_of, write_narrowpeak
+    from seqzoo.zoo.io.atomic import temporary_name
+    from seqzoo.zoo.io.genome import Genome
+
+    _check(args)
+    engine, classes, columns = _load_engine(args)
     genome = Genome(args.genome, contig_map=args.contig_map)
     regions, notes = regions_of(genome, args.regions)
     for note in notes:
@@ -91,7 +105,7 @@ def run(args) -> int:
     strands = STRANDS[args.strand]
     total = sum(len(range(r.start, r.end, args.stride)) for r in regions) * len(strands)
     out = Path(args.out)
-    staging = temporary_name(out)
+    staging, peak_tmp = temporary_name(out), temporary_name(args.peaks) if args.peaks else None
     staging.mkdir(parents=True)
     peaks = {(name, strand): PeakCaller(name, args.threshold, args.stride, genome.lengths)
              for name in classes for strand in strands}
@@ -99,30 +113,21 @@ def run(args) -> int:
     try:
         tracks = Tracks(staging, genome, classes, strands, args.stride, args.bedgraph)
         try:
-            with tqdm(total=total, unit="pos", unit_scale=True, disable=args.no_progress, file=sys.stderr,
-                      desc="annotate") as bar:
-                for region in regions:
-                    for strand in strands:
-                        for positions, probs in region_scores(engine, genome, region, args.stride, strand, rna):
-                            for name, column in zip(classes, columns):
-                                tracks.add(name, strand, region.chrom, positions, probs[:, column])
-                                peaks[name, strand].feed(region.chrom, strand, positions, probs[:, column])
-                            bar.update(len(positions))
+            _score(engine, genome, regions, strands, classes, columns, args, tracks, peaks, total)
         finally:
             tracks.close()
-        if args.peaks:
+        if peak_tmp is not None:
             rows = [row for caller in peaks.values() for row in caller.finish()]
-            peak_tmp = temporary_name(args.peaks)
             write_narrowpeak(peak_tmp, rows, {c: i for i, c in enumerate(genome.lengths)})
         if out.exists():
             out.rmdir()
         os.replace(staging, out)
-        if args.peaks:
+        if peak_tmp is not None:
             os.replace(peak_tmp, args.peaks)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        if args.peaks and "peak_tmp" in locals():
-            Path(peak_tmp).unlink(missing_ok=True)
+        if peak_tmp is not None:
+            peak_tmp.unlink(missing_ok=True)
         raise
     seconds = time.perf_counter() - start
     summary = {"model": engine.identity.ref, "digest": engine.identity.digest, "regions": len(regions),

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from seqzoo.training.track import Track, activate
 from seqzoo.zoo.errors import SeqzooError
 from seqzoo.zoo.io.atomic import atomic_path
 from torch import nn
@@ -38,7 +39,7 @@ GRADIENT_TOLERANCE = 1e-5
 IG_TOLERANCE = 1e-3
 PARITY_STEPS = 8
 GRAPH_FILES = ("model.onnx", "grad.onnx", "ig.onnx")
-# every stride-1 window of a segment in one pass (_Track); exported for the models it supports,
+# every stride-1 window of a segment in one pass (training/track.py); exported for the models it supports,
 # for segments of TRACK_WINDOWS windows (rounded up to whole phases; a fixed shape exports cleanly)
 TRACK_FILE = "track.onnx"
 TRACK_WINDOWS = 4096
@@ -112,7 +113,7 @@ def _gradient_fn(model: nn.Module, names: list[str]):
     def fn(params, onehot, selector):
         x = onehot.detach().requires_grad_(True)
         probs = torch.func.functional_call(model, dict(zip(names, params)), (x,))
-        probs = _activate(model, probs)
+        probs = activate(model, probs)
         (grad,) = torch.autograd.grad(probs, x, selector)
         return probs.detach(), grad
 
@@ -125,17 +126,12 @@ def _ig_fn(model: nn.Module, names: list[str]):
         n, length, a = onehot.shape
         path = (alphas.reshape(-1, 1, 1, 1) * onehot.unsqueeze(0)).reshape(steps * n, length, a)
         x = path.detach().requires_grad_(True)
-        probs = _activate(model, torch.func.functional_call(model, dict(zip(names, params)), (x,)))
+        probs = activate(model, torch.func.functional_call(model, dict(zip(names, params)), (x,)))
         cot = selector.unsqueeze(0).expand(steps, -1, -1).reshape(steps * n, -1)
         (grad,) = torch.autograd.grad(probs, x, cot)
         return onehot * grad.reshape(steps, n, length, a).mean(dim=0)
 
     return fn
-
-
-def _activate(model: nn.Module, logits: torch.Tensor) -> torch.Tensor:
-    activation = getattr(model, "output_activation", "softmax")
-    return torch.softmax(logits, dim=-1) if activation == "softmax" else torch.sigmoid(logits)
 
 
 class _Traced(nn.Module):
@@ -155,66 +151,6 @@ class _Traced(nn.Module):
 class _TracedGradient(_Traced):
     def forward(self, onehot: torch.Tensor, selector: torch.Tensor):
         return self.graph_module(self.params(), onehot, selector)
-
-
-class _Track(nn.Module):
-    """Every stride-1 window of a long segment in one pass (the convolutions shared between
-    overlapping windows): ``segment`` float32 [B, L - 1 + W, A], W a multiple of ``phases``, ->
-    ``probs`` [B, W, C], window o = segment[:, o:o + L] as the forward graph scores it.
-
-    A max-pool of stride s splits the windows into s phases by their offset modulo s; each layer
-    multiplies the phases, so the last feature maps are ``phases`` = s ** conv_num lattices, the
-    window of offset o = r + phases * q reading lattice r from position q. The head becomes a
-    convolution over a lattice: the flatten head's first Linear as a Conv1d of the final feature
-    length, the global head a sliding max; the remaining dense layers act per position.
-    """
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-        p = model.params
-        self.pool_size, self.pool_stride = p["pool_size"], p["pool_stride"]
-        self.phases = self.pool_stride ** p["conv_num"]
-        self.window = model.length
-        size = model.length
-        for _ in range(p["conv_num"]):
-            size = (size - p["kernel_len"] + 1 - self.pool_size) // self.pool_stride + 1
-        self.size, self.flatten = size, p["head"] == "flatten"
-
-    @staticmethod
-    def supports(model: nn.Module) -> bool:
-        params = getattr(model, "params", None)
-        return params is not None and params["rnn"] == "none" and hasattr(model, "convs")
-
-    def _head(self, h: torch.Tensor, q: int) -> torch.Tensor:
-        """Logits [B, q, C] of the first q windows of one lattice h [B, K, n]."""
-        m = self.model
-        if self.flatten:
-            first = m.dense[0] if len(m.dense) else m.out
-            z = F.conv1d(h, first.weight.view(first.out_features, -1, self.size), first.bias)[:, :, :q]
-            z = z.transpose(1, 2)
-            if not len(m.dense):
-                return z
-            rest = m.dense[1:]  # ReLU, Dropout, then the other dense layers
-        else:
-            z = F.max_pool1d(h, self.size, 1)[:, :, :q].transpose(1, 2)
-            rest = m.dense
-        return m.out(rest(z))
-
-    def forward(self, segment: torch.Tensor) -> torch.Tensor:
-        m = self.model
-        lattices = [(0, 1, segment.transpose(1, 2))]  # (phase, weight of the next residue, features)
-        for conv in m.convs:
-            grown = []
-            for phase, weight, h in lattices:
-                h = F.relu(conv(h))
-                for r in range(self.pool_stride):
-                    grown.append((phase + weight * r, weight * self.pool_stride,
-                                  F.max_pool1d(h[:, :, r:], self.pool_size, self.pool_stride)))
-            lattices = grown
-        q = (segment.shape[1] - self.window + 1) // self.phases
-        logits = torch.stack([self._head(h, q) for _, _, h in sorted(lattices, key=lambda t: t[0])], dim=2)
-        return _activate(m, logits.reshape(segment.shape[0], q * self.phases, -1))
 
 
 class _TracedIG(_Traced):
@@ -374,8 +310,8 @@ def export_graphs(model: nn.Module, spec: ExportSpec, folder: str | os.PathLike)
     _export(_trace(_ig_fn, model, (onehot, alphas, selector), _TracedIG), (onehot, alphas, selector),
             ("onehot", "alphas", "selector"), ("attributions",), spec, folder / "ig.onnx")
     graphs = graph_descriptions(spec)
-    if _Track.supports(model) and not spec.length_dynamic:
-        track = _Track(model).eval()
+    if Track.supports(model) and not spec.length_dynamic:
+        track = Track(model).eval()
         windows = track.phases * -(-TRACK_WINDOWS // track.phases)  # a whole number of phases
         segment = torch.from_numpy(spec.table[rng.integers(0, a, size=(2, length - 1 + windows))])
         _export(track, (segment,), ("segment",), ("probs",), spec, folder / TRACK_FILE)
