@@ -177,13 +177,18 @@ class RemoteScorer(_Identified):
             requests = self._requests(source, lock, unanswered, slots, ended, failure)
             try:
                 for response in self.client.stream_responses(requests, timeout=self.timeout):
-                    with lock:
-                        batch, _ = unanswered.pop(response.id)
                     slots.release()
-                    reconnects = 0
-                    if response.error_code:  # this batch's own error: not retried
+                    with lock:
+                        batch, _ = unanswered[response.id]
+                    if response.error_code:
+                        # the server went away for this batch (UNAVAILABLE: its model is unloading) -> it
+                        # stays unanswered and the reopened stream sends it again; any other error is the
+                        # batch's own and ends the run
                         raise locate(error_from(status_code(response.error_code), response.error_message,
                                                 response.error_place), batch)
+                    with lock:
+                        del unanswered[response.id]
+                    reconnects = 0
                     yield np.frombuffer(response.probs, dtype=np.float32).reshape(tuple(response.shape))
                 if failure:
                     raise failure[0]
