@@ -24,6 +24,7 @@ import onnxruntime as ort
 from seqzoo.zoo.alphabets import Alphabet, ProductAlphabet, alphabet_from_dict
 from seqzoo.zoo.errors import InputError, IntegrityError, NotFoundError, UnavailableError
 from seqzoo.zoo.expect import compare_expect, expect_inputs
+from seqzoo.zoo.graphs import TRACK, track_probs
 from seqzoo.zoo.registry import ModelVersion
 
 log = logging.getLogger(__name__)
@@ -429,21 +430,19 @@ class Engine:
     @property
     def has_track(self) -> bool:
         """Whether the version has ``track.onnx`` (every window of a stretch in one shared pass)."""
-        return (self.path / "track.onnx").is_file()
+        return (self.path / TRACK).is_file()
 
     def track(self, codes: np.ndarray) -> np.ndarray:
         """Probabilities [W, C] of every stride-1 window of one stretch of codes uint8 [S]
         (W = S - L + 1) through ``track.onnx``: overlapping windows share their convolutions, so
         a window costs a fraction of an independent forward pass (equal within 1e-5, checked at
         export)."""
-        from seqzoo.zoo.graphs import track_probs
-
         codes = np.asarray(codes, dtype=np.uint8)
         if codes.ndim != 1 or len(codes) < self.length:
             raise InputError(f"a track needs one stretch of at least {self.length} codes, got shape {codes.shape}")
         if int(codes.max()) >= self.alphabet.num_codes:
             raise InputError(f"code {int(codes.max())} is outside the alphabet's {self.alphabet.num_codes} codes")
-        return track_probs(self._graph("track.onnx"), self.alphabet.one_hot(codes[None])[0], self.length)
+        return track_probs(self._graph(TRACK), self.alphabet.one_hot(codes[None])[0], self.length)
 
     def ism(self, codes: np.ndarray, selector: np.ndarray) -> np.ndarray:
         """In-silico mutagenesis through the forward graph: every single substitution.

@@ -164,7 +164,10 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
         at most that many large requests are decoded at once)."""
         if self._inline(served, request):
             return _decode_request(served, request, self.settings.max_sequences)
-        return await asyncio.get_running_loop().run_in_executor(
+        return await self._decode_on_pool(served, request)
+
+    def _decode_on_pool(self, served: Served, request) -> asyncio.Future:
+        return asyncio.get_running_loop().run_in_executor(
             self.decoder, _decode_request, served, request, self.settings.max_sequences)
 
     async def _fail(self, context, method: str, model: str, exc: BaseException):
@@ -219,7 +222,7 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
                     if self._inline(served, request):  # the common case, without a coroutine per message
                         codes = _decode_request(served, request, self.settings.max_sequences)
                     else:
-                        codes = await self._codes(served, request)
+                        codes = await self._decode_on_pool(served, request)
                     item = (request, served, served.batcher.submit(codes, deadline))
                 except Exception as exc:  # noqa: BLE001
                     item = (request, None, exc)

@@ -201,7 +201,8 @@ def build_windows(records: Iterable[VariantLike], genome: GenomeLike, length: in
         raise InputError(f"strand {strand!r} is not one of {', '.join(STRANDS)}")
     if length < 1:
         raise InputError(f"window length must be positive, got {length}")
-    strands = ("+", "-") if strand == "both" else (strand,)
+    if genes is None:
+        strands = ("+", "-") if strand == "both" else (strand,)
     suffixed = genes is not None or strand == "both"
     out: list[VariantWindow] = []
     for index, rec in enumerate(records):

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from seqzoo.training.track import Track, activate
 from seqzoo.zoo.errors import SeqzooError
+from seqzoo.zoo.graphs import GRAPHS, TRACK, track_probs
 from seqzoo.zoo.io.atomic import atomic_path
 from torch import nn
 
@@ -38,10 +39,8 @@ FORWARD_TOLERANCE = 1e-5
 GRADIENT_TOLERANCE = 1e-5
 IG_TOLERANCE = 1e-3
 PARITY_STEPS = 8
-GRAPH_FILES = ("model.onnx", "grad.onnx", "ig.onnx")
-# every stride-1 window of a segment in one pass (training/track.py); exported for the models it supports,
-# for segments of TRACK_WINDOWS windows (rounded up to whole phases; a fixed shape exports cleanly)
-TRACK_FILE = "track.onnx"
+# the track graph (training/track.py) scores segments of TRACK_WINDOWS windows (rounded up to whole
+# phases; a fixed shape exports cleanly)
 TRACK_WINDOWS = 4096
 
 
@@ -314,8 +313,8 @@ def export_graphs(model: nn.Module, spec: ExportSpec, folder: str | os.PathLike)
         track = Track(model).eval()
         windows = track.phases * -(-TRACK_WINDOWS // track.phases)  # a whole number of phases
         segment = torch.from_numpy(spec.table[rng.integers(0, a, size=(2, length - 1 + windows))])
-        _export(track, (segment,), ("segment",), ("probs",), spec, folder / TRACK_FILE)
-        graphs[TRACK_FILE] = {"inputs": [{"name": "segment", "dtype": "float32", "shape": ["N", length - 1 + windows, a]}],
+        _export(track, (segment,), ("segment",), ("probs",), spec, folder / TRACK)
+        graphs[TRACK] = {"inputs": [{"name": "segment", "dtype": "float32", "shape": ["N", length - 1 + windows, a]}],
                               "outputs": [{"name": "probs", "dtype": "float32", "shape": ["N", windows, c]}],
                               "opset": OPSET, "window": length, "windows": windows}
     return graphs
@@ -387,7 +386,7 @@ def check_parity(model: nn.Module, spec: ExportSpec, folder: str | os.PathLike, 
     """
     folder = Path(folder)
     model = model.eval().cpu()
-    forward, grad_s, ig_s = (_session(folder / f) for f in GRAPH_FILES)
+    forward, grad_s, ig_s = (_session(folder / f) for f in GRAPHS)
     rng = np.random.default_rng(seed)
     lengths = (spec.length, spec.length + 37) if spec.length_dynamic else (spec.length,)
     num_codes, c = spec.table.shape[0], spec.n_classes
@@ -418,8 +417,8 @@ def check_parity(model: nn.Module, spec: ExportSpec, folder: str | os.PathLike, 
                                       f"torch gives {want.shape}")
                 errors[key] = max(errors[key], float(np.max(np.abs(got - want))) if got.size else 0.0)
             checked.append([n, length])
-    if (folder / TRACK_FILE).is_file():
-        errors["track"] = _track_parity(forward, _session(folder / TRACK_FILE), spec, rng)
+    if (folder / TRACK).is_file():
+        errors["track"] = _track_parity(forward, _session(folder / TRACK), spec, rng)
     limits = {"forward": FORWARD_TOLERANCE, "gradient": GRADIENT_TOLERANCE, "ig": IG_TOLERANCE,
               "track": FORWARD_TOLERANCE}
     limits = {k: v for k, v in limits.items() if k in errors}
@@ -435,8 +434,6 @@ def check_parity(model: nn.Module, spec: ExportSpec, folder: str | os.PathLike, 
 def _track_parity(forward, track, spec: ExportSpec, rng) -> float:
     """Largest difference between the track graph over a stretch of sequence (more windows than
     one segment holds, not a whole number of segments) and the forward graph on each window."""
-    from seqzoo.zoo.graphs import track_probs
-
     segment_windows = track.get_inputs()[0].shape[1] - spec.length + 1
     codes = rng.integers(0, spec.table.shape[0], size=spec.length - 1 + segment_windows + 37).astype(np.uint8)
     got = track_probs(track, spec.table[codes], spec.length)
@@ -450,9 +447,9 @@ def embed_card(folder: str | os.PathLike, card_json: str, key: str = "seqzoo.car
     """Store the card's JSON text in the metadata_props of every graph in ``folder`` (atomically)."""
     import onnx
 
-    for name in (*GRAPH_FILES, TRACK_FILE):
+    for name in (*GRAPHS, TRACK):
         path = Path(folder) / name
-        if name == TRACK_FILE and not path.is_file():
+        if name == TRACK and not path.is_file():
             continue
         proto = onnx.load(str(path))
         kept = [p for p in proto.metadata_props if p.key != key]

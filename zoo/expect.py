@@ -14,11 +14,9 @@ import numpy as np
 from seqzoo.zoo.alphabets import ProductAlphabet, alphabet_from_dict
 from seqzoo.zoo.card import METADATA_KEY
 from seqzoo.zoo.errors import InputError, IntegrityError
-from seqzoo.zoo.graphs import cpu_session
+from seqzoo.zoo.graphs import GRAPHS, TRACK, cpu_session
 
 EXPECT_TOLERANCE = 1e-4
-GRAPHS = ("model.onnx", "grad.onnx", "ig.onnx")
-OPTIONAL_GRAPHS = ("track.onnx",)  # exported for the architectures that support it
 
 
 def expect_inputs(card: dict, where: str) -> tuple[list[str], list[str] | None]:
@@ -78,7 +76,7 @@ def check_embedded_cards(folder: str | Path, card: dict) -> None:
     import json
 
     folder = Path(folder)
-    for name in (*GRAPHS, *(g for g in OPTIONAL_GRAPHS if g in (card.get("graphs") or {}))):
+    for name in (*GRAPHS, *([TRACK] if TRACK in (card.get("graphs") or {}) else [])):
         path = folder / name
         if not path.is_file():
             raise IntegrityError(f"{path}: graph missing")

@@ -11,6 +11,10 @@ import os
 
 from seqzoo.zoo.errors import IntegrityError
 
+# the graphs every version has, and the one exported only for architectures that support it
+GRAPHS = ("model.onnx", "grad.onnx", "ig.onnx")
+TRACK = "track.onnx"
+
 
 def cpu_session(path: str | os.PathLike, optimize: bool = True):
     """An onnxruntime.InferenceSession of ``path`` on one CPU thread (``optimize=False``: no graph
