@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "score": ("seqzoo.serving.cli_score", "score sequences through a server or in-process"),
     "variants": ("seqzoo.serving.cli_variants", "score the effects of VCF variants"),
     "annotate": ("seqzoo.serving.cli_annotate", "annotate a genome: probability tracks (bigWig) and peaks"),
+    "attribute": ("seqzoo.serving.cli_attribute", "explain sequences: integrated gradients for TF-MoDISco (.npz)"),
 }
 # actions one wing adds to another's command, so the zoo wing never imports training
 EXTRA_ACTIONS: dict[str, dict[str, str]] = {"zoo": {"export": "seqzoo.training.cli_export"}}

@@ -84,8 +84,9 @@ class Model:
 
         ``method``: ``ig`` (integrated gradients, all-zero baseline, ``steps`` midpoint
         steps; 0 = the default, 50),
-        ``saliency`` (the input gradient) or ``ism`` (in-silico mutagenesis: every substitution's
-        probability change). Returns float32 [N, L, A], columns in the alphabet's order.
+        ``saliency`` (the input gradient), ``ism`` (in-silico mutagenesis: every substitution's
+        probability change) or ``hypothetical`` (IG's path-averaged gradient at every letter, whose
+        product with the one-hot is ``ig``). Returns float32 [N, L, A], columns in the alphabet's order.
         """
         if method not in ATTRIBUTION_METHODS:
             raise InputError(f"method {method!r} is not one of {', '.join(ATTRIBUTION_METHODS)}")

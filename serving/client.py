@@ -32,7 +32,7 @@ from seqzoo.zoo.errors import (
     from_place,
 )
 
-METHODS = {"ig": pb.INTEGRATED_GRADIENTS, "saliency": pb.SALIENCY, "ism": pb.ISM}
+METHODS = {"ig": pb.INTEGRATED_GRADIENTS, "saliency": pb.SALIENCY, "ism": pb.ISM, "hypothetical": pb.HYPOTHETICAL}
 ERRORS = {grpc.StatusCode.INVALID_ARGUMENT: InputError, grpc.StatusCode.NOT_FOUND: NotFoundError,
           grpc.StatusCode.DATA_LOSS: IntegrityError, grpc.StatusCode.ALREADY_EXISTS: ConflictError}
 
@@ -274,8 +274,9 @@ class SeqZooClient:
                   timeout: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Attribution maps [N, L, A] (float32, or float16 when asked) and probabilities [N, C].
 
-        ``method`` is ``ig`` (integrated gradients), ``saliency`` or ``ism``; ``target`` is a class
-        name (default: the last class, a binary model's positive class).
+        ``method`` is ``ig`` (integrated gradients), ``saliency``, ``ism`` or ``hypothetical`` (IG's
+        path-averaged gradient at every letter); ``target`` is a class name (default: the last
+        class, a binary model's positive class).
         """
         if method not in METHODS:
             raise InputError(f"method {method!r} is not one of {', '.join(METHODS)}")

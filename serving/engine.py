@@ -1,8 +1,9 @@
 """The ONNX Runtime engine: one model version's graphs, loaded on GPU or CPU, and its verbs.
 
 An ``Engine`` holds the sessions of one zoo version (``model.onnx`` for probabilities and
-in-silico mutagenesis, ``grad.onnx`` for saliency, ``ig.onnx`` for integrated gradients) and
-speaks the model card's terms: its alphabet, length and classes. It never imports PyTorch.
+in-silico mutagenesis, ``grad.onnx`` for saliency and hypothetical contributions, ``ig.onnx``
+for integrated gradients) and speaks the model card's terms: its alphabet, length and classes.
+It never imports PyTorch.
 
 On a machine where ONNX Runtime's CUDA execution provider loads, the forward graph runs there
 with IO binding, and batches are padded up to a few bucket sizes that are warmed up once, so
@@ -409,21 +410,40 @@ class Engine:
         -------
         np.ndarray, shape=(N, L, A), float32
         """
+        return self._along_path("ig.onnx", "attributions", onehot, selector, steps, rule)
+
+    def hypothetical(self, onehot: np.ndarray, selector: np.ndarray, steps: int = IG_STEPS,
+                     rule: str = IG_RULE) -> np.ndarray:
+        """Hypothetical contributions of integrated gradients: sum_k w_k grad f(alpha_k x), the
+        path-averaged gradient at *every* letter (what each letter would contribute were it the
+        one present; TF-MoDISco's hypothetical scores). Times the one-hot it is
+        ``integrated_gradients`` (same rule, same nodes), at the same cost (grad.onnx).
+
+        Returns
+        -------
+        np.ndarray, shape=(N, L, A), float32
+        """
+        return self._along_path("grad.onnx", "grad", onehot, selector, steps, rule)
+
+    def _along_path(self, graph: str, output: str, onehot: np.ndarray, selector: np.ndarray, steps: int,
+                    rule: str) -> np.ndarray:
+        """sum_k w_k g(alpha_k x) of a gradient graph's output g, every node a row of one call per
+        chunk (ig.onnx answers alpha_k x grad f, so its rows are divided by alpha_k)."""
         onehot, selector = self._check_onehot(onehot, selector)
         alphas, weights = ig_nodes(steps, rule)
-        scale = (weights / alphas).astype(np.float32)
+        times_input = graph == "ig.onnx"
+        scale = (weights / alphas if times_input else weights).astype(np.float32)
         alphas = alphas.astype(np.float32)
         n, length, a = onehot.shape
         k = len(alphas)
         chunk = ig_rows(k, length, a)
-        session = self._graph("ig.onnx")
-        one = np.ones(1, dtype=np.float32)
+        session = self._graph(graph)
+        extra = {"alphas": np.ones(1, dtype=np.float32)} if times_input else {}
         out = np.empty_like(onehot)
         for i in range(0, n, chunk):
             x, sel = onehot[i:i + chunk], selector[i:i + chunk]
             path = (alphas[:, None, None, None] * x[None]).reshape(k * len(x), length, a)
-            rows = session.run(["attributions"], {"onehot": path, "alphas": one,
-                                                  "selector": np.tile(sel, (k, 1))})[0]
+            rows = session.run([output], {"onehot": path, "selector": np.tile(sel, (k, 1)), **extra})[0]
             out[i:i + chunk] = np.tensordot(scale, rows.reshape(k, len(x), length, a), axes=1)
         return out
 

@@ -26,7 +26,7 @@ from seqzoo.zoo.alphabets import ProductAlphabet, alphabet_from_dict
 from seqzoo.zoo.errors import InputError, SeqzooError
 from seqzoo.zoo.registry import ModelVersion
 
-ATTRIBUTION_METHODS = ("ig", "saliency", "ism")
+ATTRIBUTION_METHODS = ("ig", "saliency", "ism", "hypothetical")
 # a scoring stream cut by a server's drain is reopened at most this many times in a row, each
 # time once the server is back, waiting at most RECONNECT_SECONDS for it
 RECONNECTS = 10
@@ -107,7 +107,8 @@ class LocalScorer(_Identified):
             return self.engine.gradient(onehot, selector)[1]
         from seqzoo.serving.engine import IG_STEPS
 
-        return self.engine.integrated_gradients(onehot, selector, steps or IG_STEPS)
+        explain = self.engine.hypothetical if method == "hypothetical" else self.engine.integrated_gradients
+        return explain(onehot, selector, steps or IG_STEPS)
 
     def close(self) -> None:
         pass

@@ -287,14 +287,15 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
                 raise InputError(f"the attribution maps of {n} sequences would be {answer_bytes / 2**20:.3g} MiB, over "
                                  f"the {self.settings.max_message_bytes / 2**20:.3g} MiB message limit: send fewer "
                                  f"sequences per request (or ask for float16)")
-            if request.method == pb.INTEGRATED_GRADIENTS:
+            if request.method in (pb.INTEGRATED_GRADIENTS, pb.HYPOTHETICAL):
                 steps = request.steps or IG_STEPS
                 if not 1 <= steps <= 1000:
                     raise InputError(f"field 'steps' must be 1..1000, got {steps}")
                 onehot = engine.alphabet.one_hot(codes)
                 chunk = ig_rows(steps, length, a, LANE_IG_VALUES)
-                job = served.lane.submit("ig", lambda i, j: engine.integrated_gradients(
-                    onehot[i:j], selector[i:j], steps), n, chunk, deadline)
+                explain = engine.hypothetical if request.method == pb.HYPOTHETICAL else engine.integrated_gradients
+                job = served.lane.submit("ig", lambda i, j: explain(onehot[i:j], selector[i:j], steps), n, chunk,
+                                         deadline)
             elif request.method == pb.SALIENCY:
                 onehot = engine.alphabet.one_hot(codes)
                 job = served.lane.submit("saliency", lambda i, j: engine.gradient(onehot[i:j], selector[i:j])[1],
@@ -302,7 +303,7 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
             elif request.method == pb.ISM:
                 job = served.lane.submit("ism", lambda i, j: engine.ism(codes[i:j], selector[i:j]), n, 1, deadline)
             else:
-                raise InputError(f"field 'method' {request.method} is not IG, SALIENCY or ISM")
+                raise InputError(f"field 'method' {request.method} is not IG, SALIENCY, ISM or HYPOTHETICAL")
             probs_future = served.batcher.submit(codes, deadline)
             try:
                 attributions, probs = await asyncio.gather(job, probs_future)

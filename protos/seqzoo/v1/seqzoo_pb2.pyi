@@ -12,9 +12,11 @@ class AttributionMethod(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INTEGRATED_GRADIENTS: _ClassVar[AttributionMethod]
     SALIENCY: _ClassVar[AttributionMethod]
     ISM: _ClassVar[AttributionMethod]
+    HYPOTHETICAL: _ClassVar[AttributionMethod]
 INTEGRATED_GRADIENTS: AttributionMethod
 SALIENCY: AttributionMethod
 ISM: AttributionMethod
+HYPOTHETICAL: AttributionMethod
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()
