@@ -38,27 +38,22 @@ class NpzWriter:
         if not self.path.parent.is_dir():
             raise InputError(f"{self.path}: the folder {self.path.parent} does not exist")
         self._spill = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", dir=self.path.parent))
-        self._files: dict[str, object] = {}
         self._shapes: dict[str, tuple[tuple[int, ...], np.dtype, int]] = {}
 
     def append(self, name: str, block: np.ndarray) -> None:
         """Add the rows of ``block`` to array ``name`` (every block: the same dtype and row shape)."""
         block = np.ascontiguousarray(block)
-        if name not in self._files:
-            self._files[name] = open(self._spill / f"{name}.raw", "wb")
-            self._shapes[name] = (block.shape[1:], block.dtype, 0)
-        row, dtype, rows = self._shapes[name]
+        row, dtype, rows = self._shapes.setdefault(name, (block.shape[1:], block.dtype, 0))
         if block.shape[1:] != row or block.dtype != dtype:
             raise InputError(f"array {name!r}: a block of {block.dtype} {block.shape[1:]} rows after {dtype} {row}")
-        self._files[name].write(block.tobytes())
+        with open(self._spill / f"{name}.raw", "ab") as spill:
+            spill.write(block.tobytes())
         self._shapes[name] = (row, dtype, rows + block.shape[0])
 
     def commit(self, whole: dict[str, np.ndarray] | None = None) -> Path:
         """Write the ``.npz`` (appended arrays, then ``whole`` ones) and rename it into place."""
         tmp = temporary_name(self.path)
         try:
-            for f in self._files.values():
-                f.close()
             with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
                 for name, (row, dtype, rows) in self._shapes.items():
                     header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
@@ -80,6 +75,4 @@ class NpzWriter:
 
     def abort(self) -> None:
         """Drop everything appended; the output is never written."""
-        for f in self._files.values():
-            f.close()
         shutil.rmtree(self._spill, ignore_errors=True)
