@@ -23,9 +23,10 @@ import numpy as np
 from seqzoo.zoo.alphabets import reverse_complement
 from seqzoo.zoo.errors import InputError, SeqzooError
 from seqzoo.zoo.io.bed import read_bed
-from seqzoo.zoo.io.genome import Genome
+from seqzoo.zoo.io.genome import ContigNames, Genome
 
 CHUNK = 1 << 15  # positions scored per call
+PIECE = 8 * CHUNK  # positions of one unit of work handed out (a Dask task)
 STRANDS = {"+": ("+",), "-": ("-",), "both": ("+", "-")}
 STRAND_NAMES = {"+": "plus", "-": "minus"}
 
@@ -39,10 +40,10 @@ class Region:
     end: int
 
 
-def regions_of(genome: Genome, bed: str | os.PathLike | None) -> tuple[list[Region], list[str]]:
+def regions_of(genome: Genome | ContigNames, bed: str | os.PathLike | None) -> tuple[list[Region], list[str]]:
     """The regions to annotate, in the genome's contig order, overlaps merged; and notes.
 
-    Without ``bed``: every contig whole. BED intervals past a contig end are clipped (noted);
+    ``genome`` is the FASTA, or the contig names of a server's genome. Without ``bed``: every contig whole. BED intervals past a contig end are clipped (noted);
     an unknown contig is an error naming the file and line.
     """
     order = {name: i for i, name in enumerate(genome.lengths)}
@@ -72,6 +73,28 @@ def regions_of(genome: Genome, bed: str | os.PathLike | None) -> tuple[list[Regi
     if not merged:
         raise InputError(f"{bed}: no interval left to annotate")
     return merged, notes
+
+
+def check_model(alphabet, length: int | None, ref: str) -> None:
+    """Refuse a model annotation cannot use: one that reads structure, or takes any length."""
+    from seqzoo.zoo.alphabets import ProductAlphabet
+
+    if isinstance(alphabet, ProductAlphabet):
+        raise InputError(f"{ref} reads sequence and structure; annotate does not fold genomes")
+    if not length:
+        raise InputError(f"{ref} takes sequences of any length; annotate needs a fixed window")
+
+
+def pieces(regions: list[Region], strands: tuple[str, ...], stride: int,
+           size: int = PIECE) -> Iterator[tuple[Region, str]]:
+    """(piece, strand) in output order: each region on each strand, cut into pieces of at most
+    ``size`` positions that start on the region's stride grid (a position's window does not
+    depend on its neighbours, so the pieces' values are the region's)."""
+    step = size * stride
+    for region in regions:
+        for strand in strands:
+            for first in range(region.start, region.end, step):
+                yield Region(region.chrom, first, min(region.end, first + step)), strand
 
 
 def region_scores(engine, genome: Genome, region: Region, stride: int, strand: str,
@@ -167,13 +190,13 @@ class Tracks:
     """One bigWig (pyBigWig) and, optionally, one bgzipped bedGraph (Bio.bgzf) per class and strand in
     a folder; values arrive region by region in the genome's contig order."""
 
-    def __init__(self, folder: Path, genome: Genome, classes: list[str], strands: tuple[str, ...],
+    def __init__(self, folder: Path, sizes: dict[str, int], classes: list[str], strands: tuple[str, ...],
                  stride: int, bedgraph: bool):
         import pyBigWig
         from Bio import bgzf
 
         self.stride = stride
-        self.sizes = dict(genome.lengths)
+        self.sizes = dict(sizes)
         self.bigwigs, self.bedgraphs = {}, {}
         for name in classes:
             for strand in strands:

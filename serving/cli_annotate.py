@@ -3,10 +3,15 @@
     seqzoo annotate --model pum2 --genome genome.fa [--regions regions.bed] [--stride 1]
                     [--strand +|-|both] [--class positive ...] --local [--zoo DIR] -o OUTDIR
                     [--peaks peaks.narrowPeak --threshold 0.5] [--bedgraph]
+    seqzoo annotate --model pum2 --server HOST:PORT [--regions regions.bed] ... -o OUTDIR
+    seqzoo annotate --model pum2 --genome genome.fa --dask local:2 [--zoo DIR] ... -o OUTDIR
 
-OUTDIR receives ``<class>.plus.bw`` / ``<class>.minus.bw`` (and ``.bedGraph.gz`` with
-``--bedgraph``); it is complete or absent (written under a temporary name, then renamed).
-See serving/annotate.py for the window rule.
+``--local`` scores in this process; ``--server`` asks a server that holds the genome
+(``seqzoo serve --genome``) for the regions' values, so only coordinates and values travel;
+``--dask`` cuts the regions into pieces scored by Dask workers. All three use the window rule
+and shared pass of serving/annotate.py and give the same files. OUTDIR receives
+``<class>.plus.bw`` / ``<class>.minus.bw`` (and ``.bedGraph.gz`` with ``--bedgraph``); it is
+complete or absent (written under a temporary name, then renamed).
 """
 
 from __future__ import annotations
@@ -17,22 +22,27 @@ import os
 import shutil
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from seqzoo.serving.dask.cli import add_dask_arguments
 from seqzoo.zoo.errors import InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model ref: name, name:3 or name@sha256:...")
-    parser.add_argument("--genome", required=True, help="reference FASTA (plain, bgzip or gzip; indexed on first use)")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--local", action="store_true", help="score in this process with ONNX Runtime")
+    where.add_argument("--server", metavar="HOST:PORT",
+                       help="ask a server that holds the genome (seqzoo serve --genome) for the values")
+    parser.add_argument("--genome", help="reference FASTA (plain, bgzip or gzip; indexed on first use); "
+                        "not with --server, which uses the server's")
     parser.add_argument("--regions", help="BED file of regions to annotate (default: every contig, whole)")
     parser.add_argument("--contig-map", help="two-column file: BED contig name -> FASTA name")
     parser.add_argument("--stride", type=int, default=1, help="annotate every N-th position (default 1)")
     parser.add_argument("--strand", default="+", choices=("+", "-", "both"), help="strand(s) to score")
     parser.add_argument("--class", dest="classes", action="append",
                         help="class to write (repeatable; default: the last, a binary model's positive class)")
-    parser.add_argument("--local", action="store_true", required=True,
-                        help="score in this process with ONNX Runtime (the only mode so far)")
     parser.add_argument("--zoo", help="zoo folder (default $SEQZOO_ZOO or ./zoo)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all cores)")
@@ -42,9 +52,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bedgraph", action="store_true", help="also write bgzipped bedGraph tracks")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    parser.add_argument("--token-file", help="--server: file holding the server's bearer token")
+    parser.add_argument("--tls-ca", help="--server: PEM certificate to trust (connect with TLS)")
+    parser.add_argument("--timeout", type=float, default=86400.0, help="--server: deadline of the run, seconds")
+    add_dask_arguments(parser, where, "annotate")
 
 
 def _check(args) -> None:
+    if args.server and args.genome:
+        raise InputError("--genome: with --server the server's genome is annotated; leave it out")
+    if not args.server and not args.genome:
+        raise InputError("--genome is required with --local and --dask")
     if args.stride < 1:
         raise InputError(f"--stride must be at least 1, got {args.stride}")
     if not 0 <= args.threshold <= 1:
@@ -56,86 +74,157 @@ def _check(args) -> None:
         raise InputError(f"--peaks {args.peaks}: is a folder")
 
 
-def _load_engine(args):
-    """The model's engine and the columns of the asked classes; refuses models annotate cannot use."""
+@dataclass
+class Source:
+    """Where values come from: the model's identity and classes, the genome's contig names, and
+    ``values(pieces)`` yielding (contig, strand, positions, values [k, K], shared_pass) in order."""
+
+    ref: str
+    digest: str
+    classes: list[str]
+    names: object  # Genome or ContigNames: lengths and contig-name resolution
+    values: object
+    close: object = field(default=lambda: None)
+
+
+def _classes(args, ref: str, classes: list[str]) -> tuple[list[str], list[int]]:
+    asked = args.classes or [classes[-1]]
+    for name in asked:
+        if name not in classes:
+            raise InputError(f"--class {name}: not a class of {ref} ({', '.join(classes)})")
+    return asked, [classes.index(name) for name in asked]
+
+
+def _local(args) -> Source:
+    from seqzoo.serving.annotate import check_model, region_scores
     from seqzoo.serving.engine import Engine
-    from seqzoo.zoo.alphabets import ProductAlphabet
+    from seqzoo.zoo.io.genome import Genome
     from seqzoo.zoo.registry import open_zoo
 
     engine = Engine.load(open_zoo(args.zoo).resolve(args.model), device=args.device, threads=args.threads)
-    if isinstance(engine.alphabet, ProductAlphabet):
-        raise InputError(f"{engine.identity.ref} reads sequence and structure; annotate does not fold genomes")
-    if engine.length is None:
-        raise InputError(f"{engine.identity.ref} takes sequences of any length; annotate needs a fixed window")
-    classes = args.classes or [engine.classes[-1]]
-    for name in classes:
-        if name not in engine.classes:
-            raise InputError(f"--class {name}: not a class of {engine.identity.ref} ({', '.join(engine.classes)})")
-    return engine, classes, [engine.classes.index(name) for name in classes]
+    check_model(engine.alphabet, engine.length, engine.identity.ref)
+    asked, columns = _classes(args, engine.identity.ref, engine.classes)
+    genome = Genome(args.genome, contig_map=args.contig_map)
+    rna, shared = "U" in engine.alphabet.letters, engine.has_track and args.stride < engine.length
+
+    def values(pieces):
+        for region, strand in pieces:
+            for positions, probs in region_scores(engine, genome, region, args.stride, strand, rna):
+                yield region.chrom, strand, positions, probs[:, columns], shared
+
+    return Source(engine.identity.ref, engine.identity.digest, asked, genome, values, genome.close)
 
 
-def _score(engine, genome, regions, strands, classes, columns, args, tracks, peaks, total: int) -> None:
-    """Score every region on every strand into the tracks and the peak callers."""
-    from seqzoo.serving.annotate import region_scores
-    from tqdm import tqdm
+def _server(args) -> Source:
+    from seqzoo.serving.annotate import check_model
+    from seqzoo.serving.client import AnnotationClient, SeqZooClient, read_token
+    from seqzoo.zoo.alphabets import alphabet_from_dict
+    from seqzoo.zoo.io.genome import ContigNames
 
-    rna = "U" in engine.alphabet.letters
-    with tqdm(total=total, unit="pos", unit_scale=True, disable=args.no_progress, file=sys.stderr,
-              desc="annotate") as bar:
-        for region in regions:
-            for strand in strands:
-                for positions, probs in region_scores(engine, genome, region, args.stride, strand, rna):
-                    for name, column in zip(classes, columns):
-                        tracks.add(name, strand, region.chrom, positions, probs[:, column])
-                        peaks[name, strand].feed(region.chrom, strand, positions, probs[:, column])
-                    bar.update(len(positions))
+    client = SeqZooClient(args.server, token=read_token(args.token_file), tls_ca=args.tls_ca)
+    try:
+        info = client.get_model(args.model)
+        check_model(alphabet_from_dict(info["card"]["input"]["alphabet"]), info["length"], info["ref"])
+        asked, _ = _classes(args, info["ref"], info["classes"])
+        annotation = AnnotationClient(client)
+        lengths, fasta = annotation.contigs()
+        names = ContigNames(lengths, args.contig_map, f"{args.server}'s genome {fasta}")
+    except BaseException:
+        client.close()
+        raise
+
+    def values(pieces):
+        yield from annotation.annotate(info["ref"], list(pieces), args.stride, asked, args.timeout)
+
+    return Source(info["ref"], info["digest"], asked, names, values, client.close)
+
+
+def _dask(args) -> Source:
+    from seqzoo.serving.annotate import check_model
+    from seqzoo.serving.dask.annotate import AnnotateJob, annotate_pieces
+    from seqzoo.serving.dask.cli import cluster_of
+    from seqzoo.zoo.alphabets import alphabet_from_dict
+    from seqzoo.zoo.io.genome import Genome
+    from seqzoo.zoo.registry import open_zoo
+
+    model = open_zoo(args.zoo).verify(args.model)  # every file's digest checked once, before any worker loads it
+    card = model.card
+    check_model(alphabet_from_dict(card["input"]["alphabet"]), card["input"].get("length"), model.ref)
+    asked, columns = _classes(args, model.ref, list(card["classes"]))
+    genome = Genome(args.genome, contig_map=args.contig_map)
+    (client, cluster), resources = cluster_of(args)
+    job = AnnotateJob(model, str(args.genome), args.contig_map, None, args.stride, columns,
+                      "cpu" if args.device == "auto" else args.device)
+
+    def values(pieces):
+        yield from annotate_pieces(client, job, pieces, args.dask_window, resources)
+
+    def close():
+        client.close()
+        if cluster is not None:
+            cluster.close()
+        genome.close()
+
+    return Source(model.ref, model.digest, asked, genome, values, close)
 
 
 def run(args) -> int:
-    from seqzoo.serving.annotate import STRANDS, PeakCaller, Tracks, regions_of, write_narrowpeak
+    from seqzoo.serving.annotate import STRANDS, PeakCaller, Tracks, pieces, regions_of, write_narrowpeak
     from seqzoo.zoo.io.atomic import temporary_name
-    from seqzoo.zoo.io.genome import Genome
+    from tqdm import tqdm
 
     _check(args)
-    engine, classes, columns = _load_engine(args)
-    genome = Genome(args.genome, contig_map=args.contig_map)
-    regions, notes = regions_of(genome, args.regions)
-    for note in notes:
-        print(f"seqzoo annotate: {note}", file=sys.stderr)
-    strands = STRANDS[args.strand]
-    total = sum(len(range(r.start, r.end, args.stride)) for r in regions) * len(strands)
-    out = Path(args.out)
-    staging, peak_tmp = temporary_name(out), temporary_name(args.peaks) if args.peaks else None
-    staging.mkdir(parents=True)
-    peaks = {(name, strand): PeakCaller(name, args.threshold, args.stride, genome.lengths)
-             for name in classes for strand in strands}
-    start = time.perf_counter()
+    source = (_server if args.server else _dask if args.dask else _local)(args)
     try:
-        tracks = Tracks(staging, genome, classes, strands, args.stride, args.bedgraph)
+        names = source.names
+        regions, notes = regions_of(names, args.regions)
+        for note in notes:
+            print(f"seqzoo annotate: {note}", file=sys.stderr)
+        strands = STRANDS[args.strand]
+        total = sum(len(range(r.start, r.end, args.stride)) for r in regions) * len(strands)
+        out = Path(args.out)
+        staging, peak_tmp = temporary_name(out), temporary_name(args.peaks) if args.peaks else None
+        staging.mkdir(parents=True)
+        peaks = {(name, strand): PeakCaller(name, args.threshold, args.stride, names.lengths)
+                 for name in source.classes for strand in strands}
+        shared = False
+        start = time.perf_counter()
         try:
-            _score(engine, genome, regions, strands, classes, columns, args, tracks, peaks, total)
-        finally:
-            tracks.close()
-        if peak_tmp is not None:
-            rows = [row for caller in peaks.values() for row in caller.finish()]
-            write_narrowpeak(peak_tmp, rows, {c: i for i, c in enumerate(genome.lengths)})
-        if out.exists():
-            out.rmdir()
-        os.replace(staging, out)
-        if peak_tmp is not None:
-            os.replace(peak_tmp, args.peaks)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        if peak_tmp is not None:
-            peak_tmp.unlink(missing_ok=True)
-        raise
+            tracks = Tracks(staging, names.lengths, source.classes, strands, args.stride, args.bedgraph)
+            try:
+                with tqdm(total=total, unit="pos", unit_scale=True, disable=args.no_progress, file=sys.stderr,
+                          desc="annotate") as bar:
+                    for chrom, strand, positions, values, shared in source.values(pieces(regions, strands,
+                                                                                          args.stride)):
+                        for k, name in enumerate(source.classes):
+                            tracks.add(name, strand, chrom, positions, values[:, k])
+                            peaks[name, strand].feed(chrom, strand, positions, values[:, k])
+                        bar.update(len(positions))
+            finally:
+                tracks.close()
+            if peak_tmp is not None:
+                rows = [row for caller in peaks.values() for row in caller.finish()]
+                write_narrowpeak(peak_tmp, rows, {c: i for i, c in enumerate(names.lengths)})
+            if out.exists():
+                out.rmdir()
+            os.replace(staging, out)
+            if peak_tmp is not None:
+                os.replace(peak_tmp, args.peaks)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            if peak_tmp is not None:
+                peak_tmp.unlink(missing_ok=True)
+            raise
+    finally:
+        source.close()
     seconds = time.perf_counter() - start
-    summary = {"model": engine.identity.ref, "digest": engine.identity.digest, "regions": len(regions),
-               "shared_pass": engine.has_track and args.stride < engine.length,
-               "positions": total, "seconds": round(seconds, 3), "positions_per_second": round(total / seconds, 1),
-               "out": str(out), "files": sorted(p.name for p in out.iterdir()),
+    mode = "server" if args.server else "dask" if args.dask else "local"
+    summary = {"model": source.ref, "digest": source.digest, "mode": mode, "regions": len(regions),
+               "shared_pass": bool(shared), "positions": total, "seconds": round(seconds, 3),
+               "positions_per_second": round(total / seconds, 1), "out": str(out),
+               "files": sorted(p.name for p in out.iterdir()),
                "peaks": sum(len(c.rows) for c in peaks.values()) if args.peaks else None}
-    print(f"annotated {total:,} positions of {len(regions)} regions with {engine.identity.ref} in {seconds:.1f} s "
+    print(f"annotated {total:,} positions of {len(regions)} regions with {source.ref} ({mode}) in {seconds:.1f} s "
           f"({total / seconds:,.0f} positions/s) -> {out}" + (f"; {summary['peaks']} peaks -> {args.peaks}"
                                                                if args.peaks else ""), file=sys.stderr)
     if args.json:

@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="server processes sharing the port (SO_REUSEPORT); each holds its own models. "
                              "One process answers ~4,000 one-sequence RPCs/s on 2 cores; clients reach several workers "
                              "through several connections")
-    parser.add_argument("--genome", help="reference FASTA: the Variants service also takes coordinates")
+    parser.add_argument("--genome", help="reference FASTA: variants by coordinates, annotation tracks by region")
     parser.add_argument("--contig-map", help="with --genome: two-column file, VCF contig name -> FASTA name")
 
 
@@ -146,8 +146,8 @@ def serve_here(args, ready, worker: int | None = None) -> None:
         server_settings.extra_options.append(("grpc.so_reuseport", 1))
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     store = ModelStore(args.zoo, models=models, registry=args.registry, settings=store_settings)
-    if args.genome:  # issue 5: variant windows built server-side from coordinates
-        from seqzoo.serving.variant_service import set_genome
+    if args.genome:  # variant windows from coordinates, annotation tracks from regions
+        from seqzoo.serving.reference import set_genome
         set_genome(args.genome, contig_map=args.contig_map)
     run_loop(serve(store, server_settings, metrics_port=None if worker is not None else args.metrics_port,
                    poll_seconds=args.poll_seconds or None, ready=ready), args.loop)

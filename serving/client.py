@@ -9,14 +9,18 @@ with the server's message, so callers handle local and remote failures the same 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
 import numpy as np
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from seqzoo.v1 import annotation_pb2 as apb
+from seqzoo.v1 import annotation_pb2_grpc as apb_grpc
 from seqzoo.v1 import seqzoo_pb2 as pb
 from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc
 from seqzoo.v1 import variants_pb2 as vpb
@@ -66,6 +70,13 @@ def error_from(code: grpc.StatusCode, message: str, place: str = "") -> SeqzooEr
         error.code = code
         return error
     return ServerError(code, message)
+
+
+log = logging.getLogger(__name__)
+# a stream cut by a server's drain is reopened at most this many times in a row, each time once
+# the server is back, waiting at most RECONNECT_SECONDS for it
+RECONNECTS = 10
+RECONNECT_SECONDS = 120.0
 
 
 def went_away(exc: BaseException) -> bool:
@@ -376,3 +387,57 @@ class VariantsClient:
             return scores_of(future.result())
         except grpc.RpcError as exc:
             raise self._error(exc) from None
+
+
+class AnnotationClient:
+    """Client of ``seqzoo.v1.Annotation`` over a :class:`SeqZooClient`'s channel: the contigs of
+    the server's genome, and track values of its regions.
+
+    Parameters
+    ----------
+    client : SeqZooClient
+        Its channel, token metadata and retry policy are reused.
+    """
+
+    def __init__(self, client):
+        self.client = client
+        self.stub = apb_grpc.AnnotationStub(client.channel)
+
+    def contigs(self) -> tuple[dict[str, int], str]:
+        """(contig name -> length in FASTA order, the genome's file name) of the server's genome."""
+        answer = self.client._call(self.stub.Contigs, apb.ContigsRequest(), None)
+        return dict(zip(answer.names, answer.lengths)), answer.genome
+
+    def annotate(self, model: str, pieces: list[tuple], stride: int, classes: list[str],
+                 timeout: float | None = None) -> Iterator[tuple[str, str, np.ndarray, np.ndarray, bool]]:
+        """(contig, strand, positions [k], values float32 [k, K], shared_pass) chunk by chunk, in
+        order, for ``pieces`` of (Region, strand).
+
+        A stream the server cut (a drain, a restart) is reopened once the server is back, from
+        the first position not yet received, at most RECONNECTS times in a row; nothing is lost
+        or repeated.
+        """
+        todo = list(pieces)
+        reconnects = 0
+        while todo:
+            request = apb.AnnotateRequest(model=model, stride=stride, classes=classes, regions=[
+                apb.GenomeRegion(contig=r.chrom, start=r.start, end=r.end, strand=strand) for r, strand in todo])
+            try:
+                for answer in self.stub.Annotate(request, **self.client.call_options(timeout)):
+                    region, strand = todo[answer.region]
+                    positions = answer.start + answer.stride * np.arange(answer.count, dtype=np.int64)
+                    values = np.frombuffer(answer.values, dtype="<f4").reshape(answer.count, len(answer.classes))
+                    yield answer.contig, answer.strand, positions, values, answer.shared_pass
+                    following = int(positions[-1]) + stride
+                    todo[answer.region] = (replace(region, start=following), strand)
+                    reconnects = 0
+                return
+            except grpc.RpcError as exc:
+                error = rpc_error(exc)
+                if not went_away(error) or reconnects >= RECONNECTS:
+                    raise error from None
+            reconnects += 1
+            todo = [(r, strand) for r, strand in todo if r.start < r.end]
+            log.warning("%s: the annotation stream was cut (%s); reopening it for the %d regions not yet done",
+                        self.client.target, error, len(todo))
+            self.client.wait_ready(RECONNECT_SECONDS)

@@ -27,10 +27,6 @@ from seqzoo.zoo.errors import InputError, SeqzooError
 from seqzoo.zoo.registry import ModelVersion
 
 ATTRIBUTION_METHODS = ("ig", "saliency", "ism", "hypothetical")
-# a scoring stream cut by a server's drain is reopened at most this many times in a row, each
-# time once the server is back, waiting at most RECONNECT_SECONDS for it
-RECONNECTS = 10
-RECONNECT_SECONDS = 120.0
 log = logging.getLogger(__name__)
 
 
@@ -165,7 +161,7 @@ class RemoteScorer(_Identified):
         row without an answer, and the batches it had not answered are sent again first: scoring
         is idempotent, so a restart costs time, not rows; a server gone for good fails the run.
         """
-        from seqzoo.serving.client import error_from, status_code, went_away
+        from seqzoo.serving.client import RECONNECT_SECONDS, RECONNECTS, error_from, status_code, went_away
 
         source = enumerate(batches)
         lock = threading.Lock()

@@ -13,7 +13,7 @@ off, health needs the token too). SIGTERM starts a drain (``Admission``): health
 new RPCs are answered UNAVAILABLE (clients retry them: scoring is idempotent), in-flight ones
 finish within the grace period, and only then does the server stop.
 
-Extra services (issue 5's ``Variants``) plug in through ``SERVICE_HOOKS``: each hook
+Extra services (``Variants``, ``Annotation``) plug in through ``SERVICE_HOOKS``: each hook
 (a callable) is called as ``hook(server, store)`` with the grpc.aio server and the ModelStore, registers its servicer,
 and returns the full names of the services it added (for reflection). Adding a service is one
 line in that list, or ``build_server(..., hooks=[...])``.
@@ -37,6 +37,7 @@ import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from seqzoo.serving.admission import Admission, TokenAuth
+from seqzoo.serving.annotation_service import register as register_annotation
 from seqzoo.serving.engine import IG_STEPS, ig_rows
 from seqzoo.serving.memory import MemoryKeeper
 from seqzoo.serving.status import abort, status_of
@@ -61,7 +62,7 @@ LANE_IG_VALUES = 2**20
 INLINE_SEQUENCES = 256
 INLINE_CODE_BYTES = 2**20
 # Extra services: hook(server, store) -> [service full names]. One line per service.
-SERVICE_HOOKS: list[Callable[[grpc.aio.Server, ModelStore], list[str]]] = [register_variants]
+SERVICE_HOOKS: list[Callable[[grpc.aio.Server, ModelStore], list[str]]] = [register_variants, register_annotation]
 
 
 

@@ -8,7 +8,7 @@ variant traffic and plain scoring share batches), and the scores come from
 ``serving/effects.py``: one formula set for local, client and server.
 
 The service is added to the server by ``register`` (listed in ``server.SERVICE_HOOKS``); the
-genome is opened once by ``set_genome`` (``seqzoo serve --genome FASTA``).
+genome is the server's (``serving/reference.py``, ``seqzoo serve --genome FASTA``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import grpc
 import numpy as np
 from seqzoo.serving.effects import check_rc_rule, encode_pairs, is_rna, parse_scores, scores_from_probs
+from seqzoo.serving.reference import server_genome
 from seqzoo.serving.windows import STRANDS, build_windows
 from seqzoo.v1 import variants_pb2 as vpb
 from seqzoo.v1 import variants_pb2_grpc as vpb_grpc
@@ -32,20 +33,9 @@ log = logging.getLogger(__name__)
 SERVICE = vpb.DESCRIPTOR.services_by_name["Variants"].full_name
 MAX_VARIANTS = 32768  # per request (each is 2 or 4 windows)
 
-_genome: Genome | None = None
-
-
-def set_genome(path, contig_map=None, cache=None) -> Genome:
-    """Open the reference genome the Variants service builds windows from (``--genome``)."""
-    global _genome
-    _genome = Genome(path, contig_map=contig_map, cache=cache)
-    log.info("variant windows from %s (%d contigs)", path, len(_genome.lengths))
-    return _genome
-
-
 def register(server: grpc.aio.Server, store) -> list[str]:
     """Server hook: add the Variants servicer; returns its service name (for reflection)."""
-    vpb_grpc.add_VariantsServicer_to_server(VariantsServicer(store, _genome), server)
+    vpb_grpc.add_VariantsServicer_to_server(VariantsServicer(store, server_genome()), server)
     return [SERVICE]
 
 

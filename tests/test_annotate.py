@@ -6,6 +6,7 @@ above the threshold; bad input leaves nothing behind."""
 from __future__ import annotations
 
 import gzip
+import json
 
 import numpy as np
 import pyBigWig
@@ -171,3 +172,147 @@ def test_the_shared_pass_equals_independent_windows(published_model, genome, tmp
             points = range(0, size, 200)
             np.testing.assert_allclose([a.values(chrom, p, p + 1)[0] for p in points],
                                        [b.values(chrom, p, p + 1)[0] for p in points], atol=1e-5)
+
+
+def read_tracks(out) -> dict:
+    """Every bigWig's intervals and every bedGraph's text in a track folder."""
+    got = {}
+    for path in sorted(out.iterdir()):
+        if path.suffix == ".bw":
+            bw = pyBigWig.open(str(path))
+            got[path.name] = {chrom: bw.intervals(chrom) for chrom in bw.chroms()}
+            bw.close()
+        else:
+            with gzip.open(path, "rt") as f:
+                got[path.name] = f.read()
+    return got
+
+
+def test_server_and_dask_write_the_local_files(published_model, genome, tmp_path, capsys):
+    """The three modes give byte-equal peaks and equal tracks: --server reads the server's genome
+    (a BED contig alias resolved against the server's contig list, a clipped interval), --dask
+    scores pieces on a worker process."""
+    from seqzoo.serving import reference
+    from test_server import ServerThread
+
+    path, _ = genome
+    bed = tmp_path / "r.bed"
+    bed.write_text("A\t10\t2400\nchrB\t0\t1400\n")
+    (tmp_path / "map.txt").write_text("A chrA\n")
+    common = ["--model", "pum2", "--regions", str(bed), "--contig-map", str(tmp_path / "map.txt"), "--strand", "both",
+              "--stride", "3", "--bedgraph", "--threshold", "0.3", "--no-progress", "--json"]
+    assert run(published_model, path, tmp_path / "local", *common[2:], "--peaks", str(tmp_path / "local.np")) == 0
+    local = json.loads(capsys.readouterr().out.splitlines()[-1])
+    reference.set_genome(path)
+    try:
+        server = ServerThread(published_model.zoo_root)
+    finally:
+        reference._genome = None  # the servicer holds its own reference
+    try:
+        assert main(["annotate", "--server", server.target, *common, "-o", str(tmp_path / "server"),
+                     "--peaks", str(tmp_path / "server.np")]) == 0
+        captured = capsys.readouterr()
+        remote = json.loads(captured.out.splitlines()[-1])
+        assert "runs past the contig's end (1300); clipped" in captured.err
+        # bad input answered by the server: one line, nothing written
+        assert main(["annotate", "--server", server.target, "--model", "pum2", "--class", "nope",
+                     "-o", str(tmp_path / "bad"), "--no-progress"]) == 2
+        assert "--class nope: not a class of pum2:1" in capsys.readouterr().err
+        assert main(["annotate", "--server", server.target, "--model", "pum2", "--genome", str(path),
+                     "-o", str(tmp_path / "bad"), "--no-progress"]) == 2
+        assert "with --server the server's genome is annotated" in capsys.readouterr().err
+        assert not (tmp_path / "bad").exists()
+    finally:
+        server.drain()
+    assert main(["annotate", "--dask", "local:1", "--dask-memory", "1GiB", "--zoo", str(published_model.zoo_root),
+                 "--genome", str(path), *common, "-o", str(tmp_path / "dask"),
+                 "--peaks", str(tmp_path / "dask.np")]) == 0
+    spread = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert [local["mode"], remote["mode"], spread["mode"]] == ["local", "server", "dask"]
+    assert local["positions"] == remote["positions"] == spread["positions"] == 2 * (797 + 434)
+    assert local["shared_pass"] and remote["shared_pass"] and spread["shared_pass"]
+    want = read_tracks(tmp_path / "local")
+    assert len(want) == 4 and want["positive.plus.bw"]["chrA"][0][0] == 10
+    for mode in ("server", "dask"):
+        got = read_tracks(tmp_path / mode)
+        assert got.keys() == want.keys()
+        for name in want:
+            if name.endswith(".bw"):
+                for chrom in want[name]:
+                    np.testing.assert_allclose(np.array(got[name][chrom]), np.array(want[name][chrom]), atol=1e-6)
+            else:
+                assert got[name] == want[name], (mode, name)
+        assert (tmp_path / f"{mode}.np").read_bytes() == (tmp_path / "local.np").read_bytes()
+    assert (tmp_path / "local.np").read_text()
+
+
+def test_a_server_without_a_genome_says_so(published_model, tmp_path, capsys):
+    from test_server import ServerThread
+
+    server = ServerThread(published_model.zoo_root)
+    try:
+        assert main(["annotate", "--server", server.target, "--model", "pum2", "-o", str(tmp_path / "t"),
+                     "--no-progress"]) == 2
+    finally:
+        server.drain()
+    assert "this server was started without --genome" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()
+
+
+def test_pieces_cover_each_position_once_on_the_stride_grid():
+    from seqzoo.serving.annotate import Region, pieces
+
+    regions = [Region("a", 5, 1000), Region("b", 0, 7)]
+    cut = list(pieces(regions, ("+", "-"), 3, size=40))
+    for strand in ("+", "-"):
+        for region in regions:
+            got = [p for piece, s in cut if s == strand and piece.chrom == region.chrom
+                   for p in range(piece.start, piece.end, 3)]
+            assert got == list(range(region.start, region.end, 3))
+    assert max(len(range(p.start, p.end, 3)) for p, _ in cut) == 40
+    # output order: each region on + then -, pieces in position order
+    assert [(p.chrom, s) for p, s in cut][:2] == [("a", "+"), ("a", "+")] and cut[-1][0].chrom == "b"
+
+
+def test_the_server_stream_resumes_after_a_restart(published_model, tmp_path, caplog):
+    """SIGTERM cuts an Annotate stream (0.5 s grace) and a new server takes the port: the client
+    reopens the stream from the first position it has not received; every position arrives
+    once, with the values of --local."""
+    import signal
+
+    from seqzoo.serving.annotate import Region, pieces
+    from seqzoo.serving.client import AnnotationClient, SeqZooClient
+    from test_one_core import ServerProcess
+
+    rng = np.random.default_rng(4)
+    size = 1_200_000  # enough work that the stream is still going when the grace ends
+    path = tmp_path / "big.fa"
+    contig = "".join(rng.choice(list("ACGT"), size))
+    path.write_text(">chrL\n" + contig + "\n")
+    extra = ("--genome", str(path), "--grace-seconds", "0.5", "--threads", "1")
+    server = ServerProcess(published_model.zoo_root, "pum2", extra=extra)
+    regions = [Region("chrL", start, start + 10_000) for start in range(0, size, 10_000)]
+    values = {strand: np.zeros((size, 2), dtype=np.float32) for strand in "+-"}
+    seen = {strand: np.zeros(size, dtype=np.int64) for strand in "+-"}
+    restarted = False
+    try:
+        with SeqZooClient(server.target) as client:
+            stream = AnnotationClient(client).annotate("pum2:1", list(pieces(regions, ("+", "-"), 1)), 1,
+                                                       ["negative", "positive"])
+            for _, strand, positions, chunk, _ in stream:
+                values[strand][positions] = chunk
+                seen[strand][positions] += 1
+                if not restarted:
+                    restarted = True
+                    server.proc.send_signal(signal.SIGTERM)
+                    assert server.proc.wait(30) == 0
+                    server = ServerProcess(published_model.zoo_root, "pum2", extra=extra, port=server.port)
+    finally:
+        server.stop()
+    assert "the annotation stream was cut" in caplog.text  # the drain did cut it mid-stream
+    assert all((seen[strand] == 1).all() for strand in "+-")
+    engine = Engine.load(published_model, device="cpu")
+    for strand in "+-":
+        picked = rng.choice(size, 30)
+        want = engine.predict(engine.encode([window(contig, int(p), 200, strand) for p in picked], convert_tu=True))
+        np.testing.assert_allclose(values[strand][picked], want, atol=1e-5)

@@ -39,18 +39,18 @@ class _Errors(logging.Handler):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from seqzoo.serving import variant_service
+    from seqzoo.serving import reference
 
     root = tmp_path_factory.mktemp("zoo")
     make_version_dir(root, "toy", 1, seed=0)
     genome = root.parent / "genome.fa"
     bases = np.random.default_rng(1).choice(list("ACGT"), 300)
     genome.write_text(">chr1\n" + "".join(bases[:200]) + "\n>chr2 short\n" + "".join(bases[200:]) + "NNNN\n")
-    variant_service.set_genome(genome, cache=root.parent / "cache")
+    reference.set_genome(genome, cache=root.parent / "cache")
     errors = _Errors()
     logging.getLogger().addHandler(errors)
     s = ServerThread(root, max_sequences=500, max_message_bytes=1 << 16)
-    variant_service._genome = None  # the servicer holds its own reference
+    reference._genome = None  # the servicer holds its own reference
     s.errors = errors
     yield s
     s.drain()

@@ -114,13 +114,13 @@ class VariantServer:
     """A real seqzoo server (SeqZoo + Variants) on a loopback port, in its own event loop thread."""
 
     def __init__(self, zoo: Path, genome: Path | None, cache: Path):
-        from seqzoo.serving import variant_service
+        from seqzoo.serving import reference, variant_service
         from seqzoo.serving.batcher import BatcherSettings
         from seqzoo.serving.server import SeqZooServer, ServerSettings
         from seqzoo.serving.store import ModelStore, StoreSettings
 
         if genome is not None:
-            variant_service.set_genome(genome, cache=cache)
+            reference.set_genome(genome, cache=cache)
         self.store = ModelStore(zoo, settings=StoreSettings(device="cpu", threads=1,
                                                             batcher=BatcherSettings(max_batch=512, max_delay=0.002)))
         self.server = SeqZooServer(self.store, ServerSettings(address="127.0.0.1:0", grace_seconds=2),
@@ -137,7 +137,7 @@ class VariantServer:
         self.thread = threading.Thread(target=serve, daemon=True)
         self.thread.start()
         assert ready.wait(120), "server did not start"
-        variant_service._genome = None  # the servicer holds its own reference
+        reference._genome = None  # the servicer holds its own reference
         self.target = f"127.0.0.1:{self.server.port}"
 
     def stop(self):

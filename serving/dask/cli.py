@@ -19,9 +19,10 @@ def add_dask_arguments(parser, where, command: str = "score") -> None:
     ``score`` also gets ``--partition-rows`` and the BED input options (``--genome``,
     ``--stride``); ``variants`` partitions by its own ``--chunk-size`` and has ``--genome``.
     """
+    outputs = {"score": "; -o names a folder of parquet parts",
+               "variants": "; -o names a folder of parquet parts (or a .vcf/.vcf.gz, merged)", "annotate": ""}
     where.add_argument("--dask", metavar="SCHEDULER", help="score on a Dask cluster: a scheduler address, "
-                       "or local[:N] for N local worker processes; -o names a folder of parquet parts"
-                       + (" (or a .vcf/.vcf.gz, merged)" if command == "variants" else ""))
+                       "or local[:N] for N local worker processes" + outputs[command])
     group = parser.add_argument_group("Dask (--dask)")
     if command == "score":
         group.add_argument("--partition-rows", type=int, default=DEFAULT_PARTITION_ROWS,
@@ -34,7 +35,8 @@ def add_dask_arguments(parser, where, command: str = "score") -> None:
     group.add_argument("--dask-memory", default="auto", help="memory limit per local worker (default auto)")
 
 
-def _cluster(args):
+def cluster_of(args):
+    """((client, local cluster or None), resources) for a command's ``--dask`` options."""
     resources = parse_resources(args.dask_resources)
     return connect(args.dask, worker_resources=resources or None, memory_limit=args.dask_memory), resources
 
@@ -46,7 +48,7 @@ def run_score(args) -> int:
 
     zoo = open_zoo(args.zoo)
     model = zoo.verify(args.model)  # every file's digest checked once, before any worker loads it
-    (client, cluster), resources = _cluster(args)
+    (client, cluster), resources = cluster_of(args)
     try:
         summary = score_partitions(client, args.input, model, args.output, args.partition_rows, args.dask_window,
                                    resources, device=args.device,
@@ -73,7 +75,7 @@ def run_variants(args) -> int:
     if args.chunk_size < 1:
         raise InputError(f"--chunk-size must be positive, got {args.chunk_size}")
     model = open_zoo(args.zoo).verify(args.model)
-    (client, cluster), resources = _cluster(args)
+    (client, cluster), resources = cluster_of(args)
     try:
         summary = score_variants(client, args.vcf, args.genome, model, args.output, parse_scores(args.scores),
                                  args.strand, args.rc_average, args.contig_map, args.genome_cache,

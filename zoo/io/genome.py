@@ -135,6 +135,80 @@ def _accession_tokens(name: str) -> set[str]:
     return {token for token in name.split("|") if token and token.lower() not in _DATABASE_TAGS}
 
 
+class ContigNames:
+    """Contig names resolved by the rule of this module's docstring, over a genome's contigs.
+
+    A ``Genome`` has one; a client of a server that holds the genome builds one from the
+    server's contig list, so a BED or VCF name means the same contig on both sides.
+
+    Parameters
+    ----------
+    lengths : dict
+        FASTA record name -> length, in the genome's order.
+    contig_map : str or Path, optional
+        Mapping file of other names to FASTA names.
+    source : str
+        What the names belong to, for messages (the FASTA's path, or a server's address).
+    """
+
+    def __init__(self, lengths: dict[str, int], contig_map: str | os.PathLike | None = None, source: str = "the genome"):
+        self.lengths, self.source = dict(lengths), source
+        self._map = read_contig_map(contig_map) if contig_map else {}
+        for other, fasta_name in self._map.items():
+            if fasta_name not in self.lengths:
+                raise NotFoundError(f"contig map {contig_map}: {other!r} maps to {fasta_name!r}, "
+                                    f"which is not in {source} ({self.hint()})")
+        self._exact = set(self.lengths)
+        self._tokens: dict[str, set[str]] = {}
+        self._bases: dict[str, set[str]] = {}
+        for name in self.lengths:
+            for token in _accession_tokens(name):
+                self._tokens.setdefault(token, set()).add(name)
+                self._bases.setdefault(_VERSION.sub("", token), set()).add(name)
+        self._resolved: dict[str, str | None] = {}
+
+    def hint(self) -> str:
+        names = list(self.lengths)
+        shown = ", ".join(names[:5]) + (f", ... ({len(names)} in all)" if len(names) > 5 else "")
+        return f"its contigs: {shown}"
+
+    def resolve(self, name: str) -> str | None:
+        """The FASTA record name for a contig name, or None when no stage of the rule matches.
+
+        Raises
+        ------
+        InputError
+            When one stage of the rule matches two different records (ambiguous alias).
+        """
+        if name in self._resolved:
+            return self._resolved[name]
+        found: str | None = None
+        if name in self._map:
+            found = self._map[name]
+        elif name in self._exact:
+            found = name
+        else:
+            stages = (("chr prefix", set().union(*(self._exact & {v} for v in _chr_variants(name)))),
+                      ("accession", self._tokens.get(name, set())),
+                      ("accession without version", self._bases.get(_VERSION.sub("", name), set())))
+            for stage, matches in stages:
+                if len(matches) > 1:
+                    raise InputError(f"contig {name!r} matches several records of {self.source} by "
+                                     f"{stage}: {', '.join(sorted(matches))}; give --contig-map")
+                if matches:
+                    found = next(iter(matches))
+                    break
+        self._resolved[name] = found
+        return found
+
+    def require(self, name: str) -> str:
+        """Like :meth:`resolve` but raises NotFoundError naming the contigs that exist."""
+        found = self.resolve(name)
+        if found is None:
+            raise NotFoundError(f"contig {name!r} is not in {self.source} ({self.hint()})")
+        return found
+
+
 class Genome:
     """A reference FASTA with contig-name resolution and N-padded window fetches.
 
@@ -183,60 +257,15 @@ class Genome:
         except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError) as exc:
             raise InputError(f"{self.path}: cannot read the FASTA ({exc})") from None
         self.lengths: dict[str, int] = {name: len(record) for name, record in self._fasta.records.items()}
-        self._map = read_contig_map(contig_map) if contig_map else {}
-        for vcf_name, fasta_name in self._map.items():
-            if fasta_name not in self.lengths:
-                raise NotFoundError(f"contig map {contig_map}: {vcf_name!r} maps to {fasta_name!r}, "
-                                    f"which is not in {self.path} ({self._names_hint()})")
-        self._exact = set(self.lengths)
-        self._tokens: dict[str, set[str]] = {}
-        self._bases: dict[str, set[str]] = {}
-        for name in self.lengths:
-            for token in _accession_tokens(name):
-                self._tokens.setdefault(token, set()).add(name)
-                self._bases.setdefault(_VERSION.sub("", token), set()).add(name)
-        self._resolved: dict[str, str | None] = {}
-
-    def _names_hint(self) -> str:
-        names = list(self.lengths)
-        shown = ", ".join(names[:5]) + (f", ... ({len(names)} in all)" if len(names) > 5 else "")
-        return f"its contigs: {shown}"
+        self.names = ContigNames(self.lengths, contig_map, str(self.path))
 
     def resolve(self, name: str) -> str | None:
-        """The FASTA record name for a VCF contig name, or None when no stage of the rule matches.
-
-        Raises
-        ------
-        InputError
-            When one stage of the rule matches two different records (ambiguous alias).
-        """
-        if name in self._resolved:
-            return self._resolved[name]
-        found: str | None = None
-        if name in self._map:
-            found = self._map[name]
-        elif name in self._exact:
-            found = name
-        else:
-            stages = (("chr prefix", set().union(*(self._exact & {v} for v in _chr_variants(name)))),
-                      ("accession", self._tokens.get(name, set())),
-                      ("accession without version", self._bases.get(_VERSION.sub("", name), set())))
-            for stage, matches in stages:
-                if len(matches) > 1:
-                    raise InputError(f"contig {name!r} matches several records of {self.path} by "
-                                     f"{stage}: {', '.join(sorted(matches))}; give --contig-map")
-                if matches:
-                    found = next(iter(matches))
-                    break
-        self._resolved[name] = found
-        return found
+        """The FASTA record name for a VCF or BED contig name (see :class:`ContigNames`), or None."""
+        return self.names.resolve(name)
 
     def require(self, name: str) -> str:
         """Like :meth:`resolve` but raises NotFoundError naming the contigs that exist."""
-        found = self.resolve(name)
-        if found is None:
-            raise NotFoundError(f"contig {name!r} is not in {self.path} ({self._names_hint()})")
-        return found
+        return self.names.require(name)
 
     def fetch(self, contig: str, start: int, end: int) -> str:
         """Bases ``[start, end)`` (0-based, half-open) of a FASTA record, upper case.
@@ -259,7 +288,7 @@ class Genome:
             raise InputError(f"interval {contig}:{start}-{end} ends before it starts")
         length = self.lengths.get(contig)
         if length is None:
-            raise NotFoundError(f"contig {contig!r} is not in {self.path} ({self._names_hint()})")
+            raise NotFoundError(f"contig {contig!r} is not in {self.path} ({self.names.hint()})")
         lo, hi = max(start, 0), min(end, length)
         body = self._fasta[contig][lo:hi] if hi > lo else ""
         left = max(0, min(end, 0) - start)
