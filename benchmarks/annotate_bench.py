@@ -1,5 +1,5 @@
-"""Genome annotation speed: `seqzoo annotate --local` over the whole S. aureus genome, against the
-engine's independent-window rate measured in the same run.
+"""Genome annotation speed: `seqzoo annotate` (--local, --server, --dask) over the whole S. aureus
+genome, against the engine's independent-window rate measured in the same run.
 
     .venv/bin/python benchmarks/annotate_bench.py [--zoo .bench/zoo] [--genome datasets/genome/NCTC8325.fasta.gz]
 
@@ -8,7 +8,8 @@ run that serve_bench.ensure_model trained (``.bench/run-pum2``) again as a new v
 adds the track graph. Runs, each as its own ``seqzoo annotate`` process (wall time and peak
 memory from the process): stride 1 on the plus strand, stride 1 on both strands, and stride 1
 on the plus strand of the first 200 kb with and without the shared pass (the latter on the
-newest version without track.onnx). The reference is
+newest version without track.onnx); then the whole plus strand through ``--server`` (a
+``seqzoo serve --genome`` process on loopback; its own peak memory too) and ``--dask local:2``. The reference is
 ``Engine.predict`` on 65,536 genome windows in this process (the same threads).
 Writes its section of BENCHMARKS.md.
 """
@@ -56,15 +57,39 @@ PEAK = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=Tr
         "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr)")
 
 
-def annotate(zoo: Path, mv, genome: str, out: Path, *extra: str) -> dict:
-    """One `seqzoo annotate` process: its JSON summary, wall seconds and peak RSS (MiB)."""
+def annotate(zoo: Path, mv, genome: str, out: Path, *extra: str, where: tuple = ("--local",)) -> dict:
+    """One `seqzoo annotate` process: its JSON summary, wall seconds and peak RSS (MiB; of the
+    largest process of its tree, for Dask a worker)."""
+    source = ["--zoo", str(zoo), "--genome", genome] if where[0] != "--server" else []
     start = time.perf_counter()
     result = subprocess.run([PY, "-c", PEAK, PY, "-m", "seqzoo", "annotate", "--model", f"pum2:{mv.version}",
-                             "--zoo", str(zoo), "--genome", genome, "--local", "-o", str(out), "--no-progress",
-                             "--json", *extra], capture_output=True, text=True, check=True)
+                             *source, *where, "-o", str(out), "--no-progress", "--json", *extra],
+                            capture_output=True, text=True, check=True)
     wall = time.perf_counter() - start
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     return {**summary, "wall": wall, "peak_mib": int(result.stderr.strip().splitlines()[-1]) / 1024}
+
+
+def through_server(zoo: Path, mv, genome: str, out: Path) -> dict:
+    """The whole plus strand through a `seqzoo serve --genome` process; adds the server's peak RSS."""
+    from seqzoo.serving.client import SeqZooClient
+    from serve_bench import free_port
+
+    port = free_port()
+    server = subprocess.Popen([PY, "-m", "seqzoo", "serve", "--zoo", str(zoo), "--models", f"pum2:{mv.version}",
+                               "--genome", genome, "--host", "127.0.0.1", "--port", str(port), "--poll-seconds", "0"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        with SeqZooClient(f"127.0.0.1:{port}") as client:
+            client.wait_serving(timeout=120, alive=lambda: server.poll() is None)
+        run = annotate(zoo, mv, genome, out, where=("--server", f"127.0.0.1:{port}"))
+        status = Path(f"/proc/{server.pid}/status").read_text()
+        run["server_peak_mib"] = int(next(line.split()[1] for line in status.splitlines()
+                                          if line.startswith("VmHWM"))) / 1024
+        return run
+    finally:
+        server.terminate()
+        server.wait(60)
 
 
 def engine_rate(mv, genome: Genome, seconds: float = 8.0) -> float:
@@ -101,22 +126,28 @@ def main() -> int:
     runs["shared-200kb"] = annotate(zoo, mv, args.genome, work / "shared200", "--regions", str(bed))
     if plain is not None:
         runs["independent-200kb"] = annotate(zoo, plain, args.genome, work / "alone200", "--regions", str(bed))
+    runs["server"] = through_server(zoo, mv, args.genome, work / "server")
+    runs["dask"] = annotate(zoo, mv, args.genome, work / "dask", where=("--dask", "local:2"))
     load.append(os.getloadavg()[0])
     rows = []
     names = {"plus": "whole genome, stride 1, plus strand (shared pass)",
              "both": "whole genome, stride 1, both strands (shared pass)",
              "shared-200kb": "first 200 kb, stride 1, plus strand (shared pass)",
              "independent-200kb": f"first 200 kb, stride 1, plus strand, pum2:{plain.version if plain else '-'} "
-                                  "without track.onnx (independent windows)"}
+                                  "without track.onnx (independent windows)",
+             "server": "whole genome, stride 1, plus strand, `--server` (the server holds the genome)",
+             "dask": "whole genome, stride 1, plus strand, `--dask local:2` (2 worker processes, 1 thread each)"}
     for key, r in runs.items():
         rate = r["positions"] / r["seconds"]
+        peak = f"{r['peak_mib']:.0f}" + (f" (server {r['server_peak_mib']:.0f})" if "server_peak_mib" in r else "")
         rows.append(f"| {names[key]} | {r['positions']:,} | {r['wall']:.1f} | {r['seconds']:.1f} | {rate:,.0f} | "
-                    f"{rate / reference:.2f}x | {r['peak_mib']:.0f} |")
+                    f"{rate / reference:.2f}x | {peak} |")
     body = f"""`pum2:{mv.version}` of `.bench/zoo` (L = 200, ONNX Runtime CPU, all cores) over `datasets/genome/NCTC8325.fasta.gz`
 ({size:,} bp, {len(genome.lengths)} contig). Reference: the engine's independent-window rate in this process,
-`Engine.predict` on 65,536 genome windows: **{reference:,.0f} windows/s**. Each run is its own `seqzoo annotate
---local` process (bigWig written; wall includes start-up and model load; "scoring" is the annotate loop).
-1-minute load average {load[0]:.1f} before, {load[1]:.1f} after. `--server` and `--dask` annotation are not built yet.
+`Engine.predict` on 65,536 genome windows: **{reference:,.0f} windows/s**. Each run is its own
+`seqzoo annotate` process (bigWig written; wall includes start-up and model load; "scoring" is the annotate loop; peak memory
+is the largest process of the run's tree, for Dask a worker, with the server's own in brackets).
+1-minute load average {load[0]:.1f} before, {load[1]:.1f} after.
 
 | run | positions | wall s | scoring s | positions/s | / engine windows/s | peak MiB |
 |---|---|---|---|---|---|---|
