@@ -119,8 +119,6 @@ def _check_args(args) -> None:
         raise InputError(f"--max-n-fraction must be in [0, 1], got {args.max_n_fraction}")
     if (args.strand == "auto") != bool(args.genes):
         raise InputError("--strand auto and --genes FILE go together")
-    if args.strand == "auto" and args.dask:
-        raise InputError("--strand auto runs --local or --server (Dask workers do not read --genes yet)")
 
 
 def run(args) -> int:

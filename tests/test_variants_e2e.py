@@ -395,3 +395,12 @@ def test_strand_auto_scores_each_variant_on_its_genes_strand(published_model, ge
                 other = tables["plus" if strand == "+" else "minus"][name]
                 assert row["positive_diff"] == pytest.approx(other["positive_diff"], abs=1e-7)
     assert main(base + ["-o", str(tmp_path / "x.tsv"), "--strand", "auto"]) == 2  # --genes missing
+    # Dask workers read the annotation too: the same rows as --local
+    spread = [a for a in base if a not in ("--local", "--threads", "1")]
+    assert main(spread + ["--dask", "local:1", "--dask-memory", "1GiB", "-o", str(tmp_path / "dask"),
+                          "--strand", "auto", "--genes", str(gtf), "--chunk-size", "2"]) == 0
+    rows = {r["key"]: r for r in pq.read_table(tmp_path / "dask").to_pylist()}
+    assert list(rows) == list(tables["gtf"])
+    for key, row in rows.items():
+        assert row["skip"] == tables["gtf"][key]["skip"]
+        assert row["positive_diff"] == pytest.approx(tables["gtf"][key]["positive_diff"], abs=1e-7, nan_ok=True)

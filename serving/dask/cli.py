@@ -80,7 +80,7 @@ def run_variants(args) -> int:
         summary = score_variants(client, args.vcf, args.genome, model, args.output, parse_scores(args.scores),
                                  args.strand, args.rc_average, args.contig_map, args.genome_cache,
                                  args.max_n_fraction, args.chunk_size, args.dask_window, resources,
-                                 device=args.device)
+                                 device=args.device, genes=args.genes)
     finally:
         client.close()
         if cluster is not None:

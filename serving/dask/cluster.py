@@ -111,6 +111,7 @@ def run_tasks(client, function: Callable, items: Iterable, window: int,
 # ---------------------------------------------------------------------------- per-worker state
 _ENGINES: dict = {}
 _GENOMES: dict = {}
+_GENES: dict = {}
 
 
 def worker_engine(model, device: str = "cpu"):
@@ -131,6 +132,17 @@ def worker_genome(path: str, contig_map: str | None = None, cache: str | None = 
     if key not in _GENOMES:
         _GENOMES[key] = Genome(path, contig_map=contig_map, cache=cache)
     return _GENOMES[key]
+
+
+def worker_genes(path: str, genome):
+    """The gene annotation of ``--strand auto`` in this process, read once, its contig names
+    resolved against ``genome`` (checked by the client before any task ran)."""
+    from seqzoo.zoo.io.genes import GeneStrands
+
+    key = (path, str(genome.path))
+    if key not in _GENES:
+        _GENES[key] = GeneStrands(path, genome)
+    return _GENES[key]
 
 
 def peak_rss_mib(pid: int | str = "self") -> float:

@@ -14,7 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from seqzoo.serving.dask.cluster import peak_rss_mib, run_tasks, worker_engine, worker_genome, worker_name
+from seqzoo.serving.dask.cluster import (
+    peak_rss_mib,
+    run_tasks,
+    worker_engine,
+    worker_genes,
+    worker_genome,
+    worker_name,
+)
 from seqzoo.serving.dask.score import PART, OutputFolder, summarise
 from seqzoo.zoo.errors import InputError
 
@@ -35,6 +42,7 @@ class VariantJob:
     rc_rule: str | None
     max_n_fraction: float
     device: str = "cpu"
+    genes: str | None = None  # --strand auto: each variant's strand from this annotation
 
     def __call__(self, records, index: int) -> dict:
         return variants_partition(records, index, self)
@@ -50,8 +58,8 @@ def variants_partition(records: list, index: int, job: VariantJob) -> dict:
     started, cpu = time.perf_counter(), time.process_time()
     scorer = LocalScorer(worker_engine(job.model, job.device))
     genome = worker_genome(job.genome, job.contig_map, job.genome_cache)
-    rows, values, scored = score_chunk(scorer, records, genome, job.scores, job.strand, job.rc_rule,
-                                       job.max_n_fraction)
+    strand = worker_genes(job.genes, genome) if job.genes else job.strand
+    rows, values, scored = score_chunk(scorer, records, genome, job.scores, strand, job.rc_rule, job.max_n_fraction)
     out = {"index": index, "rows": len(rows), "scored": len(scored), "worker": worker_name()}
     if job.out_dir is not None:
         with VariantTable(Path(job.out_dir) / PART.format(index), job.model, job.length, job.classes, job.scores,
@@ -74,8 +82,10 @@ def plain_records(chunk: list) -> list:
 def score_variants(client, vcf: str, genome: str, model, output: str, scores: list[str], strand: str = "+",
                    rc_rule: str | None = None, contig_map: str | None = None, genome_cache: str | None = None,
                    max_n_fraction: float = 0.5, chunk_size: int = 10_000, window: int | None = None,
-                   resources: dict | None = None, device: str = "cpu", progress: Callable | None = None) -> dict:
-    """Score a VCF's variant effects on a Dask cluster.
+                   resources: dict | None = None, device: str = "cpu", progress: Callable | None = None,
+                   genes: str | None = None) -> dict:
+    """Score a VCF's variant effects on a Dask cluster (``strand="auto"`` with ``genes``: each
+    variant on the strand of the genes it lies in).
 
     ``output`` is a folder of parquet parts (one row per variant x ALT x strand, the columns of
     ``seqzoo variants -o OUT.parquet``), or ``OUT.vcf`` / ``OUT.vcf.gz``: the input records,
@@ -98,7 +108,11 @@ def score_variants(client, vcf: str, genome: str, model, output: str, scores: li
     alphabet = alphabet_from_dict(model.card["input"]["alphabet"])
     check_rc_rule(alphabet, rc_rule, strand)
     classes = list(model.card["classes"])
-    worker_genome(genome, contig_map, genome_cache)  # index once, here
+    if (strand == "auto") != bool(genes):
+        raise InputError("strand 'auto' and a gene annotation go together")
+    reference = worker_genome(genome, contig_map, genome_cache)  # index once, here
+    if genes:
+        worker_genes(genes, reference)  # a bad annotation fails here, before any task
     reader = VcfReader(vcf)
     merge = re.search(r"\.vcf(\.gz)?$", str(output).lower()) is not None
     folder = writer = None
@@ -108,7 +122,7 @@ def score_variants(client, vcf: str, genome: str, model, output: str, scores: li
         else:
             folder = OutputFolder(output)
         job = VariantJob(model, str(genome), contig_map, genome_cache, None if merge else str(folder.tmp), int(length),
-                         classes, list(scores), strand, rc_rule, max_n_fraction, device)
+                         classes, list(scores), strand, rc_rule, max_n_fraction, device, genes)
         held: deque = deque()  # the chunks in flight, with their cyvcf2 records, for the merged VCF
 
         def chunks():
