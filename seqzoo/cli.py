@@ -20,6 +20,7 @@ from seqzoo.zoo.errors import SeqzooError
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("seqzoo.training.cli_train", "train a CNN on sequences and publish it into the zoo"),
+    "sites": ("seqzoo.training.cli_sites", "pool the binding sites of many tasks into one multitask table"),
     "simulate": ("seqzoo.training.cli_simulate", "simulate planted-motif sequences (FOXO1 exercise)"),
     "report": ("seqzoo.training.cli_report", "write the HTML interpretation report of a model version"),
     "zoo": ("seqzoo.zoo.cli", "list, show, verify, pull, push, index and export zoo models"),

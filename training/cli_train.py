@@ -40,6 +40,13 @@ def _class_pair(text: str) -> tuple[str, str]:
     return label, path
 
 
+def _chroms(text: str) -> list[str]:
+    names = [c.strip() for c in text.split(",") if c.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"{text!r} names no chromosome")
+    return names
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``seqzoo train``."""
     data = parser.add_argument_group("input")
@@ -66,6 +73,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--fold-processes", type=int, help="processes for folding (default: all cores)")
     data.add_argument("--val-fraction", type=float, default=0.1, help="validation share of train (stratified)")
     data.add_argument("--test-fraction", type=float, default=0.2, help="test share when no test set is given")
+    data.add_argument("--test-chroms", metavar="CHR,CHR", type=_chroms,
+                      help="hold out these chromosomes as the test set (records need coordinates: FASTA headers "
+                           "such as chr1,+,100,200 or chr1:100-200(+), or a table column 'chrom')")
+    data.add_argument("--val-chroms", metavar="CHR,CHR", type=_chroms,
+                      help="hold out these chromosomes of the training records for validation "
+                           "(default: a stratified --val-fraction)")
     data.add_argument("--drop-leaks", action="store_true",
                       help="drop train/val sequences that also occur in test, and all-N sequences")
     model = parser.add_argument_group("model (defaults win on the PUM2/QKI benchmarks)")
@@ -198,19 +211,39 @@ def prepare(args, quiet: bool) -> Prepared:
         else:
             codes[name] = seq_codes[name]
         labels[name] = ds.labels
-    # the splits: validation from train (stratified); test from train too when none is given
+    # the splits: test given, held out by chromosome or split off (stratified); validation by
+    # chromosome or split off the rest (stratified)
     all_seqs = {"train": data.centre(train.sequences, length, "N")}
     split = {"method": "stratified by label pattern, seeded", "val_fraction": args.val_fraction,
              "length": length, "length_policy": "centre, pad with N or crop"}
-    if test is None:
+    rest_set = train
+    if args.test_chroms:
+        if test is not None:
+            raise InputError("--test-chroms holds chromosomes out of the training input; do not also give a test set")
+        rest, held = data.chromosome_split(train, args.test_chroms, "--test-chroms")
+        _take(codes, seq_codes, labels, all_seqs, "train", "test", held)
+        _take(codes, seq_codes, labels, all_seqs, "train", "train", rest)
+        rest_set = train.subset(rest)
+        split.update(test="chromosomes held out", test_chroms=args.test_chroms)
+    elif test is None:
         rest, held = data.stratified_split(train.labels, args.test_fraction, args.seed)
         _take(codes, seq_codes, labels, all_seqs, "train", "test", held)
         _take(codes, seq_codes, labels, all_seqs, "train", "train", rest)
+        rest_set = train.subset(rest)
         split.update(test="split off", test_fraction=args.test_fraction)
     else:
         all_seqs["test"] = data.centre(test.sequences, length, "N")
         split.update(test="given")
-    rest, held = data.stratified_split(labels["train"], args.val_fraction, args.seed + 1)
+    if args.val_chroms:
+        overlap = sorted(set(args.val_chroms) & set(args.test_chroms or []))
+        if overlap:
+            raise InputError(f"--val-chroms {','.join(overlap)}: also in --test-chroms")
+        rest, held = data.chromosome_split(rest_set, args.val_chroms, "--val-chroms")
+        split.update(method="chromosome hold-out", val_chroms=args.val_chroms, val_fraction=None)
+    else:
+        rest, held = data.stratified_split(labels["train"], args.val_fraction, args.seed + 1)
+    if args.test_chroms and not args.val_chroms:
+        split["method"] = "chromosome hold-out (test), stratified by label pattern, seeded (validation)"
     _take(codes, seq_codes, labels, all_seqs, "train", "val", held)
     _take(codes, seq_codes, labels, all_seqs, "train", "train", rest)
     report = data.leakage(all_seqs["train"], all_seqs["val"], all_seqs["test"], alphabet)

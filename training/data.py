@@ -32,6 +32,9 @@ from seqzoo.zoo.manifest import sha256_file
 TASKS = ("binary", "multiclass", "multilabel")
 
 
+CHROM = "chrom"  # a table's chromosome column (seqzoo sites writes it), for chromosome hold-out
+
+
 def sha256_hex(path: str | os.PathLike) -> str:
     """The bare hex sha256 of a file, as the card's ``training.files`` list records it."""
     return sha256_file(path).removeprefix("sha256:")
@@ -54,6 +57,9 @@ class LabelledSet:
         ``file:line`` (or ``file: row i``) of each record, for error messages.
     files : list of dict
         ``{"path", "sha256", "class", "records"}`` of each input file (for the card).
+    chroms : list of str or None
+        Each record's chromosome (from FASTA header coordinates or a table's ``chrom`` column;
+        None where a record has none), for chromosome hold-out.
     """
 
     sequences: list[str]
@@ -63,6 +69,7 @@ class LabelledSet:
     structures: list[str] | None = None
     origins: list[str] = field(default_factory=list)
     files: list[dict] = field(default_factory=list)
+    chroms: list[str | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -72,7 +79,8 @@ class LabelledSet:
         index = np.asarray(index, dtype=np.int64)
         return LabelledSet([self.sequences[i] for i in index], self.labels[index], list(self.classes), self.task,
                            None if self.structures is None else [self.structures[i] for i in index],
-                           [self.origins[i] for i in index] if self.origins else [], self.files)
+                           [self.origins[i] for i in index] if self.origins else [], self.files,
+                           [self.chroms[i] for i in index] if self.chroms else [])
 
     def counts(self) -> dict[str, int]:
         """Records per class (label column sums)."""
@@ -138,7 +146,7 @@ def read_class_files(pairs: Sequence[tuple[str, str | os.PathLike]]) -> tuple[La
     classes = list(dict.fromkeys(label for label, _ in pairs))
     if len(classes) < 2:
         raise InputError(f"only one class ({classes[0]!r}): a classifier needs at least two --class labels")
-    sequences, structures, origins, files, where, label_index = [], [], [], [], [], []
+    sequences, structures, origins, files, where, label_index, chroms = [], [], [], [], [], [], []
     for label, path in pairs:
         path = Path(path)
         records = read_fasta(path)
@@ -149,11 +157,46 @@ def read_class_files(pairs: Sequence[tuple[str, str | os.PathLike]]) -> tuple[La
             origins.append(f"{path}:{r.line}")
             where.append((path, r))
             label_index.append(classes.index(label))
+            chroms.append(_chrom(r))
     labels = np.zeros((len(sequences), len(classes)), dtype=np.float32)
     labels[np.arange(len(sequences)), label_index] = 1.0
     task = "binary" if len(classes) == 2 else "multiclass"
     return LabelledSet(sequences, labels, classes, task, _check_structures(structures, origins), origins,
-                       files), where
+                       files, chroms), where
+
+
+def _chrom(record, header: str | None = None) -> str | None:
+    """The chromosome a FASTA record's header (or the given part of it) names, or None."""
+    from seqzoo.zoo.io.coords import parse_coordinates
+
+    where = parse_coordinates(record.header if header is None else header, len(record.sequence))
+    return None if where is None else where.chrom
+
+
+def chromosome_split(dataset: LabelledSet, chroms: Sequence[str], flag: str) -> tuple[np.ndarray, np.ndarray]:
+    """(records not on ``chroms``, records on them): the hold-out of ``flag`` (``--test-chroms``).
+
+    Every record needs a chromosome (FASTA header coordinates or a table's chrom column); a
+    chromosome no record lies on, or a split left empty, is an error naming it.
+    """
+    if not dataset.chroms or any(c is None for c in dataset.chroms):
+        i = next((k for k, c in enumerate(dataset.chroms) if c is None), 0)
+        where = dataset.origins[i] if dataset.origins else f"record {i + 1}"
+        from seqzoo.zoo.io.coords import FORMS
+
+        raise InputError(f"{flag} needs every record's chromosome; {where} has none (FASTA headers such as "
+                         f"{FORMS}, or a table column 'chrom')")
+    have = np.asarray(dataset.chroms)
+    present = set(dataset.chroms)
+    for chrom in chroms:
+        if chrom not in present:
+            shown = ", ".join(sorted(present, key=lambda c: (len(c), c))[:30])
+            raise InputError(f"{flag} {chrom}: no record lies on it (the records' chromosomes: {shown})")
+    held = np.isin(have, list(chroms))
+    if held.all():
+        raise InputError(f"{flag} {','.join(chroms)}: every record lies on these chromosomes; nothing is left to "
+                         "train on")
+    return np.flatnonzero(~held), np.flatnonzero(held)
 
 
 def parse_label_header(header: str, where: str) -> list[int]:
@@ -190,7 +233,8 @@ def read_multilabel_fasta(path: str | os.PathLike, class_names: Sequence[str] | 
     origins = [f"{path}:{r.line}" for r in records]
     files = [{"path": str(path), "sha256": sha256_hex(path), "class": "*", "records": len(records)}]
     data = LabelledSet([r.sequence for r in records], labels, classes, "multilabel",
-                       _check_structures([r.structure for r in records], origins), origins, files)
+                       _check_structures([r.structure for r in records], origins), origins, files,
+                       [_chrom(r, r.description) for r in records])
     return data, [(path, r) for r in records]
 
 
@@ -271,7 +315,8 @@ def read_table(path: str | os.PathLike, sequence_column: str, label_columns: Seq
             raise InputError(f"{origins[empty[0]]}: mixed input: some rows have a structure and others do not")
         structures = None if empty else structures
     files = [{"path": str(path), "sha256": sha256_hex(path), "class": "*", "records": len(frame)}]
-    return LabelledSet(sequences, labels, classes, task, structures, origins, files)
+    chroms = [str(c).strip() or None for c in frame[CHROM]] if CHROM in frame.columns else []
+    return LabelledSet(sequences, labels, classes, task, structures, origins, files, chroms)
 
 
 def choose_length(sequences: Sequence[str]) -> int:

@@ -1,0 +1,73 @@
+"""Genomic coordinates in FASTA headers: the one parser behind ``seqzoo sites`` and chromosome hold-out.
+
+Three header forms are read (the first that matches wins):
+
+- iONMF / iDeep: ``chr1,+,368294,368394`` (chrom, strand, start, end; a trailing ``;`` and
+  anything after it, such as ``class:1``, are allowed);
+- region: ``chr1:368294-368394(+)`` (bedtools getfasta -s), ``chr1:368294-368394:+`` or
+  ``chr1:368294-368394`` (no strand: ``+``);
+- BED-like: ``chr1 368294 368394 [name score strand]`` (whitespace-separated).
+
+Which base the numbers count from differs between tools, so the record's own length decides:
+``end - start == len`` is BED's 0-based half-open interval, ``end - start + 1 == len`` a closed
+interval whose start counts from 1 (samtools regions, iONMF); a header whose span fits neither
+is kept as 0-based half-open. Every interval comes out 0-based and half-open.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_IONMF = re.compile(r"^(?P<chrom>[^,\s:]+),(?P<strand>[+-]),(?P<start>\d+),(?P<end>\d+)(?:[;,\s]|$)")
+_REGION = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>\d+)-(?P<end>\d+)(?:\((?P<paren>[+-.])\)|:(?P<colon>[+-.]))?"
+                     r"(?:[;,\s]|$)")
+_BED = re.compile(r"^(?P<chrom>\S+)\s+(?P<start>\d+)\s+(?P<end>\d+)(?:\s+\S+\s+\S+\s+(?P<strand>[+-.]))?(?:\s|$)")
+LABEL = re.compile(r"(?:^|[;\s])class:(?P<label>[01])(?:\s|;|$)")
+FORMS = "chr1,+,100,200 or chr1:100-200(+) or 'chr1 100 200 name 0 +'"
+
+
+@dataclass(frozen=True)
+class Coordinates:
+    """A 0-based half-open interval on a strand (``+`` or ``-``)."""
+
+    chrom: str
+    start: int
+    end: int
+    strand: str
+
+    @property
+    def centre(self) -> int:
+        return (self.start + self.end) // 2
+
+
+def parse_coordinates(header: str, length: int | None = None) -> Coordinates | None:
+    """The coordinates a FASTA header carries (see the module docstring), or None.
+
+    Parameters
+    ----------
+    header : str
+        The header line without ``>`` (leading spaces allowed).
+    length : int, optional
+        The record's sequence length, which decides the counting convention.
+    """
+    text = header.strip()
+    for pattern in (_IONMF, _REGION, _BED):
+        match = pattern.match(text)
+        if match is None:
+            continue
+        groups = match.groupdict()
+        strand = groups.get("strand") or groups.get("paren") or groups.get("colon") or "+"
+        start, end = int(groups["start"]), int(groups["end"])
+        if end < start:
+            return None
+        if length is not None and end - start + 1 == length:  # closed, counted from 1
+            start -= 1
+        return Coordinates(groups["chrom"], start, end, "+" if strand == "." else strand)
+    return None
+
+
+def ionmf_label(header: str) -> int | None:
+    """The ``class:1`` / ``class:0`` label of an iONMF header, or None."""
+    match = LABEL.search(header)
+    return None if match is None else int(match.group("label"))
