@@ -10,13 +10,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REPO
 from seqzoo.zoo.alphabets import reverse_complement
 from seqzoo.zoo.io.coords import Coordinates, parse_coordinates
 from seqzoo.zoo.io.table import read_metadata
 
 from seqzoo.cli import main
-
-from conftest import REPO
 
 IONMF = REPO / "datasets" / "clip-ionmf"
 
@@ -52,7 +51,7 @@ def write(path, records):
 
 def test_sites_of_tasks_pool_by_bin_with_background(tmp_path, capsys):
     rng = np.random.default_rng(0)
-    seq = lambda: "".join(rng.choice(list("ACGT"), 11))  # noqa: E731
+    seq = lambda: "".join(rng.choice(list("ACGT"), 11))
     a = write(tmp_path / "a.fa.gz", [
         ("chr1,+,1001,1011; class:1", seq()),   # centre 1005 -> bin 20 (shared with b)
         ("chr1,+,2001,2011; class:1", seq()),
