@@ -4,6 +4,8 @@ the same through a real server as in process, written complete or not at all."""
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -124,3 +126,24 @@ def test_npz_writer_streams_blocks_into_a_loadable_archive(tmp_path):
         broken.append("x", blocks[0].astype(np.float64))
     broken.abort()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz"]
+
+
+def test_modisco_lite_reads_what_attribute_writes(published_model, tmp_path):
+    """TF-MoDISco (modisco-lite's own CLI) runs on the --modisco arrays as they are (-w: the
+    window it reads around the centre, at most the sequence length)."""
+    import shutil
+    import subprocess
+
+    import h5py
+
+    modisco = shutil.which("modisco") or str(Path(sys.executable).parent / "modisco")
+    fasta = tmp_path / "in.fa"
+    write_fasta(fasta, records(120, seed=3), width=80)
+    assert attribute(published_model, fasta, tmp_path / "ig.npz", "--local", "--steps", "8",
+                     "--modisco", str(tmp_path / "m")) == 0
+    result = subprocess.run([modisco, "motifs", "-s", str(tmp_path / "m" / "ohe.npz"), "-a",
+                             str(tmp_path / "m" / "shap.npz"), "-n", "200", "-w", "200", "-o",
+                             str(tmp_path / "m" / "out.h5")], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    with h5py.File(tmp_path / "m" / "out.h5") as f:  # its results file: patterns, when it found any
+        assert set(f.keys()) <= {"pos_patterns", "neg_patterns"}
