@@ -40,10 +40,13 @@ from seqzoo.serving.admission import Admission, TokenAuth
 from seqzoo.serving.annotation_service import register as register_annotation
 from seqzoo.serving.engine import IG_STEPS, ig_rows
 from seqzoo.serving.memory import MemoryKeeper
+from seqzoo.serving.oip_service import SERVICE as OIP_SERVICE
+from seqzoo.serving.oip_service import OipServicer
 from seqzoo.serving.status import abort, status_of
 from seqzoo.serving.store import ModelStore, Served
 from seqzoo.serving.telemetry import Metrics
 from seqzoo.serving.variant_service import register as register_variants
+from seqzoo.v1 import oip_pb2_grpc as opb_grpc
 from seqzoo.v1 import seqzoo_pb2 as pb
 from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc
 from seqzoo.zoo.errors import (
@@ -152,12 +155,17 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
         remaining = context.time_remaining()
         return None if remaining is None else time.monotonic() + remaining
 
+    @staticmethod
+    def inline(items: int, nbytes: int) -> bool:
+        """Whether a request of ``items`` strings or values and ``nbytes`` packed bytes is cheap
+        enough to decode on the event loop (most are: one to a few hundred sequences, or packed
+        codes up to 1 MiB); larger ones go to the decoding pool."""
+        return items <= INLINE_SEQUENCES and nbytes <= INLINE_CODE_BYTES
+
     def _inline(self, served: Served, request) -> bool:
-        """Whether a request is cheap enough to decode on the event loop (most are: one to a
-        few hundred sequences, or packed codes up to 1 MiB)."""
         if served.engine.structure_form and request.sequences and not request.structures:
             return False  # folding takes ~35 ms a sequence
-        return len(request.sequences) <= INLINE_SEQUENCES and len(request.codes) <= INLINE_CODE_BYTES
+        return self.inline(len(request.sequences), len(request.codes))
 
     async def _codes(self, served: Served, request) -> np.ndarray:
         """Codes [N, L] of a request: small ones decoded here, large ones on the decoding pool
@@ -403,8 +411,9 @@ class SeqZooServer:
         self.decoder = ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="seqzoo-decode")
         servicer = SeqZooServicer(self.store, self.settings, self.metrics, self.decoder)
         pb_grpc.add_SeqZooServicer_to_server(servicer, self.server)
+        opb_grpc.add_GRPCInferenceServiceServicer_to_server(OipServicer(servicer), self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        names = [SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME]
+        names = [SERVICE, OIP_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME]
         for hook in self.hooks:
             names.extend(hook(self.server, self.store) or [])
         reflection.enable_server_reflection(names, self.server)

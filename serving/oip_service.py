@@ -1,0 +1,206 @@
+"""The Open Inference Protocol (``inference.GRPCInferenceService``) beside seqzoo.v1, on the same port.
+
+Pipelines that run Triton, KServe or MLServer, and every OIP client (``tritonclient``), call
+seqzoo's models through it. It shares everything with ``seqzoo.v1.SeqZoo``: the model store,
+the per-model batcher (OIP and seqzoo.v1 requests merge into the same batches), the decoding
+pool, auth and drain (the server's interceptors), deadlines and metrics.
+
+The mapping:
+
+- model name = zoo name; model version = zoo version ("" = the newest served); the request
+  parameter ``digest`` (``sha256:...``) pins the exact version, as ``name@sha256:...`` does;
+- input ``codes``: UINT8 ``[N, L]`` in the card's code space (raw_input_contents or typed
+  ``uint_contents``); or input ``sequences``: BYTES ``[N]`` (raw, each element length-prefixed,
+  or ``bytes_contents``), encoded by the server with the card's alphabet (request parameter
+  ``convert_tu`` reads T as U for RNA models);
+- output ``probs``: FP32 ``[N, C]``, raw when the request sent raw inputs, typed otherwise.
+
+Errors carry the statuses the protocol names: NOT_FOUND for an unknown model or version,
+INVALID_ARGUMENT naming the input for a datatype, shape or content the model does not take.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+import numpy as np
+from seqzoo.v1 import oip_pb2 as opb
+from seqzoo.v1 import oip_pb2_grpc as opb_grpc
+from seqzoo.zoo.errors import InputError
+
+from seqzoo import __version__
+
+SERVICE = opb.DESCRIPTOR.services_by_name["GRPCInferenceService"].full_name
+PLATFORM = "onnxruntime_onnx"
+INPUTS = {"codes": "UINT8", "sequences": "BYTES"}
+OUTPUT = "probs"
+
+
+def model_ref(name: str, version: str, parameters) -> str:
+    """The zoo ref of an OIP (model name, version, request parameters)."""
+    if not name:
+        raise InputError("field 'model_name' is empty")
+    if "@" in name or ":" in name:
+        raise InputError(f"model name {name!r}: give the zoo name; the version goes in 'model_version' and a "
+                         "digest in the request parameter 'digest'")
+    digest = parameters["digest"].string_param if "digest" in parameters else ""
+    if digest:
+        if version:
+            raise InputError("give either 'model_version' or the parameter 'digest', not both")
+        return f"{name}@{digest}"
+    if version and not version.isascii() or version and not version.isdigit():
+        raise InputError(f"model version {version!r} is not a zoo version number")
+    return f"{name}:{int(version)}" if version else name
+
+
+def _unpack_bytes(raw: bytes, name: str) -> list[bytes]:
+    """The elements of a raw BYTES tensor: each a 4-byte little-endian length, then its bytes."""
+    items, at = [], 0
+    while at < len(raw):
+        if at + 4 > len(raw):
+            raise InputError(f"input {name!r}: raw BYTES contents end inside an element's length prefix")
+        (size,) = struct.unpack_from("<I", raw, at)
+        at += 4
+        if at + size > len(raw):
+            raise InputError(f"input {name!r}: a raw BYTES element runs past the end of the contents")
+        items.append(raw[at:at + size])
+        at += size
+    return items
+
+
+def decode_inputs(request, engine, max_sequences: int) -> tuple[np.ndarray, bool]:
+    """(codes [N, L], whether the request sent raw contents) of a ModelInferRequest."""
+    if len(request.inputs) != 1:
+        raise InputError(f"the request has {len(request.inputs)} inputs; give one: 'codes' (UINT8 [N, L]) or "
+                         "'sequences' (BYTES [N])")
+    tensor = request.inputs[0]
+    if tensor.name not in INPUTS:
+        raise InputError(f"input {tensor.name!r} is not one of the model's inputs ({', '.join(INPUTS)})")
+    if tensor.datatype != INPUTS[tensor.name]:
+        raise InputError(f"input {tensor.name!r} is {INPUTS[tensor.name]}, not {tensor.datatype or 'untyped'}")
+    raw = bool(request.raw_input_contents)
+    if raw and len(request.raw_input_contents) != 1:
+        raise InputError(f"{len(request.raw_input_contents)} raw_input_contents for 1 input")
+    shape = list(tensor.shape)
+    for out in request.outputs:
+        if out.name != OUTPUT:
+            raise InputError(f"output {out.name!r} is not one of the model's outputs ({OUTPUT})")
+    if tensor.name == "codes":
+        if len(shape) != 2 or min(shape) < 1:
+            raise InputError(f"input 'codes' must have shape [N, L] with N, L >= 1, got {shape}")
+        n, length = shape
+        if engine.length is not None and length != engine.length:
+            raise InputError(f"input 'codes' has length {length}; model {engine.identity.ref} takes {engine.length}")
+        if raw:
+            data = request.raw_input_contents[0]
+            if len(data) != n * length:
+                raise InputError(f"input 'codes': raw contents hold {len(data)} bytes, the shape {shape} needs "
+                                 f"{n * length}")
+            codes = np.frombuffer(data, dtype=np.uint8)
+        else:
+            values = tensor.contents.uint_contents
+            if len(values) != n * length:
+                raise InputError(f"input 'codes': uint_contents hold {len(values)} values, the shape {shape} "
+                                 f"needs {n * length}")
+            codes = np.asarray(values, dtype=np.int64)
+            if codes.size and (codes.max() > 255 or codes.min() < 0):
+                raise InputError("input 'codes': a UINT8 value is outside 0..255")
+            codes = codes.astype(np.uint8)
+        if n > max_sequences:
+            raise InputError(f"input 'codes' has {n} sequences; the limit is {max_sequences}")
+        return engine.check_codes(codes.reshape(n, length)), raw
+    if len(shape) != 1 or shape[0] < 1:
+        raise InputError(f"input 'sequences' must have shape [N] with N >= 1, got {shape}")
+    items = _unpack_bytes(request.raw_input_contents[0], "sequences") if raw else list(tensor.contents.bytes_contents)
+    if len(items) != shape[0]:
+        raise InputError(f"input 'sequences' holds {len(items)} elements, the shape {shape} says {shape[0]}")
+    if shape[0] > max_sequences:
+        raise InputError(f"input 'sequences' has {shape[0]} sequences; the limit is {max_sequences}")
+    try:
+        sequences = [item.decode("ascii") for item in items]
+    except UnicodeDecodeError:
+        raise InputError("input 'sequences': an element is not ASCII text") from None
+    convert_tu = request.parameters["convert_tu"].bool_param if "convert_tu" in request.parameters else False
+    try:
+        return engine.encode(sequences, None, convert_tu), raw
+    except InputError as exc:
+        raise exc.at(field="sequences") from None
+
+
+class OipServicer(opb_grpc.GRPCInferenceServiceServicer):
+    """``inference.GRPCInferenceService`` over the same store and plumbing as seqzoo.v1's servicer.
+
+    Parameters
+    ----------
+    core : SeqZooServicer
+        Its store, settings, metrics, decoding pool and error answering are shared.
+    """
+
+    def __init__(self, core):
+        self.core = core
+        self.store = core.store
+
+    async def ServerLive(self, request, context):
+        return opb.ServerLiveResponse(live=True)
+
+    async def ServerReady(self, request, context):
+        return opb.ServerReadyResponse(ready=bool(self.store.list()))
+
+    def _served(self, name: str, version: str, parameters=None):
+        return self.store.get(model_ref(name, version, parameters if parameters is not None else {}))
+
+    async def ModelReady(self, request, context):
+        try:
+            self._served(request.name, request.version)
+        except Exception as exc:  # noqa: BLE001
+            await self.core._fail(context, "ModelReady", request.name, exc)
+            return
+        return opb.ModelReadyResponse(ready=True)
+
+    async def ServerMetadata(self, request, context):
+        return opb.ServerMetadataResponse(name="seqzoo", version=__version__, extensions=[])
+
+    async def ModelMetadata(self, request, context):
+        try:
+            engine = self._served(request.name, request.version).engine
+        except Exception as exc:  # noqa: BLE001
+            await self.core._fail(context, "ModelMetadata", request.name, exc)
+            return
+        versions = sorted({s.engine.identity.version for s in self.store.list()
+                           if s.engine.identity.name == engine.identity.name})
+        tensor = opb.ModelMetadataResponse.TensorMetadata
+        length = engine.length or -1
+        return opb.ModelMetadataResponse(
+            name=engine.identity.name, versions=[str(v) for v in versions], platform=PLATFORM,
+            inputs=[tensor(name="codes", datatype="UINT8", shape=[-1, length]),
+                    tensor(name="sequences", datatype="BYTES", shape=[-1])],
+            outputs=[tensor(name=OUTPUT, datatype="FP32", shape=[-1, len(engine.classes)])])
+
+    async def ModelInfer(self, request, context):
+        core = self.core
+        try:
+            served = self._served(request.model_name, request.model_version, request.parameters)
+            max_sequences = core.settings.max_sequences
+            items = sum(len(t.contents.bytes_contents) + len(t.contents.uint_contents) for t in request.inputs)
+            if core.inline(items, sum(len(r) for r in request.raw_input_contents)):
+                codes, raw = decode_inputs(request, served.engine, max_sequences)
+            else:
+                codes, raw = await asyncio.get_running_loop().run_in_executor(
+                    core.decoder, decode_inputs, request, served.engine, max_sequences)
+            probs = await served.batcher.submit(codes, core._deadline(context))
+        except Exception as exc:  # noqa: BLE001
+            await core._fail(context, "ModelInfer", request.model_name, exc)
+            return
+        ident = served.engine.identity
+        core.metrics.answered(ident.name, ident.version, "ModelInfer", "OK", probs.shape[0])
+        output = opb.ModelInferResponse.InferOutputTensor(name=OUTPUT, datatype="FP32", shape=probs.shape)
+        answer = opb.ModelInferResponse(model_name=ident.name, model_version=str(ident.version), id=request.id,
+                                        outputs=[output])
+        answer.parameters["digest"].string_param = ident.digest
+        probs = np.ascontiguousarray(probs, dtype="<f4")
+        if raw:
+            answer.raw_output_contents.append(probs.tobytes())
+        else:
+            answer.outputs[0].contents.fp32_contents.extend(probs.ravel().tolist())
+        return answer
