@@ -185,3 +185,52 @@ def test_the_wire_matches_tritonclients_own_protocol_definition():
         dumps.append(json.loads(result.stdout))
     assert dumps[0] == dumps[1]
     assert dumps[1]["package"] == "inference" and len(dumps[1]["service"]) == 6
+
+
+PARSE = """
+import json, sys
+from google.protobuf import text_format
+from tritonclient.grpc import model_config_pb2 as mc
+c = text_format.Parse(open(sys.argv[1]).read(), mc.ModelConfig())
+print(json.dumps({"name": c.name, "platform": c.platform, "max_batch_size": c.max_batch_size,
+                  "versions": list(c.version_policy.specific.versions),
+                  "inputs": [[i.name, mc.DataType.Name(i.data_type), list(i.dims)] for i in c.input],
+                  "outputs": [[o.name, mc.DataType.Name(o.data_type), list(o.dims), o.label_filename] for o in c.output],
+                  "preferred": list(c.dynamic_batching.preferred_batch_size),
+                  "delay": c.dynamic_batching.max_queue_delay_microseconds}))
+"""
+
+
+def test_export_triton_writes_a_repository_triton_parses(published_model, tmp_path, capsys):
+    """config.pbtxt parsed by Triton's own ModelConfig protobuf (from tritonclient) and checked
+    field by field; the graph beside it takes what the config says (ONNX Runtime)."""
+    import onnxruntime as ort
+
+    from seqzoo.cli import main
+
+    out = tmp_path / "repo"
+    zoo = str(published_model.zoo_root)
+    assert main(["zoo", "export-triton", "pum2:1", str(out), "--zoo", zoo, "--max-batch-size", "512",
+                 "--preferred-batch-sizes", "64,256"]) == 0
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
+        "pum2", "pum2/1", "pum2/1/card.json", "pum2/1/model.onnx", "pum2/config.pbtxt", "pum2/labels.txt"]
+    result = subprocess.run([sys.executable, "-c", PARSE, str(out / "pum2" / "config.pbtxt")], capture_output=True,
+                            text=True, check=True)
+    config = json.loads(result.stdout)
+    length = published_model.card["input"]["length"]
+    assert config == {"name": "pum2", "platform": "onnxruntime_onnx", "max_batch_size": 512, "versions": [1],
+                      "inputs": [["codes", "TYPE_UINT8", [length]]],
+                      "outputs": [["probs", "TYPE_FP32", [2], "labels.txt"]], "preferred": [64, 256], "delay": 2000}
+    assert (out / "pum2" / "labels.txt").read_text().split() == published_model.card["classes"]
+    session = ort.InferenceSession(str(out / "pum2" / "1" / "model.onnx"), providers=["CPUExecutionProvider"])
+    (inp,), (output,) = session.get_inputs(), session.get_outputs()
+    assert (inp.name, inp.type, inp.shape[1]) == ("codes", "tensor(uint8)", length)
+    assert (output.name, output.type) == ("probs", "tensor(float)")
+    capsys.readouterr()
+    # the same model again: never written over; bad batch sizes: one line
+    assert main(["zoo", "export-triton", "pum2:1", str(out), "--zoo", zoo]) == 2
+    assert "already has a model 'pum2'" in capsys.readouterr().err
+    assert main(["zoo", "export-triton", "pum2:1", str(tmp_path / "r2"), "--zoo", zoo, "--max-batch-size", "8",
+                 "--preferred-batch-sizes", "64"]) == 2
+    assert "must lie in 1..max_batch_size (8)" in capsys.readouterr().err
+    assert not (tmp_path / "r2").exists()

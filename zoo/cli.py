@@ -1,4 +1,4 @@
-"""``seqzoo zoo``: list, show, verify, pull, push, index and export zoo models.
+"""``seqzoo zoo``: list, show, verify, pull, push, index and export zoo models (also as a Triton repository).
 
 Tables for people, ``--json`` for pipelines. The local zoo is ``--zoo DIR`` (default
 ``$SEQZOO_ZOO`` or ``./zoo``); remote registries are URLs (``file://``, ``http(s)://``, ``s3://``
@@ -11,7 +11,7 @@ import argparse
 import json
 import time
 
-ACTIONS = ("list", "show", "verify", "pull", "push", "index")
+ACTIONS = ("list", "show", "verify", "pull", "push", "index", "export-triton")
 
 
 def add_arguments(parser: argparse.ArgumentParser, extra: dict | None = None) -> None:
@@ -40,6 +40,15 @@ def add_arguments(parser: argparse.ArgumentParser, extra: dict | None = None) ->
     p.add_argument("--registry", metavar="URL", required=True)
     p = sub.add_parser("index", parents=[common], help="rewrite index.json of a zoo folder or registry (for http)")
     p.add_argument("--registry", metavar="URL", help="registry to index (default: the local zoo)")
+    p = sub.add_parser("export-triton", parents=[common], help="write a Triton model repository (config.pbtxt, "
+                       "<version>/model.onnx) of zoo versions")
+    p.add_argument("refs", nargs="+", metavar="REF", help="versions to export (several versions of a name: one model)")
+    p.add_argument("out", metavar="OUTDIR", help="the repository folder (created; other models in it are kept)")
+    p.add_argument("--max-batch-size", type=int, default=4096, help="Triton's max_batch_size (default 4096)")
+    p.add_argument("--preferred-batch-sizes", default="256,1024",
+                   help="dynamic batching's preferred sizes (default 256,1024)")
+    p.add_argument("--max-queue-delay-us", type=int, default=2000,
+                   help="how long Triton waits to fill a batch, microseconds (default 2000)")
     for name, module in (extra or {}).items():
         p = sub.add_parser(name, parents=[common], help=module.HELP)
         module.add_arguments(p)
@@ -54,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         return args.extra_run(args, zoo)
     options = {"timeout": args.timeout, "s3_endpoint": args.s3_endpoint}
     return {"list": _list, "show": _show, "verify": _verify, "pull": _pull, "push": _push,
-            "index": _index}[args.action](args, zoo, options)
+            "index": _index, "export-triton": _export_triton}[args.action](args, zoo, options)
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -176,4 +185,20 @@ def _index(args, zoo, options) -> int:
     index = write_index(target, **options)
     count = sum(len(m["versions"]) for m in index["models"].values())
     emit(args, index, f"wrote {target.rstrip('/')}/index.json: {len(index['models'])} models, {count} versions")
+    return 0
+
+
+def _export_triton(args, zoo, options) -> int:
+    from seqzoo.zoo.errors import InputError
+    from seqzoo.zoo.triton import export_repository
+
+    try:
+        preferred = tuple(int(x) for x in args.preferred_batch_sizes.split(",") if x.strip())
+    except ValueError:
+        raise InputError(f"--preferred-batch-sizes {args.preferred_batch_sizes!r} is not a list of integers") from None
+    versions = [zoo.verify(ref) for ref in args.refs]  # digests checked before anything is copied
+    written = export_repository(versions, args.out, args.max_batch_size, preferred, args.max_queue_delay_us)
+    emit(args, {"out": args.out, "models": written},
+         "\n".join(f"{args.out}/{name}: versions {', '.join(map(str, info['versions']))} (config.pbtxt, labels.txt)"
+                   for name, info in written.items()))
     return 0
