@@ -117,32 +117,48 @@ def in_process(engine: Engine, codes: np.ndarray, seconds: float) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def score_calls(channel, codes: np.ndarray, per_request: int, protocol: str = "seqzoo") -> tuple:
+    """(the unary method, up to 512 ready requests of ``per_request`` packed sequences) of
+    seqzoo.v1's Score or the Open Inference Protocol's ModelInfer (raw UINT8 codes)."""
+    length = codes.shape[1]
+    starts = range(0, codes.shape[0] - per_request + 1, per_request)
+    if protocol == "seqzoo":
+        return pb_grpc.SeqZooStub(channel).Score, [
+            pb.ScoreRequest(model="pum2", codes=codes[i:i + per_request].tobytes(), length=length)
+            for i in starts][:512]
+    from seqzoo.v1 import oip_pb2 as opb
+    from seqzoo.v1 import oip_pb2_grpc as opb_grpc
+
+    tensor = opb.ModelInferRequest.InferInputTensor(name="codes", datatype="UINT8", shape=[per_request, length])
+    return opb_grpc.GRPCInferenceServiceStub(channel).ModelInfer, [
+        opb.ModelInferRequest(model_name="pum2", inputs=[tensor], raw_input_contents=[codes[i:i + per_request].tobytes()])
+        for i in starts][:512]
+
+
 async def unary(target: str, codes: np.ndarray, per_request: int, in_flight: int, seconds: float,
-                channels: int = 1) -> dict:
+                channels: int = 1, protocol: str = "seqzoo") -> dict:
     # several channels are several TCP connections only with a local subchannel pool each
     options = [*OPTIONS, ("grpc.use_local_subchannel_pool", 1)] if channels > 1 else OPTIONS
     chans = [grpc.aio.insecure_channel(target, options=options) for _ in range(channels)]
-    stubs = [pb_grpc.SeqZooStub(c) for c in chans]
-    length = codes.shape[1]
-    requests = [pb.ScoreRequest(model="pum2", codes=codes[i:i + per_request].tobytes(), length=length)
-                for i in range(0, codes.shape[0] - per_request + 1, per_request)][:512]
+    calls = [score_calls(c, codes, per_request, protocol) for c in chans]
+    requests = calls[0][1]
     latencies, errors = [], 0
     stop = time.perf_counter() + seconds
 
     async def worker(k: int):
         nonlocal errors
-        stub = stubs[k % len(stubs)]
+        call = calls[k % len(calls)][0]
         i = k
         while time.perf_counter() < stop:
             t = time.perf_counter()
             try:
-                await stub.Score(requests[i % len(requests)], timeout=30)
+                await call(requests[i % len(requests)], timeout=30)
                 latencies.append(time.perf_counter() - t)
             except grpc.RpcError:
                 errors += 1
             i += in_flight
     # warm-up
-    await stubs[0].Score(requests[0], timeout=30)
+    await calls[0][0](requests[0], timeout=30)
     t0 = time.perf_counter()
     await asyncio.gather(*(worker(k) for k in range(in_flight)))
     wall = time.perf_counter() - t0

@@ -12,12 +12,11 @@ import sys
 import grpc
 import numpy as np
 import pytest
+from conftest import REPO
 from seqzoo.serving.engine import Engine
 from seqzoo.v1 import oip_pb2 as opb
 from seqzoo.v1 import oip_pb2_grpc as opb_grpc
 from test_server import ServerThread
-
-from conftest import REPO
 
 CLIENT = REPO / "tests" / "tools" / "oip_client.py"
 
