@@ -18,7 +18,7 @@ import hmac
 import inspect
 
 import grpc
-from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.errors import InputError, UnavailableError
 
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
 
@@ -119,6 +119,18 @@ class Admission(grpc.aio.ServerInterceptor):
         self.in_flight -= 1
         if self.in_flight == 0:
             self._idle.set()
+
+    def enter(self) -> None:
+        """Count a request that is not a gRPC call (the OIP HTTP endpoints), or refuse it while
+        draining (UnavailableError); pair with :meth:`leave`."""
+        if self.draining:
+            raise UnavailableError(self.MESSAGE)
+        self.in_flight += 1
+        self.admitted += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self._leave()
 
     async def wait_idle(self, timeout: float) -> bool:
         """True when no admitted call is left, False when ``timeout`` seconds passed first."""

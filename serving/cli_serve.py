@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--zoo", help="zoo folder (default $SEQZOO_ZOO or ./zoo); pulled models land here")
     parser.add_argument("--port", type=int, default=50051, help="port to listen on (0: any free port)")
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on")
+    parser.add_argument("--http-port", type=int, help="also serve the Open Inference Protocol's HTTP/REST endpoints "
+                        "(/v2/...) on this port (0: any free port)")
     parser.add_argument("--registry", help="pull models from this registry URL (file://, http(s)://, s3://)")
     parser.add_argument("--models", help="comma-separated refs to serve (name follows its latest version; "
                                          "name:3 is pinned); default: every model in the zoo")
@@ -87,7 +89,8 @@ def settings_from(args):
     server = ServerSettings(address=f"{args.host}:{args.port}", max_message_bytes=int(args.max_message_mb * 2**20),
                             max_sequences=args.max_sequences, tls_cert=args.tls_cert, tls_key=args.tls_key,
                             token=token, grace_seconds=args.grace_seconds, public_health=args.public_health,
-                            extra_options=connection_age_options(args.max_connection_age))
+                            extra_options=connection_age_options(args.max_connection_age),
+                            http_port=args.http_port)
     return store, server
 
 

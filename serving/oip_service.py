@@ -131,6 +131,10 @@ def decode_inputs(request, engine, max_sequences: int) -> tuple[np.ndarray, bool
 class OipServicer(opb_grpc.GRPCInferenceServiceServicer):
     """``inference.GRPCInferenceService`` over the same store and plumbing as seqzoo.v1's servicer.
 
+    The protocol's verbs (``ready``, ``metadata``, ``infer``) raise seqzoo errors; the gRPC
+    methods answer them with gRPC statuses, the HTTP endpoints (serving/oip_http.py) with HTTP
+    ones, so both transports give the same answers.
+
     Parameters
     ----------
     core : SeqZooServicer
@@ -141,32 +145,12 @@ class OipServicer(opb_grpc.GRPCInferenceServiceServicer):
         self.core = core
         self.store = core.store
 
-    async def ServerLive(self, request, context):
-        return opb.ServerLiveResponse(live=True)
-
-    async def ServerReady(self, request, context):
-        return opb.ServerReadyResponse(ready=bool(self.store.list()))
-
-    def _served(self, name: str, version: str, parameters=None):
+    # -- the verbs ---------------------------------------------------------------------------
+    def served(self, name: str, version: str, parameters=None):
         return self.store.get(model_ref(name, version, parameters if parameters is not None else {}))
 
-    async def ModelReady(self, request, context):
-        try:
-            self._served(request.name, request.version)
-        except Exception as exc:  # noqa: BLE001
-            await self.core._fail(context, "ModelReady", request.name, exc)
-            return
-        return opb.ModelReadyResponse(ready=True)
-
-    async def ServerMetadata(self, request, context):
-        return opb.ServerMetadataResponse(name="seqzoo", version=__version__, extensions=[])
-
-    async def ModelMetadata(self, request, context):
-        try:
-            engine = self._served(request.name, request.version).engine
-        except Exception as exc:  # noqa: BLE001
-            await self.core._fail(context, "ModelMetadata", request.name, exc)
-            return
+    def metadata(self, name: str, version: str) -> opb.ModelMetadataResponse:
+        engine = self.served(name, version).engine
         versions = sorted({s.engine.identity.version for s in self.store.list()
                            if s.engine.identity.name == engine.identity.name})
         tensor = opb.ModelMetadataResponse.TensorMetadata
@@ -177,21 +161,19 @@ class OipServicer(opb_grpc.GRPCInferenceServiceServicer):
                     tensor(name="sequences", datatype="BYTES", shape=[-1])],
             outputs=[tensor(name=OUTPUT, datatype="FP32", shape=[-1, len(engine.classes)])])
 
-    async def ModelInfer(self, request, context):
+    async def infer(self, request, deadline: float | None) -> opb.ModelInferResponse:
+        """Score a ModelInferRequest through the model's batcher; the answer in the request's
+        form (raw contents for raw inputs, typed otherwise)."""
         core = self.core
-        try:
-            served = self._served(request.model_name, request.model_version, request.parameters)
-            max_sequences = core.settings.max_sequences
-            items = sum(len(t.contents.bytes_contents) + len(t.contents.uint_contents) for t in request.inputs)
-            if core.inline(items, sum(len(r) for r in request.raw_input_contents)):
-                codes, raw = decode_inputs(request, served.engine, max_sequences)
-            else:
-                codes, raw = await asyncio.get_running_loop().run_in_executor(
-                    core.decoder, decode_inputs, request, served.engine, max_sequences)
-            probs = await served.batcher.submit(codes, core._deadline(context))
-        except Exception as exc:  # noqa: BLE001
-            await core._fail(context, "ModelInfer", request.model_name, exc)
-            return
+        served = self.served(request.model_name, request.model_version, request.parameters)
+        max_sequences = core.settings.max_sequences
+        items = sum(len(t.contents.bytes_contents) + len(t.contents.uint_contents) for t in request.inputs)
+        if core.inline(items, sum(len(r) for r in request.raw_input_contents)):
+            codes, raw = decode_inputs(request, served.engine, max_sequences)
+        else:
+            codes, raw = await asyncio.get_running_loop().run_in_executor(
+                core.decoder, decode_inputs, request, served.engine, max_sequences)
+        probs = await served.batcher.submit(codes, deadline)
         ident = served.engine.identity
         core.metrics.answered(ident.name, ident.version, "ModelInfer", "OK", probs.shape[0])
         output = opb.ModelInferResponse.InferOutputTensor(name=OUTPUT, datatype="FP32", shape=probs.shape)
@@ -204,3 +186,37 @@ class OipServicer(opb_grpc.GRPCInferenceServiceServicer):
         else:
             answer.outputs[0].contents.fp32_contents.extend(probs.ravel().tolist())
         return answer
+
+    # -- gRPC --------------------------------------------------------------------------------
+    async def ServerLive(self, request, context):
+        return opb.ServerLiveResponse(live=True)
+
+    async def ServerReady(self, request, context):
+        return opb.ServerReadyResponse(ready=bool(self.store.list()))
+
+    async def ModelReady(self, request, context):
+        try:
+            self.served(request.name, request.version)
+        except Exception as exc:  # noqa: BLE001
+            await self.core._fail(context, "ModelReady", request.name, exc)
+            return
+        return opb.ModelReadyResponse(ready=True)
+
+    async def ServerMetadata(self, request, context):
+        return server_metadata()
+
+    async def ModelMetadata(self, request, context):
+        try:
+            return self.metadata(request.name, request.version)
+        except Exception as exc:  # noqa: BLE001
+            await self.core._fail(context, "ModelMetadata", request.name, exc)
+
+    async def ModelInfer(self, request, context):
+        try:
+            return await self.infer(request, self.core._deadline(context))
+        except Exception as exc:  # noqa: BLE001
+            await self.core._fail(context, "ModelInfer", request.model_name, exc)
+
+
+def server_metadata() -> opb.ServerMetadataResponse:
+    return opb.ServerMetadataResponse(name="seqzoo", version=__version__, extensions=[])

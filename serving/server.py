@@ -93,6 +93,9 @@ class ServerSettings:
         Health answers without the token (load balancers and orchestrators probe it); False
         (``--private-health``) puts health behind the token too, so that nobody without it
         learns which models and versions are served.
+    http_port : int, optional
+        Also serve the Open Inference Protocol's HTTP/REST endpoints on this port of the same
+        host (serving/oip_http.py; 0 picks a free port, see ``SeqZooServer.http_port``).
     """
 
     address: str = "127.0.0.1:50051"
@@ -105,6 +108,7 @@ class ServerSettings:
     grace_seconds: float = 30.0
     public_health: bool = True
     extra_options: list = field(default_factory=list)
+    http_port: int | None = None
 
 
 def _decode_request(served: Served, request, max_sequences: int) -> np.ndarray:
@@ -364,6 +368,8 @@ class SeqZooServer:
                                    else (0, 0))
         self._keeper: asyncio.Task | None = None
         self._draining = False
+        self.http = None  # the OIP HTTP endpoints (settings.http_port)
+        self.http_port: int | None = None
 
     def _options(self) -> list:
         size = int(self.settings.max_message_bytes)
@@ -411,7 +417,8 @@ class SeqZooServer:
         self.decoder = ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="seqzoo-decode")
         servicer = SeqZooServicer(self.store, self.settings, self.metrics, self.decoder)
         pb_grpc.add_SeqZooServicer_to_server(servicer, self.server)
-        opb_grpc.add_GRPCInferenceServiceServicer_to_server(OipServicer(servicer), self.server)
+        oip = OipServicer(servicer)
+        opb_grpc.add_GRPCInferenceServiceServicer_to_server(oip, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         names = [SERVICE, OIP_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME]
         for hook in self.hooks:
@@ -428,6 +435,14 @@ class SeqZooServer:
         if not self.port:
             raise UnavailableError(f"cannot listen on {self.settings.address}")
         await self.server.start()
+        if self.settings.http_port is not None:
+            from seqzoo.serving.oip_http import OipHttp  # aiohttp: only with --http-port
+
+            self.http = OipHttp(oip, self.admission, self.settings.token, self.settings.public_health)
+            host = self.settings.address.rsplit(":", 1)[0].strip("[]") or "0.0.0.0"
+            reuse = ("grpc.so_reuseport", 1) in self.settings.extra_options
+            self.http_port = await self.http.start(host, self.settings.http_port, reuse_port=reuse)
+            log.info("Open Inference Protocol HTTP on port %d", self.http_port, extra={"http_port": self.http_port})
         self._keeper = asyncio.create_task(self.memory.run(), name="seqzoo-memory")
         await self._set_health(True)  # every loaded model is warm: SERVING
         log.info("listening on port %d (%s)", self.port, "TLS" if self.settings.tls_cert else "plaintext",
@@ -455,6 +470,8 @@ class SeqZooServer:
         if self.server is not None:
             # only refusals can be running now; give them a moment to be answered
             await self.server.stop(min(1.0, grace))
+        if self.http is not None:
+            await self.http.stop()
         await asyncio.get_running_loop().run_in_executor(None, self.store.close)
         if self._keeper is not None:
             self._keeper.cancel()

@@ -233,3 +233,57 @@ def test_export_triton_writes_a_repository_triton_parses(published_model, tmp_pa
                  "--preferred-batch-sizes", "64"]) == 2
     assert "must lie in 1..max_batch_size (8)" in capsys.readouterr().err
     assert not (tmp_path / "r2").exists()
+
+
+def http(port: int, path: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
+    """One OIP HTTP call with the standard library (a client seqzoo did not write)."""
+    import urllib.error
+    import urllib.request
+
+    data = None if body is None else json.dumps(body).encode()
+    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_the_http_endpoints_answer_like_grpc(published_model):
+    engine = Engine.load(published_model, device="cpu")
+    codes = np.random.default_rng(5).integers(0, 4, (4, engine.length)).astype(np.uint8)
+    want = engine.predict(codes)
+    s = ServerThread(published_model.zoo_root, token="t0k", http_port=0)
+    port = s.server.http_port
+    try:
+        assert http(port, "/v2/health/live") == (200, {"live": True})  # health is public
+        assert http(port, "/v2/health/ready") == (200, {"ready": True})
+        assert http(port, "/v2/models/pum2")[0] == 401
+        status, meta = http(port, "/v2/models/pum2/versions/1", token="t0k")
+        assert status == 200 and meta["inputs"][0] == {"name": "codes", "datatype": "UINT8",
+                                                       "shape": [-1, engine.length]}
+        assert http(port, "/v2", token="t0k")[1]["name"] == "seqzoo"
+        assert http(port, "/v2/models/pum2/ready", token="t0k") == (200, {"name": "pum2", "ready": True})
+        letters = ["".join("ACGU"[k] for k in row) for row in codes]
+        status, answer = http(port, "/v2/models/pum2/infer", {"inputs": [
+            {"name": "sequences", "datatype": "BYTES", "shape": [4], "data": letters}]}, token="t0k")
+        assert status == 200 and answer["outputs"][0]["shape"] == [4, 2]
+        np.testing.assert_allclose(np.reshape(answer["outputs"][0]["data"], (4, 2)), want, atol=1e-6)
+        status, answer = http(port, "/v2/models/pum2/versions/1/infer", {"id": "r7", "inputs": [
+            {"name": "codes", "datatype": "UINT8", "shape": [4, engine.length], "data": codes.tolist()}]}, token="t0k")
+        assert status == 200 and answer["id"] == "r7" and answer["model_version"] == "1"
+        assert answer["parameters"]["digest"] == published_model.digest
+        np.testing.assert_allclose(np.reshape(answer["outputs"][0]["data"], (4, 2)), want, atol=1e-6)
+        for path, body, code, message in (
+                ("/v2/models/nosuch/infer", {"inputs": []}, 404, "nosuch"),
+                ("/v2/models/pum2/versions/9/infer", {"inputs": []}, 404, ""),
+                ("/v2/models/pum2/infer", {"inputs": [{"name": "sequences", "datatype": "BYTES", "shape": [1],
+                                                       "data": ["ACGX"]}]}, 400, "sequences"),
+                ("/v2/models/pum2/infer", {"inputs": [{"name": "codes", "datatype": "UINT8", "shape": [1, 3],
+                                                       "data": [1, 2, 3]}]}, 400, "input 'codes' has length 3"),
+                ("/v2/models/pum2/infer", {"nothing": 1}, 400, "a list 'inputs'")):
+            status, answer = http(port, path, body, token="t0k")
+            assert status == code and message in answer["error"], (path, answer)
+    finally:
+        s.drain()
