@@ -211,8 +211,31 @@ def prepare(args, quiet: bool) -> Prepared:
         else:
             codes[name] = seq_codes[name]
         labels[name] = ds.labels
-    # the splits: test given, held out by chromosome or split off (stratified); validation by
-    # chromosome or split off the rest (stratified)
+    all_seqs, split = _split(args, train, test, length, codes, seq_codes, labels)
+    report = data.leakage(all_seqs["train"], all_seqs["val"], all_seqs["test"], alphabet)
+    report["dropped"] = {"train": 0, "val": 0, "test": 0}
+    if args.drop_leaks:
+        for name, others in (("train", [all_seqs["test"]]), ("val", [all_seqs["test"]]), ("test", [])):
+            keep = data.leak_mask(all_seqs[name], others, alphabet)
+            report["dropped"][name] = int((~keep).sum())
+            _take(codes, seq_codes, labels, all_seqs, name, name, np.flatnonzero(keep))
+    for name in ("train", "val", "test"):
+        present = labels[name].sum(axis=0)
+        if len(labels[name]) == 0:
+            raise InputError(f"the {name} split is empty: give more sequences")
+        if name != "test" and train.task != "multilabel" and (present == 0).any():
+            missing = train.classes[int(np.flatnonzero(present == 0)[0])]
+            raise InputError(f"class {missing!r} has no sequences in the {name} split: give more sequences")
+    return Prepared(product or alphabet, alphabet, train.classes, train.task, length, form, codes, seq_codes,
+                    labels, train.files + (test.files if test is not None else []), split, report, fold_seconds)
+
+
+def _split(args, train, test, length: int, codes: dict, seq_codes: dict, labels: dict) -> tuple[dict, dict]:
+    """The splits, in place in ``codes``, ``seq_codes`` and ``labels``: test given, held out by
+    chromosome or split off (stratified); validation by chromosome or split off the rest
+    (stratified). Returns the centred sequences of each split and the card's ``split``."""
+    from seqzoo.training import data
+
     all_seqs = {"train": data.centre(train.sequences, length, "N")}
     split = {"method": "stratified by label pattern, seeded", "val_fraction": args.val_fraction,
              "length": length, "length_policy": "centre, pad with N or crop"}
@@ -246,22 +269,7 @@ def prepare(args, quiet: bool) -> Prepared:
         split["method"] = "chromosome hold-out (test), stratified by label pattern, seeded (validation)"
     _take(codes, seq_codes, labels, all_seqs, "train", "val", held)
     _take(codes, seq_codes, labels, all_seqs, "train", "train", rest)
-    report = data.leakage(all_seqs["train"], all_seqs["val"], all_seqs["test"], alphabet)
-    report["dropped"] = {"train": 0, "val": 0, "test": 0}
-    if args.drop_leaks:
-        for name, others in (("train", [all_seqs["test"]]), ("val", [all_seqs["test"]]), ("test", [])):
-            keep = data.leak_mask(all_seqs[name], others, alphabet)
-            report["dropped"][name] = int((~keep).sum())
-            _take(codes, seq_codes, labels, all_seqs, name, name, np.flatnonzero(keep))
-    for name in ("train", "val", "test"):
-        present = labels[name].sum(axis=0)
-        if len(labels[name]) == 0:
-            raise InputError(f"the {name} split is empty: give more sequences")
-        if name != "test" and train.task != "multilabel" and (present == 0).any():
-            missing = train.classes[int(np.flatnonzero(present == 0)[0])]
-            raise InputError(f"class {missing!r} has no sequences in the {name} split: give more sequences")
-    return Prepared(product or alphabet, alphabet, train.classes, train.task, length, form, codes, seq_codes,
-                    labels, train.files + (test.files if test is not None else []), split, report, fold_seconds)
+    return all_seqs, split
 
 
 def _structures(sets: dict, form: str, processes: int | None, quiet: bool) -> dict:
