@@ -9,7 +9,9 @@ enough steps the attributions sum to ``P_c(x) - P_c(0)`` (completeness).
 DeepRiPe's consensus motifs come from the aggregated maps of confidently scored positives: in
 each map, seqlets are the windows with the most positive attribution; the seqlets are clustered
 (Ward on their attribution profiles), aligned to their cluster's mean by small shifts, and each
-large cluster's letters become a PWM. That is a lightweight cousin of TF-MoDISco, not MoDISco.
+large cluster's letters become a PWM. That is a lightweight cousin of TF-MoDISco, used where
+TF-MoDISco itself (training/modisco.py) cannot run: alphabets other than four letters, or no
+pattern found.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ import numpy as np
 from seqzoo.zoo.errors import InputError
 
 
-def integrated_gradients(model, onehot: np.ndarray, class_index: int, steps: int = 50, batch_size: int = 64
-                         ) -> np.ndarray:
+def integrated_gradients(model, onehot: np.ndarray, class_index: int, steps: int = 50, batch_size: int = 64,
+                         hypothetical: bool = False) -> np.ndarray:
     """Integrated gradients of one class probability, all-zero baseline, midpoint rule.
 
     Parameters
@@ -34,6 +36,9 @@ def integrated_gradients(model, onehot: np.ndarray, class_index: int, steps: int
         S interpolation steps (alphas (s + 0.5) / S).
     batch_size : int
         Sequences per batch (each expands to S inputs).
+    hypothetical : bool
+        Return the path-averaged gradient ``mean_s dP_c/dx (alpha_s x)`` at every letter (the
+        hypothetical contributions TF-MoDISco reads; times x it is IG).
 
     Returns
     -------
@@ -56,7 +61,8 @@ def integrated_gradients(model, onehot: np.ndarray, class_index: int, steps: int
         if not 0 <= class_index < probs.shape[1]:
             raise InputError(f"class index {class_index} is outside the model's {probs.shape[1]} classes")
         (grad,) = torch.autograd.grad(probs[:, class_index].sum(), scaled)
-        out[lo:lo + n] = (x * grad.reshape(n, steps, *x.shape[1:]).mean(dim=1)).detach().numpy()
+        mean = grad.reshape(n, steps, *x.shape[1:]).mean(dim=1)
+        out[lo:lo + n] = (mean if hypothetical else x * mean).detach().numpy()
     return out
 
 

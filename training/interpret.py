@@ -288,18 +288,24 @@ def _attribution_motifs(bench: _Bench, model, c: int, codes, class_scores, chose
                         ig_steps: int) -> tuple[list, dict]:
     """Integrated gradients of the chosen positives, their seqlets' consensus motifs, and the
     attribution maps of the three best-scored as an example picture."""
-    from seqzoo.training import attribution
+    from seqzoo.training import attribution, modisco
 
     name, letters, size = bench.classes[c], bench.letters, bench.seq_alpha.size
     x = bench.alphabet.one_hot(codes)
     bench.lap("other")
-    attr = attribution.integrated_gradients(model, x, c, steps=ig_steps)
+    hypothetical = attribution.integrated_gradients(model, x, c, steps=ig_steps, hypothetical=True)
+    attr = x * hypothetical
     bench.lap("integrated_gradients")
-    seq_attr = attr.reshape(len(x), x.shape[1], size, -1).sum(axis=3) if bench.product else attr
-    seq_x = x.reshape(len(x), x.shape[1], size, -1).sum(axis=3) if bench.product else x
-    motifs = attribution.consensus_motifs(attribution.find_seqlets(seq_attr, seq_x,
-                                                                   width=min(max(width, 10), x.shape[1])))
-    bench.lap("seqlets")
+    motifs, method = [], "seqlets"
+    if not bench.product and modisco.available(size):
+        motifs, method = modisco.tfmodisco_motifs(x, hypothetical), "tfmodisco-lite"
+        bench.lap("tfmodisco")
+    if not motifs:  # no TF-MoDISco here (or no pattern found): seqzoo's own seqlet clustering
+        seq_attr = attr.reshape(len(x), x.shape[1], size, -1).sum(axis=3) if bench.product else attr
+        seq_x = x.reshape(len(x), x.shape[1], size, -1).sum(axis=3) if bench.product else x
+        motifs, method = attribution.consensus_motifs(attribution.find_seqlets(
+            seq_attr, seq_x, width=min(max(width, 10), x.shape[1]))), "seqlets"
+        bench.lap("seqlets")
     matches = bench.matches_of([m.pwm for m in motifs])
     bench.lap("matching")
     found = []
@@ -308,6 +314,7 @@ def _attribution_motifs(bench: _Bench, model, c: int, codes, class_scores, chose
         logo = bench.logo(f"{mid}_logo.png", [(m.pwm, letters, f"{name}: {m.n_seqlets} seqlets", False)])
         found.append({"id": mid, "kind": "attribution", "class": name, "consensus": consensus(m.pwm, letters),
                       "importance": None, "sites": m.n_seqlets, "match": _best(mm), "fraction": round(m.fraction, 4),
+                      "method": method,
                       "matches": mm, "logo": logo, "pwm": m.pwm.round(5).tolist()})
     top3 = np.argsort(-class_scores, kind="stable")[:3]
     image = attribution.plot_attribution_maps(

@@ -124,9 +124,13 @@ def render(card: dict, summary: dict | None, folders: Sequence[Path]) -> str:
         parts.append("<h2>Kernel co-occurrence</h2><p class='muted'>Maximum activations (z-scored per kernel), "
                      "kernels and sequences clustered with Ward's method; the bar gives each sequence's class.</p>"
                      + img.tag(summary["cooccurrence"], "co-occurrence heatmap"))
+    methods = {m.get("method") for m in summary.get("consensus") or []}
+    how = ("patterns of TF-MoDISco (modisco-lite) on their hypothetical contributions"
+           if methods == {"tfmodisco-lite"} else
+           "seqlets around attribution peaks, clustered (Ward) and aligned into PWMs" if methods <= {"seqlets", None}
+           else "TF-MoDISco patterns where it found any, else seqlets clustered (Ward) into PWMs")
     parts.append("<h2>Attribution consensus motifs</h2><p class='muted'>Integrated gradients (all-zero baseline) "
-                 "of test positives scored above 0.5; seqlets around attribution peaks, clustered (Ward) and "
-                 "aligned into PWMs.</p>")
+                 f"of test positives scored above 0.5; {how}.</p>")
     if summary.get("consensus"):
         rows = ["<tr><th>motif</th><th>logo</th><th>consensus</th><th>seqlets</th><th>best match</th></tr>"]
         for m in summary["consensus"]:
