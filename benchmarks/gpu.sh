@@ -28,7 +28,16 @@ if [ -d "$WHEELS" ]; then
     fi
 fi
 if ! "$PY" -c "import seqzoo" 2> /dev/null; then
-    "$PY" -m pip install --quiet --no-deps --no-index --no-build-isolation -e .
+    if ! "$PY" -m pip install --quiet --no-deps --no-index --no-build-isolation -e . 2> /dev/null; then
+        # no build backend offline: the package as a tree of links to the wings (seqzoo.<wing>)
+        shadow=$(mktemp -d)/seqzoo
+        mkdir -p "$shadow"
+        for f in seqzoo/*.py; do ln -s "$PWD/$f" "$shadow/"; done
+        for wing in zoo training serving; do ln -s "$PWD/$wing" "$shadow/$wing"; done
+        ln -s "$PWD/protos/seqzoo/v1" "$shadow/v1"
+        export PYTHONPATH="$(dirname "$shadow")${PYTHONPATH:+:$PYTHONPATH}"
+        echo "seqzoo from links in $shadow (pip could not install it offline)"
+    fi
 fi
 "$PY" -c "import onnxruntime as o; print('onnxruntime', o.__version__, o.get_available_providers())"
 if [ "${1:-}" != "--dry-run" ] && command -v nvidia-smi > /dev/null; then

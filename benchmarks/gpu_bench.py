@@ -34,10 +34,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from ceiling import compute_ceiling, in_process
 from record import record
-from serve_bench import REPO, ServerProcess, compute_ceiling, free_port, in_process, unary
 
 PY = sys.executable
+REPO = Path(__file__).resolve().parent.parent
 RBP = REPO / "datasets" / "rbp"
 
 
@@ -61,6 +62,10 @@ def timed(function, n: int, seconds: float) -> float:
 
 
 def serving(zoo: Path, device: str, engine, seconds: float) -> dict:
+    try:  # the server needs grpc & co.: on a bare GPU machine they come as carried wheels
+        from serve_bench import ServerProcess, free_port, unary
+    except ImportError as exc:
+        return {"error": f"not run: {exc} (carry the project's wheels in .gpu-wheels/)"}
     codes = np.random.default_rng(2).integers(0, 4, (4096, engine.length)).astype(np.uint8)
     server = ServerProcess(zoo, free_port(), ["--device", device])
     target = f"127.0.0.1:{server.port}"
@@ -141,6 +146,9 @@ def main() -> int:
                   f"({trained['train_seconds'] / max(trained['epochs'], 1):.2f} s/epoch) on {trained['device']}"
                   f"{' with mixed precision' if trained['device'].startswith('cuda') else ''}; test AUROC "
                   f"{trained['auroc']:.3f}" if "error" not in trained else f"failed: {trained['error']}")
+    serve_line = (f"bulk {served['bulk']:,.0f} sequences/s ({served['bulk'] / served['in_process']:.2f}x the engine in "
+                  f"this process at batch 1,024), single-sequence requests {served['single']:,.0f} sequences/s; "
+                  f"{served['errors']} errors" if "error" not in served else served["error"])
     body = f"""ONNX Runtime {ort.__version__}, providers {', '.join(providers)}; the engine ran `{mv.ref}` (L = {engine.length})
 on **{engine.provider}**. {'DRY RUN on the CPU with small sizes (the test suite keeps the script working).' if args.dry_run else ''}
 1-minute load average {load[0]:.1f} before, {load[1]:.1f} after.
@@ -156,9 +164,7 @@ Forward throughput in the engine (sequences/s):
 - Batch 4,096: {ceiling['batch4096_seq_s']:,.0f} sequences/s = {ceiling['ratio']:.1%} of the device's float32
   matrix-multiply rate ({ceiling['matmul_gflops']:,.0f} GFLOP/s measured now; {ceiling['flops_per_sequence'] / 1e6:.1f} MFLOP per
   window).
-- `seqzoo serve --device {args.device}`: bulk {served['bulk']:,.0f} sequences/s
-  ({served['bulk'] / served['in_process']:.2f}x the engine in this process at batch 1,024), single-sequence requests
-  {served['single']:,.0f} sequences/s; {served['errors']} errors.
+- `seqzoo serve --device {args.device}`: {serve_line}.
 - `seqzoo train` PUM2 on `{args.device}`: {train_line}.
 """
     if args.dry_run:

@@ -36,6 +36,7 @@ import grpc
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from ceiling import compute_ceiling, in_process
 from record import record
 from seqzoo.serving.cli_serve import run_loop
 from seqzoo.serving.dask.cluster import peak_rss_mib
@@ -108,15 +109,6 @@ def pct(values: list[float], q: float) -> float:
 
 
 # ---------------------------------------------------------------------- scenarios
-def in_process(engine: Engine, codes: np.ndarray, seconds: float) -> float:
-    engine.predict(codes)
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        engine.predict(codes)
-        n += codes.shape[0]
-    return n / (time.perf_counter() - t0)
-
-
 def score_calls(channel, codes: np.ndarray, per_request: int, protocol: str = "seqzoo") -> tuple:
     """(the unary method, up to 512 ready requests of ``per_request`` packed sequences) of
     seqzoo.v1's Score or the Open Inference Protocol's ModelInfer (raw UINT8 codes)."""
@@ -293,61 +285,6 @@ async def faults(server: ServerProcess, zoo: Path, codes: np.ndarray, expected: 
 
 
 # ---------------------------------------------------------------------- compute ceiling
-def flops_per_sequence(model_path: Path, length: int) -> float:
-    """Multiply-adds x 2 of one sequence through the forward graph's Conv, MatMul and Gemm nodes."""
-    import onnx
-    from onnx import shape_inference
-
-    model = onnx.load(str(model_path))
-    dims = model.graph.input[0].type.tensor_type.shape.dim
-    dims[0].dim_value, dims[1].dim_value = 1, length
-    model = shape_inference.infer_shapes(model, data_prop=True)
-    shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
-              for v in list(model.graph.value_info) + list(model.graph.output) + list(model.graph.input)}
-    shapes.update({t.name: list(t.dims) for t in model.graph.initializer})
-    flops = 0.0
-    for node in model.graph.node:
-        if node.op_type == "Conv":
-            weight, out = shapes[node.input[1]], shapes[node.output[0]]
-            flops += 2 * float(np.prod(out)) * float(np.prod(weight[1:]))
-        elif node.op_type in ("MatMul", "Gemm"):
-            a, out = shapes[node.input[0]], shapes[node.output[0]]
-            flops += 2 * float(np.prod(out)) * (a[-1] if not (node.op_type == "Gemm" and any(
-                at.name == "transA" and at.i for at in node.attribute)) else a[-2])
-    return flops
-
-
-def matmul_flops_per_second(provider: str, size: int = 4096, seconds: float = 3.0) -> float:
-    """float32 FLOP/s of a large matrix product on ``provider`` (ONNX Runtime, same as the engine)."""
-    import onnxruntime as ort
-    from onnx import TensorProto, helper
-
-    graph = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["c"])], "mm",
-                              [helper.make_tensor_value_info("a", TensorProto.FLOAT, [size, size]),
-                               helper.make_tensor_value_info("b", TensorProto.FLOAT, [size, size])],
-                              [helper.make_tensor_value_info("c", TensorProto.FLOAT, [size, size])])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 9
-    session = ort.InferenceSession(model.SerializeToString(), providers=[provider])
-    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
-    session.run(None, {"a": a, "b": a})
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds or n < 2:
-        session.run(None, {"a": a, "b": a})
-        n += 1
-    return n * 2 * size**3 / (time.perf_counter() - t0)
-
-
-def compute_ceiling(mv, engine: Engine, seconds: float) -> dict:
-    """In-engine throughput at batch 4,096 against the machine's matmul rate for this model's FLOPs."""
-    per_seq = flops_per_sequence(Path(mv.path) / "model.onnx", engine.length)
-    peak = matmul_flops_per_second(engine.provider, seconds=seconds)
-    codes = np.random.default_rng(1).integers(0, 4, size=(4096, engine.length), dtype=np.uint8)
-    rate = in_process(engine, codes, seconds)
-    return {"flops_per_sequence": per_seq, "matmul_gflops": peak / 1e9, "batch4096_seq_s": rate,
-            "limit_seq_s": peak / per_seq, "ratio": rate * per_seq / peak}
-
-
 # ---------------------------------------------------------------------- main
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
