@@ -132,7 +132,8 @@ def render(results: dict, sites: dict, tasks: list[str], pool: dict, args, load:
              f"several experiments; a task's negatives are the other experiments' sites. Split by chromosome: test "
              f"{args.test_chroms}, validation {args.val_chroms}, train the rest (the same rows for every model). "
              f"Defaults otherwise (seed {args.seed}); each model its own `seqzoo train` process on 2 threads. "
-             f"1-minute load average {load[0]:.1f} before, {load[1]:.1f} after.")
+             f"1-minute load average {load[0]:.1f} before, {load[1]:.1f} after this run; models kept from an earlier "
+             f"run (--reuse) may have trained beside other work, so their seconds are upper bounds.")
     cost = (f"Multitask model: {multi['wall']:.0f} s wall, peak {multi['peak_mib']:.0f} MiB, best epoch "
             f"{multi['epochs']}. Single-task models trained: {len(both)} of {len(tasks)} (fewest sites first); "
             f"{sum(s['wall'] for s in single.values()):.0f} s in all.")
