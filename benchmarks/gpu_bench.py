@@ -108,7 +108,8 @@ def main() -> int:
     parser.add_argument("--out", help="with --dry-run: where the report goes")
     args = parser.parse_args()
     import onnxruntime as ort
-    from seqzoo.serving.engine import IG_STEPS, Engine
+    from seqzoo.serving.engine import Engine
+    from seqzoo.serving.ig_rule import IG_STEPS
     from seqzoo.zoo.registry import open_zoo
 
     if args.dry_run:

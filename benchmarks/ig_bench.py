@@ -30,7 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from record import record
-from seqzoo.serving.engine import IG_RULE, IG_STEPS, Engine
+from seqzoo.serving.engine import Engine
+from seqzoo.serving.ig_rule import IG_RULE, IG_STEPS
 from seqzoo.zoo.io.fasta import read_fasta
 from seqzoo.zoo.registry import open_zoo
 from serve_bench import ensure_model

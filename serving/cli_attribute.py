@@ -120,7 +120,7 @@ def _draw(folder: Path, drawn: list, columns: str, target: str) -> None:
 
 
 def run(args) -> int:
-    from seqzoo.serving.engine import IG_STEPS
+    from seqzoo.serving.ig_rule import IG_STEPS
     from seqzoo.serving.scorers import open_scorer
     from seqzoo.zoo.alphabets import ProductAlphabet
     from seqzoo.zoo.io.fasta import FastaReader

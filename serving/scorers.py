@@ -101,7 +101,7 @@ class LocalScorer(_Identified):
         onehot = self.engine.alphabet.one_hot(codes)
         if method == "saliency":
             return self.engine.gradient(onehot, selector)[1]
-        from seqzoo.serving.engine import IG_STEPS
+        from seqzoo.serving.ig_rule import IG_STEPS
 
         explain = self.engine.hypothetical if method == "hypothetical" else self.engine.integrated_gradients
         return explain(onehot, selector, steps or IG_STEPS)

@@ -38,7 +38,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from seqzoo.serving.admission import Admission, TokenAuth
 from seqzoo.serving.annotation_service import register as register_annotation
-from seqzoo.serving.engine import IG_STEPS, ig_rows
+from seqzoo.serving.ig_rule import IG_STEPS, ig_rows
 from seqzoo.serving.memory import MemoryKeeper
 from seqzoo.serving.oip_service import SERVICE as OIP_SERVICE
 from seqzoo.serving.oip_service import OipServicer

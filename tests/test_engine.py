@@ -14,7 +14,8 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from seqzoo.serving.engine import Engine, ig_nodes
+from seqzoo.serving.engine import Engine
+from seqzoo.serving.ig_rule import ig_nodes
 from seqzoo.zoo.alphabets import ProductAlphabet, get_alphabet, structure_alphabet
 from seqzoo.zoo.errors import InputError, NotFoundError
 from seqzoo.zoo.manifest import write_manifest

@@ -174,6 +174,7 @@ def prepare(args, quiet: bool) -> Prepared:
     """Read, check, fold, fix the length, encode, split, and check for leaks."""
     import numpy as np
     from seqzoo.training import data
+    from seqzoo.training.splits import split_sets, take
     from seqzoo.zoo.alphabets import ProductAlphabet, get_alphabet, structure_alphabet
 
     train, test, where, test_where = read_inputs(args)
@@ -211,14 +212,16 @@ def prepare(args, quiet: bool) -> Prepared:
         else:
             codes[name] = seq_codes[name]
         labels[name] = ds.labels
-    all_seqs, split = _split(args, train, test, length, codes, seq_codes, labels)
+    all_seqs, split = split_sets(train, test, length, codes, seq_codes, labels, test_chroms=args.test_chroms,
+                                 val_chroms=args.val_chroms, test_fraction=args.test_fraction,
+                                 val_fraction=args.val_fraction, seed=args.seed)
     report = data.leakage(all_seqs["train"], all_seqs["val"], all_seqs["test"], alphabet)
     report["dropped"] = {"train": 0, "val": 0, "test": 0}
     if args.drop_leaks:
         for name, others in (("train", [all_seqs["test"]]), ("val", [all_seqs["test"]]), ("test", [])):
             keep = data.leak_mask(all_seqs[name], others, alphabet)
             report["dropped"][name] = int((~keep).sum())
-            _take(codes, seq_codes, labels, all_seqs, name, name, np.flatnonzero(keep))
+            take(codes, seq_codes, labels, all_seqs, name, name, np.flatnonzero(keep))
     for name in ("train", "val", "test"):
         present = labels[name].sum(axis=0)
         if len(labels[name]) == 0:
@@ -228,48 +231,6 @@ def prepare(args, quiet: bool) -> Prepared:
             raise InputError(f"class {missing!r} has no sequences in the {name} split: give more sequences")
     return Prepared(product or alphabet, alphabet, train.classes, train.task, length, form, codes, seq_codes,
                     labels, train.files + (test.files if test is not None else []), split, report, fold_seconds)
-
-
-def _split(args, train, test, length: int, codes: dict, seq_codes: dict, labels: dict) -> tuple[dict, dict]:
-    """The splits, in place in ``codes``, ``seq_codes`` and ``labels``: test given, held out by
-    chromosome or split off (stratified); validation by chromosome or split off the rest
-    (stratified). Returns the centred sequences of each split and the card's ``split``."""
-    from seqzoo.training import data
-
-    all_seqs = {"train": data.centre(train.sequences, length, "N")}
-    split = {"method": "stratified by label pattern, seeded", "val_fraction": args.val_fraction,
-             "length": length, "length_policy": "centre, pad with N or crop"}
-    rest_set = train
-    if args.test_chroms:
-        if test is not None:
-            raise InputError("--test-chroms holds chromosomes out of the training input; do not also give a test set")
-        rest, held = data.chromosome_split(train, args.test_chroms, "--test-chroms")
-        _take(codes, seq_codes, labels, all_seqs, "train", "test", held)
-        _take(codes, seq_codes, labels, all_seqs, "train", "train", rest)
-        rest_set = train.subset(rest)
-        split.update(test="chromosomes held out", test_chroms=args.test_chroms)
-    elif test is None:
-        rest, held = data.stratified_split(train.labels, args.test_fraction, args.seed)
-        _take(codes, seq_codes, labels, all_seqs, "train", "test", held)
-        _take(codes, seq_codes, labels, all_seqs, "train", "train", rest)
-        rest_set = train.subset(rest)
-        split.update(test="split off", test_fraction=args.test_fraction)
-    else:
-        all_seqs["test"] = data.centre(test.sequences, length, "N")
-        split.update(test="given")
-    if args.val_chroms:
-        overlap = sorted(set(args.val_chroms) & set(args.test_chroms or []))
-        if overlap:
-            raise InputError(f"--val-chroms {','.join(overlap)}: also in --test-chroms")
-        rest, held = data.chromosome_split(rest_set, args.val_chroms, "--val-chroms")
-        split.update(method="chromosome hold-out", val_chroms=args.val_chroms, val_fraction=None)
-    else:
-        rest, held = data.stratified_split(labels["train"], args.val_fraction, args.seed + 1)
-    if args.test_chroms and not args.val_chroms:
-        split["method"] = "chromosome hold-out (test), stratified by label pattern, seeded (validation)"
-    _take(codes, seq_codes, labels, all_seqs, "train", "val", held)
-    _take(codes, seq_codes, labels, all_seqs, "train", "train", rest)
-    return all_seqs, split
 
 
 def _structures(sets: dict, form: str, processes: int | None, quiet: bool) -> dict:
@@ -288,12 +249,6 @@ def _structures(sets: dict, form: str, processes: int | None, quiet: bool) -> di
         else:
             structures[name] = fold.structures(ds.sequences, form, processes, progress=not quiet)
     return structures
-
-
-def _take(codes, seq_codes, labels, seqs, source, target, index) -> None:
-    for store in (codes, seq_codes, labels):
-        store[target] = store[source][index]
-    seqs[target] = [seqs[source][i] for i in index]
 
 
 def hyperparameters_from(args) -> dict:
