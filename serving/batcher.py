@@ -348,3 +348,14 @@ class AttributionLane:
             self._give_way()
             parts.append(job.run(start, min(job.n, start + job.chunk)))
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
+def let_go(futures) -> None:
+    """Cancel the futures still pending and collect the errors of the finished ones, so that a
+    call that ended early (cancelled, past its deadline, another part failed) leaves nothing
+    behind ("Future exception was never retrieved")."""
+    for future in futures:
+        if not future.done():
+            future.cancel()
+        elif not future.cancelled():
+            future.exception()

@@ -146,13 +146,18 @@ class OipHttp:
         finally:
             self.admission.leave()
 
-    async def start(self, host: str, port: int, reuse_port: bool = False) -> int:
-        """Listen on ``host:port`` (0 = a free port; ``reuse_port`` for ``--workers``); the bound port."""
+    async def start(self, settings) -> int:
+        """Listen on the gRPC address's host, port ``settings.http_port`` (0 = a free port; shared
+        with the other ``--workers`` as their gRPC port is); the bound port."""
+        host = settings.address.rsplit(":", 1)[0].strip("[]") or "0.0.0.0"
+        reuse = ("grpc.so_reuseport", 1) in settings.extra_options
         self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port, reuse_port=reuse_port or None)
+        site = web.TCPSite(self.runner, host, settings.http_port, reuse_port=reuse or None)
         await site.start()
-        return site._server.sockets[0].getsockname()[1]
+        port = site._server.sockets[0].getsockname()[1]
+        log.info("Open Inference Protocol HTTP on port %d", port, extra={"http_port": port})
+        return port
 
     async def stop(self) -> None:
         if self.runner is not None:

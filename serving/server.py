@@ -38,6 +38,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from seqzoo.serving.admission import Admission, TokenAuth
 from seqzoo.serving.annotation_service import register as register_annotation
+from seqzoo.serving.batcher import let_go
 from seqzoo.serving.ig_rule import IG_STEPS, ig_rows
 from seqzoo.serving.memory import MemoryKeeper
 from seqzoo.serving.oip_service import SERVICE as OIP_SERVICE
@@ -131,17 +132,6 @@ def _decode_request(served: Served, request, max_sequences: int) -> np.ndarray:
     if not request.sequences:
         raise InputError("the batch is empty: give codes or sequences")
     return engine.encode(list(request.sequences), list(request.structures) or None, request.convert_tu)
-
-
-def let_go(futures) -> None:
-    """Cancel the futures still pending and collect the errors of the finished ones, so that a
-    call that ended early (cancelled, past its deadline, another part failed) leaves nothing
-    behind ("Future exception was never retrieved")."""
-    for future in futures:
-        if not future.done():
-            future.cancel()
-        elif not future.cancelled():
-            future.exception()
 
 
 class SeqZooServicer(pb_grpc.SeqZooServicer):
@@ -439,10 +429,7 @@ class SeqZooServer:
             from seqzoo.serving.oip_http import OipHttp  # aiohttp: only with --http-port
 
             self.http = OipHttp(oip, self.admission, self.settings.token, self.settings.public_health)
-            host = self.settings.address.rsplit(":", 1)[0].strip("[]") or "0.0.0.0"
-            reuse = ("grpc.so_reuseport", 1) in self.settings.extra_options
-            self.http_port = await self.http.start(host, self.settings.http_port, reuse_port=reuse)
-            log.info("Open Inference Protocol HTTP on port %d", self.http_port, extra={"http_port": self.http_port})
+            self.http_port = await self.http.start(self.settings)
         self._keeper = asyncio.create_task(self.memory.run(), name="seqzoo-memory")
         await self._set_health(True)  # every loaded model is warm: SERVING
         log.info("listening on port %d (%s)", self.port, "TLS" if self.settings.tls_cert else "plaintext",
