@@ -12,13 +12,20 @@ from pathlib import Path
 import numpy as np
 
 
+def rate(function, n: int, seconds: float) -> float:
+    """Items per second of ``function()`` handling ``n`` items, after one warm call, over at
+    least ``seconds`` (and at least one timed call)."""
+    function()
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds or done == 0:
+        function()
+        done += n
+    return done / (time.perf_counter() - start)
+
+
 def in_process(engine, codes: np.ndarray, seconds: float) -> float:
-    engine.predict(codes)
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        engine.predict(codes)
-        n += codes.shape[0]
-    return n / (time.perf_counter() - t0)
+    """Sequences per second of the engine's forward pass on ``codes``."""
+    return rate(lambda: engine.predict(codes), codes.shape[0], seconds)
 
 
 

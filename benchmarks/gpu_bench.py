@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ceiling import compute_ceiling, in_process
+from ceiling import compute_ceiling, in_process, rate
 from record import record
 
 PY = sys.executable
@@ -49,16 +49,6 @@ def forward(engine, batches: list[int], seconds: float) -> dict:
         codes = rng.integers(0, 4, (batch, engine.length)).astype(np.uint8)
         out[batch] = in_process(engine, codes, seconds)
     return out
-
-
-def timed(function, n: int, seconds: float) -> float:
-    """Items per second of ``function()`` handling ``n`` items, after one warm call."""
-    function()
-    done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds or done == 0:
-        function()
-        done += n
-    return done / (time.perf_counter() - start)
 
 
 def serving(zoo: Path, device: str, engine, seconds: float) -> dict:
@@ -132,10 +122,10 @@ def main() -> int:
     n_ig = 8 if args.dry_run else 256
     onehot = engine.alphabet.one_hot(np.random.default_rng(3).integers(0, 4, (n_ig, engine.length)).astype(np.uint8))
     selector = engine.selector(n_ig)
-    ig = timed(lambda: engine.integrated_gradients(onehot, selector), n_ig, args.seconds)
+    ig = rate(lambda: engine.integrated_gradients(onehot, selector), n_ig, args.seconds)
     n_ism = 2 if args.dry_run else 16
     codes = np.random.default_rng(4).integers(0, 4, (n_ism, engine.length)).astype(np.uint8)
-    ism = timed(lambda: engine.ism(codes, engine.selector(n_ism)), n_ism, args.seconds)
+    ism = rate(lambda: engine.ism(codes, engine.selector(n_ism)), n_ism, args.seconds)
     ceiling = compute_ceiling(mv, engine, args.seconds)
     served = serving(zoo, args.device, engine, args.seconds)
     work = zoo.parent / "gpu-check"

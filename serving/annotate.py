@@ -85,6 +85,16 @@ def check_model(alphabet, length: int | None, ref: str) -> None:
         raise InputError(f"{ref} takes sequences of any length; annotate needs a fixed window")
 
 
+def class_columns(asked: list[str], classes: list[str], ref: str, flag: str) -> tuple[list[str], list[int]]:
+    """The classes to annotate (default: the last, a binary model's positive) and their columns;
+    an unknown one is an error naming ``flag`` (the option or field it came from)."""
+    asked = list(asked) or [classes[-1]]
+    for name in asked:
+        if name not in classes:
+            raise InputError(f"{flag} {name}: not a class of {ref} ({', '.join(classes)})")
+    return asked, [classes.index(name) for name in asked]
+
+
 def pieces(regions: list[Region], strands: tuple[str, ...], stride: int,
            size: int = PIECE) -> Iterator[tuple[Region, str]]:
     """(piece, strand) in output order: each region on each strand, cut into pieces of at most

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import grpc
 import numpy as np
-from seqzoo.serving.annotate import STRANDS, Region, check_model, region_scores
+from seqzoo.serving.annotate import STRANDS, Region, check_model, class_columns, region_scores
 from seqzoo.serving.reference import server_genome
 from seqzoo.v1 import annotation_pb2 as apb
 from seqzoo.v1 import annotation_pb2_grpc as apb_grpc
@@ -67,10 +67,7 @@ class AnnotationServicer(apb_grpc.AnnotationServicer):
             raise InputError("the request has no regions")
         if len(request.regions) > MAX_REGIONS:
             raise InputError(f"the request has {len(request.regions)} regions; the limit is {MAX_REGIONS}")
-        classes = list(request.classes) or [engine.classes[-1]]
-        for name in classes:
-            if name not in engine.classes:
-                raise InputError(f"class {name!r} is not one of {engine.identity.ref}'s ({', '.join(engine.classes)})")
+        _, columns = class_columns(list(request.classes), engine.classes, engine.identity.ref, "field 'classes':")
         regions, strands = [], []
         for i, r in enumerate(request.regions):
             size = genome.lengths.get(r.contig)
@@ -84,7 +81,7 @@ class AnnotationServicer(apb_grpc.AnnotationServicer):
                 raise InputError(f"region {i}: field 'strand' {r.strand!r} is not '+' or '-'")
             regions.append(Region(r.contig, int(r.start), int(r.end)))
             strands.append(r.strand)
-        return regions, strands, [engine.classes.index(name) for name in classes]
+        return regions, strands, columns
 
     async def Annotate(self, request, context):
         from seqzoo.serving.status import abort, status_of

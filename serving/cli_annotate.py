@@ -88,11 +88,9 @@ class Source:
 
 
 def _classes(args, ref: str, classes: list[str]) -> tuple[list[str], list[int]]:
-    asked = args.classes or [classes[-1]]
-    for name in asked:
-        if name not in classes:
-            raise InputError(f"--class {name}: not a class of {ref} ({', '.join(classes)})")
-    return asked, [classes.index(name) for name in asked]
+    from seqzoo.serving.annotate import class_columns
+
+    return class_columns(args.classes or [], classes, ref, "--class")
 
 
 def _local(args) -> Source:

@@ -26,23 +26,26 @@ import json
 import logging
 import time
 
+import grpc
 import numpy as np
 from aiohttp import web
 from google.protobuf.json_format import MessageToDict
-from seqzoo.serving.batcher import DeadlineExpiredError, QueueFullError
 from seqzoo.serving.oip_service import server_metadata
+from seqzoo.serving.status import status_of
 from seqzoo.v1 import oip_pb2 as opb
-from seqzoo.zoo.errors import InputError, NotFoundError, UnavailableError
+from seqzoo.zoo.errors import InputError, UnavailableError
 
 log = logging.getLogger(__name__)
 
-HTTP_STATUS = ((InputError, 400), (NotFoundError, 404), (QueueFullError, 429), (DeadlineExpiredError, 504),
-               (UnavailableError, 503))
+# the HTTP status of each gRPC status the server answers with (serving/status.py: one error table)
+HTTP_STATUS = {grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.NOT_FOUND: 404,
+               grpc.StatusCode.RESOURCE_EXHAUSTED: 429, grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+               grpc.StatusCode.UNAVAILABLE: 503}
 MAX_BODY = 256 * 2**20
 
 
 def _status(exc: BaseException) -> int:
-    return next((code for cls, code in HTTP_STATUS if isinstance(exc, cls)), 500)
+    return HTTP_STATUS.get(status_of(exc), 500)
 
 
 def _parameter(value) -> opb.InferParameter:

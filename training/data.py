@@ -26,6 +26,7 @@ from seqzoo.zoo.alphabets import (
     get_alphabet,
 )
 from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.io.coords import FORMS, parse_coordinates
 from seqzoo.zoo.io.fasta import FastaRecord, read_fasta
 from seqzoo.zoo.manifest import sha256_file
 
@@ -167,8 +168,6 @@ def read_class_files(pairs: Sequence[tuple[str, str | os.PathLike]]) -> tuple[La
 
 def _chrom(record, header: str | None = None) -> str | None:
     """The chromosome a FASTA record's header (or the given part of it) names, or None."""
-    from seqzoo.zoo.io.coords import parse_coordinates
-
     where = parse_coordinates(record.header if header is None else header, len(record.sequence))
     return None if where is None else where.chrom
 
@@ -182,8 +181,6 @@ def chromosome_split(dataset: LabelledSet, chroms: Sequence[str], flag: str) -> 
     if not dataset.chroms or any(c is None for c in dataset.chroms):
         i = next((k for k, c in enumerate(dataset.chroms) if c is None), 0)
         where = dataset.origins[i] if dataset.origins else f"record {i + 1}"
-        from seqzoo.zoo.io.coords import FORMS
-
         raise InputError(f"{flag} needs every record's chromosome; {where} has none (FASTA headers such as "
                          f"{FORMS}, or a table column 'chrom')")
     have = np.asarray(dataset.chroms)
