@@ -27,6 +27,7 @@ from seqzoo.zoo.alphabets import Alphabet, ProductAlphabet, alphabet_from_dict
 from seqzoo.zoo.errors import InputError, IntegrityError, NotFoundError, UnavailableError
 from seqzoo.zoo.expect import compare_expect, expect_inputs
 from seqzoo.zoo.graphs import TRACK, track_probs
+from seqzoo.zoo.inputs import Inputs
 from seqzoo.zoo.registry import ModelVersion
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,10 @@ class Engine:
                                                                                     where=where))
         dynamic = bool(card.get("input", {}).get("length_dynamic", False))
         self.length: int | None = None if dynamic else int(_card_field(card, "input", "length", where=where))
+        # a multimodal model's codes hold the sequence and its tracks side by side (zoo.inputs)
+        self.packed = isinstance(self.alphabet, Inputs)
+        self.code_length: int | None = self.alphabet.total_length if self.packed else self.length
+        self.baseline: np.ndarray | None = self.alphabet.baseline if self.packed else None
         self.classes: list[str] = [str(c) for c in _card_field(card, "classes", where=where)]
         structure = card.get("input", {}).get("structure")
         self.structure_form: str | None = structure.get("form") if isinstance(structure, dict) else None
@@ -183,15 +188,15 @@ class Engine:
     def warm_up(self) -> None:
         """Run the forward graph on every bucket size (GPU) or once (CPU), and check the card's
         expected predictions when it has any (a model that does not reproduce them is refused)."""
-        length = self.length or 1
+        length = self.code_length or 1
         sizes = self.buckets or (1,)
         for size in sizes:
             self._run_forward(np.zeros((size, length), dtype=np.uint8))
         if self.card.get("expect"):
-            sequences, structures = expect_inputs(self.card, str(self.path / "card.json"))
+            sequences, structures, tracks = expect_inputs(self.card, str(self.path / "card.json"))
             if self.length is None or all(len(s) == self.length for s in sequences):
                 try:
-                    compare_expect(self.card, self.predict(self.encode(sequences, structures or None)),
+                    compare_expect(self.card, self.predict(self.encode(sequences, structures or None, tracks=tracks)),
                                    str(self.path))
                 except IntegrityError as exc:  # a model that contradicts its card is refused like bad input
                     raise InputError(str(exc)) from None
@@ -206,14 +211,23 @@ class Engine:
         """The A one-hot column names, one character each for plain alphabets."""
         if isinstance(self.alphabet, ProductAlphabet):
             return "".join(s + t for s in self.alphabet.sequence.letters for t in self.alphabet.structure.letters)
+        if self.packed:
+            return "".join(a.letters for _, a, _, _ in self.alphabet.parts)
         return self.alphabet.letters
 
+    @property
+    def track_names(self) -> list[str]:
+        """The inputs after the sequence (a multimodal model's tracks; empty otherwise)."""
+        return [t.name for t in self.alphabet.tracks] if self.packed else []
+
     def encode(self, sequences: Sequence[str], structures: Sequence[str] | None = None,
-               convert_tu: bool = False) -> np.ndarray:
-        """Encode sequences (and structures, for structure models) in the model's alphabet.
+               convert_tu: bool = False, tracks: dict[str, Sequence[str]] | None = None) -> np.ndarray:
+        """Encode sequences (and structures, for structure models; tracks, for multimodal models)
+        in the model's alphabet.
 
         A structure model folds sequences that come without structures, with the predictor
-        named by its card. Sequences must all have the model's length (no silent crop or pad).
+        named by its card (so does a multimodal model with a ``structure`` track). Sequences must
+        all have the model's length (no silent crop or pad).
 
         Parameters
         ----------
@@ -222,10 +236,12 @@ class Engine:
             N structure strings (structure models only).
         convert_tu : bool
             Read T as U for an RNA model (U as T for a DNA model).
+        tracks : dict of track name -> N strings, optional
+            A multimodal model's track inputs (every one it needs; see ``track_names``).
 
         Returns
         -------
-        np.ndarray, shape=(N, L), dtype=uint8
+        np.ndarray, shape=(N, L), dtype=uint8 (L: the packed length for a multimodal model)
         """
         if isinstance(sequences, str):
             raise InputError("expected a list of sequences, got one string")
@@ -236,6 +252,13 @@ class Engine:
                 if len(s) != self.length:
                     raise InputError(f"is {len(s)} long but model {self.identity.ref} takes {self.length}",
                                      index=i)
+        if self.packed:
+            if structures:
+                raise InputError(f"model {self.identity.ref} takes its structure as the 'structure' track")
+            return self.alphabet.encode(list(sequences), tracks, convert_tu)
+        if tracks:
+            raise InputError(f"model {self.identity.ref} has no track inputs: do not send tracks "
+                             f"({', '.join(sorted(tracks))})")
         if isinstance(self.alphabet, ProductAlphabet):
             from seqzoo.zoo import structure  # ViennaRNA, only for structure models
 
@@ -261,9 +284,9 @@ class Engine:
             raise InputError(f"codes must be 2-d [N, L], got shape {codes.shape}")
         if codes.shape[0] == 0:
             raise InputError("the batch is empty: give at least one sequence")
-        if self.length is not None and codes.shape[1] != self.length:
-            raise InputError(f"is {codes.shape[1]} long but model {self.identity.ref} takes {self.length}",
-                             index=0)
+        if self.code_length is not None and codes.shape[1] != self.code_length:
+            raise InputError(f"is {codes.shape[1]} long but model {self.identity.ref} takes {self.code_length}"
+                             + (" codes (the sequence and its tracks packed)" if self.packed else ""), index=0)
         if codes.shape[1] == 0:
             raise InputError("is empty", index=0)
         if int(codes.max()) >= self.num_codes:
@@ -277,8 +300,8 @@ class Engine:
         selector = np.ascontiguousarray(selector, dtype=np.float32)
         if onehot.ndim != 3 or onehot.shape[2] != self.alphabet.size or onehot.shape[0] == 0:
             raise InputError(f"one-hot input must be [N, L, {self.alphabet.size}] with N > 0, got {onehot.shape}")
-        if self.length is not None and onehot.shape[1] != self.length:
-            raise InputError(f"is {onehot.shape[1]} long but model {self.identity.ref} takes {self.length}",
+        if self.code_length is not None and onehot.shape[1] != self.code_length:
+            raise InputError(f"is {onehot.shape[1]} long but model {self.identity.ref} takes {self.code_length}",
                              index=0)
         if selector.shape != (onehot.shape[0], len(self.classes)):
             raise InputError(f"selector must be [{onehot.shape[0]}, {len(self.classes)}], got {selector.shape}")
@@ -408,7 +431,11 @@ class Engine:
         out = np.empty_like(onehot)
         for i in range(0, n, chunk):
             x, sel = onehot[i:i + chunk], selector[i:i + chunk]
-            path = (alphas[:, None, None, None] * x[None]).reshape(k * len(x), length, a)
+            if self.baseline is None:
+                path = (alphas[:, None, None, None] * x[None]).reshape(k * len(x), length, a)
+            else:  # from the model's per-input baseline b: b + alpha (x - b)
+                path = (self.baseline + alphas[:, None, None, None] * (x - self.baseline)[None]
+                        ).reshape(k * len(x), length, a)
             rows = session.run([output], {"onehot": path, "selector": np.tile(sel, (k, 1)), **extra})[0]
             out[i:i + chunk] = np.tensordot(scale, rows.reshape(k, len(x), length, a), axes=1)
         return out
@@ -455,9 +482,9 @@ class Engine:
         out = np.zeros((n, length, self.alphabet.size), dtype=np.float32)
         if isinstance(self.alphabet, ProductAlphabet):
             n_bases, m = self.alphabet.sequence.size, self.alphabet.structure.size
-        else:
-            n_bases, m = self.alphabet.size, 1
-        positions = np.arange(length)
+        else:  # a multimodal model: the sequence's letters at the sequence's positions (tracks stay)
+            n_bases, m = getattr(self.alphabet, "sequence", self.alphabet).size, 1
+        positions = np.arange(self.length if self.packed else length)
         for i in range(n):
             ref = codes[i]
             ref_score = float(self.predict(ref[None])[0] @ selector[i])
@@ -465,8 +492,8 @@ class Engine:
                 struct = np.where(ref < self.alphabet.size, ref % m, ref.astype(np.int64) - self.alphabet.size)
             else:
                 struct = np.zeros(length, dtype=np.int64)
-            mutants = np.repeat(ref[None], length * n_bases, axis=0)  # [L * B, L]
-            rows = np.arange(length * n_bases)
+            mutants = np.repeat(ref[None], len(positions) * n_bases, axis=0)  # [L * B, L]
+            rows = np.arange(len(positions) * n_bases)
             pos = np.repeat(positions, n_bases)
             base = np.tile(np.arange(n_bases), length)
             mutants[rows, pos] = (base * m + struct[pos]).astype(np.uint8)
@@ -479,4 +506,4 @@ class Engine:
         return {"name": self.identity.name, "version": self.identity.version, "digest": self.identity.digest,
                 "provider": self.provider, "length": self.length or 0, "length_dynamic": self.length is None,
                 "classes": list(self.classes), "columns": self.columns,
-                "structure": isinstance(self.alphabet, ProductAlphabet)}
+                "structure": isinstance(self.alphabet, ProductAlphabet), "tracks": self.track_names}

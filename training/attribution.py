@@ -23,8 +23,8 @@ from seqzoo.zoo.errors import InputError
 
 
 def integrated_gradients(model, onehot: np.ndarray, class_index: int, steps: int = 50, batch_size: int = 64,
-                         hypothetical: bool = False) -> np.ndarray:
-    """Integrated gradients of one class probability, all-zero baseline, midpoint rule.
+                         hypothetical: bool = False, baseline: np.ndarray | None = None) -> np.ndarray:
+    """Integrated gradients of one class probability, all-zero baseline (or ``baseline``), midpoint rule.
 
     Parameters
     ----------
@@ -39,10 +39,13 @@ def integrated_gradients(model, onehot: np.ndarray, class_index: int, steps: int
     hypothetical : bool
         Return the path-averaged gradient ``mean_s dP_c/dx (alpha_s x)`` at every letter (the
         hypothetical contributions TF-MoDISco reads; times x it is IG).
+    baseline : np.ndarray, shape=(L, A), optional
+        Where the path starts (a multimodal model's per-input baselines, ``Inputs.baseline``):
+        the path is b + alpha (x - b) and the attribution (x - b) * mean gradient.
 
     Returns
     -------
-    np.ndarray, shape=(N, L, A), float32: ``x * mean_s dP_c/dx (alpha_s x)``.
+    np.ndarray, shape=(N, L, A), float32: ``(x - b) * mean_s dP_c/dx (b + alpha_s (x - b))``.
     """
     import torch
 
@@ -52,11 +55,12 @@ def integrated_gradients(model, onehot: np.ndarray, class_index: int, steps: int
     if steps < 1:
         raise InputError(f"steps must be >= 1, got {steps}")
     alphas = torch.tensor((np.arange(steps) + 0.5) / steps, dtype=torch.float32)
+    base = torch.zeros(()) if baseline is None else torch.from_numpy(np.asarray(baseline, dtype=np.float32))
     out = np.zeros_like(onehot)
     for lo in range(0, len(onehot), batch_size):
-        x = torch.from_numpy(onehot[lo:lo + batch_size])
+        x = torch.from_numpy(onehot[lo:lo + batch_size]) - base
         n = len(x)
-        scaled = (alphas[None, :, None, None] * x[:, None]).reshape(n * steps, *x.shape[1:]).requires_grad_(True)
+        scaled = (base + alphas[None, :, None, None] * x[:, None]).reshape(n * steps, *x.shape[1:]).requires_grad_(True)
         probs = model.probabilities(scaled)
         if not 0 <= class_index < probs.shape[1]:
             raise InputError(f"class index {class_index} is outside the model's {probs.shape[1]} classes")

@@ -1,4 +1,5 @@
-"""``seqzoo simulate``: planted-motif FASTA files (positive.fa, negative.fa) for the FOXO1 exercise."""
+"""``seqzoo simulate``: planted-motif FASTA files (positive.fa, negative.fa) for the FOXO1 exercise;
+with ``--regions``, also region.fa, the region track of DeepRiPe's multimodal question."""
 
 from __future__ import annotations
 
@@ -17,12 +18,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--random-position", action="store_true", help="plant at a random position, not the centre")
     parser.add_argument("--random-strand", action="store_true", help="plant the reverse complement half the time")
+    parser.add_argument("--regions", type=int, metavar="TRACK_LENGTH", nargs="?", const=250,
+                        help="the region-type question: a random-position site binds only in a 3'UTR; also writes "
+                             "region.fa (per-position 5/C/3/I for 5'UTR/CDS/3'UTR/intron, default 250 long)")
     parser.add_argument("--out", required=True, help="output folder for positive.fa and negative.fa")
     parser.add_argument("--json", action="store_true", help="print a JSON summary as the last stdout line")
 
 
 def run(args) -> int:
-    from seqzoo.training.simulate import pick_motifs, simulate, write_fasta
+    from seqzoo.training.simulate import pick_motifs, simulate, simulate_regions, write_fasta
     from seqzoo.zoo.errors import InputError
 
     letters, motifs = None, []
@@ -35,15 +39,24 @@ def run(args) -> int:
         motifs.extend(chosen)
     if args.length < 1:
         raise InputError(f"--length {args.length} must be positive")
-    positives, negatives = simulate([m.pwm for m in motifs], letters, args.n, args.length, args.seed,
-                                    "random" if args.random_position else "centre",
-                                    "random" if args.random_strand else "forward")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    write_fasta(out / "positive.fa", positives, "positive")
-    write_fasta(out / "negative.fa", negatives, "negative")
     info = {"positive": str(out / "positive.fa"), "negative": str(out / "negative.fa"),
             "motifs": [m.name for m in motifs], "n": args.n, "length": args.length, "seed": args.seed}
+    if args.regions is not None:
+        if len(motifs) != 1:
+            raise InputError("--regions plants one motif: give one --motif-id")
+        positives, negatives, pos_regions, neg_regions = simulate_regions(motifs[0].pwm, letters, args.n, args.length,
+                                                                          args.regions, args.seed)
+        write_fasta(out / "region.fa", pos_regions + neg_regions, "",
+                    [f"positive_{i}" for i in range(len(pos_regions))] + [f"negative_{i}" for i in range(len(neg_regions))])
+        info["region"] = str(out / "region.fa")
+    else:
+        positives, negatives = simulate([m.pwm for m in motifs], letters, args.n, args.length, args.seed,
+                                        "random" if args.random_position else "centre",
+                                        "random" if args.random_strand else "forward")
+    write_fasta(out / "positive.fa", positives, "positive")
+    write_fasta(out / "negative.fa", negatives, "negative")
     print(json.dumps(info) if args.json else
           f"wrote {len(positives)} positives ({', '.join(info['motifs'])}) to {info['positive']} and "
           f"{len(negatives)} negatives to {info['negative']}")

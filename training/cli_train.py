@@ -71,6 +71,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--structure", nargs="?", const="annotated", choices=("annotated", "dot-bracket"),
                       help="add RNA secondary structure (ViennaRNA; default form: annotated F/T/S/H/I/M)")
     data.add_argument("--fold-processes", type=int, help="processes for folding (default: all cores)")
+    data.add_argument("--track", action="append", default=[], metavar="NAME=FILE",
+                      help="a track input with its own branch: a FASTA of per-position letters with the sequences' "
+                           "record names, fixed length (e.g. region type); 'structure' folds (ViennaRNA); repeat")
+    data.add_argument("--track-column", action="append", default=[], metavar="NAME=COLUMN",
+                      help="a table column of track letters")
+    data.add_argument("--track-alphabet", action="append", default=[], metavar="NAME=LETTERS",
+                      help="a track's letters, in one-hot order (default: the letters the training records use)")
+    data.add_argument("--track-baseline", action="append", default=[], metavar="NAME=VALUE",
+                      help="integrated-gradients baseline of a track's one-hot columns (default: 1/letters)")
     data.add_argument("--val-fraction", type=float, default=0.1, help="validation share of train (stratified)")
     data.add_argument("--test-fraction", type=float, default=0.2, help="test share when no test set is given")
     data.add_argument("--test-chroms", metavar="CHR,CHR", type=_chroms,
@@ -145,9 +154,10 @@ def read_inputs(args) -> tuple:
         if not args.label_columns:
             raise InputError("--table needs --label-columns A[,B,...]")
         columns = [c.strip() for c in args.label_columns.split(",") if c.strip()]
-        train = data.read_table(args.table, args.sequence_column, columns, args.structure_column)
+        tracks = dict(t.split("=", 1) for t in args.track_column if "=" in t)
+        train = data.read_table(args.table, args.sequence_column, columns, args.structure_column, tracks)
         where, test_where = [], []
-        test = (data.read_table(args.test_table, args.sequence_column, columns, args.structure_column)
+        test = (data.read_table(args.test_table, args.sequence_column, columns, args.structure_column, tracks)
                 if args.test_table else None)
         if test is not None and test.classes != train.classes:
             raise InputError(f"{args.test_table}: classes {test.classes} differ from the training table's "
@@ -189,7 +199,7 @@ def prepare(args, quiet: bool) -> Prepared:
         raise InputError("mixed input: the training records carry structures but the test records do not "
                          "(or the other way round)")
     form = args.structure
-    if given[0] and form is None:
+    if given[0] and form is None and "structure" not in args.track:
         raise InputError(f"{train.origins[0]}: the records carry structure lines; add --structure "
                          "(annotated or dot-bracket) to use them")
     length = args.length or data.choose_length(everything)
@@ -198,9 +208,10 @@ def prepare(args, quiet: bool) -> Prepared:
     sets = {"train": train, "test": test}
     start = time.perf_counter()
     structures = _structures(sets, form, args.fold_processes, quiet) if form else {}
+    pads = ("F", "T") if form == "annotated" else (".", ".")
+    inputs, track_values = _tracks(args, sets, {"train": where, "test": test_where}, alphabet, length, quiet)
     fold_seconds = time.perf_counter() - start
     product = ProductAlphabet(alphabet, structure_alphabet(form)) if form else None
-    pads = ("F", "T") if form == "annotated" else (".", ".")
     codes, seq_codes, labels = {}, {}, {}
     for name, ds in sets.items():
         if ds is None:
@@ -209,6 +220,8 @@ def prepare(args, quiet: bool) -> Prepared:
         seq_codes[name] = alphabet.encode(seqs)
         if form:
             codes[name] = product.encode(seqs, data.centre(structures[name], length, *pads))
+        elif inputs is not None:
+            codes[name] = inputs.encode(seqs, track_values[name])
         else:
             codes[name] = seq_codes[name]
         labels[name] = ds.labels
@@ -229,8 +242,26 @@ def prepare(args, quiet: bool) -> Prepared:
         if name != "test" and train.task != "multilabel" and (present == 0).any():
             missing = train.classes[int(np.flatnonzero(present == 0)[0])]
             raise InputError(f"class {missing!r} has no sequences in the {name} split: give more sequences")
-    return Prepared(product or alphabet, alphabet, train.classes, train.task, length, form, codes, seq_codes,
+    return Prepared(product or inputs or alphabet, alphabet, train.classes, train.task, length, form, codes, seq_codes,
                     labels, train.files + (test.files if test is not None else []), split, report, fold_seconds)
+
+
+def _tracks(args, sets: dict, records: dict, alphabet, length: int, quiet: bool) -> tuple:
+    """(Inputs, split -> track letters) of the --track options, or (None, {}) without tracks."""
+    from seqzoo.training import data, tracks
+
+    options = tracks.parse_tracks(args.track, args.track_column, args.track_alphabet, args.track_baseline)
+    if not options:
+        return None, {}
+    if args.structure:
+        raise InputError("--structure makes the sequence x structure alphabet; with tracks, give the structure as "
+                         "its own input (--track structure)")
+
+    def fold() -> dict:
+        return {name: data.centre(s, length, "F", "T")
+                for name, s in _structures(sets, "annotated", args.fold_processes, quiet).items()}
+
+    return tracks.track_inputs(options, sets, records, alphabet, length, fold)
 
 
 def _structures(sets: dict, form: str, processes: int | None, quiet: bool) -> dict:
@@ -270,14 +301,14 @@ def train_models(args, prep: Prepared, params: dict, workdir: Path) -> tuple:
     """Train one model, or every grid combination keeping the best; returns (result, params, grid)."""
     from seqzoo.training import grid as grid_search
     from seqzoo.training.metrics import compute_metrics, headline
-    from seqzoo.training.models import build_model
+    from seqzoo.training.models import model_for
     from seqzoo.training.train import fit, predict, seed_everything
 
     table = prep.alphabet.table
 
     def train_one(p: dict):
         seed_everything(args.seed)
-        model = build_model(p, prep.alphabet.size, len(prep.classes), prep.length, prep.task)
+        model = model_for(p, prep.alphabet, prep.length, len(prep.classes), prep.task)
         result = fit(model, prep.codes["train"], prep.labels["train"], prep.codes["val"], prep.labels["val"],
                      table, prep.classes, seed=args.seed, device=args.device, quiet=args.quiet)
         scores = predict(model, prep.codes["val"], table, device=result.device)

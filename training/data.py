@@ -61,6 +61,8 @@ class LabelledSet:
     chroms : list of str or None
         Each record's chromosome (from FASTA header coordinates or a table's ``chrom`` column;
         None where a record has none), for chromosome hold-out.
+    tracks : dict of str -> list of str
+        Track inputs read with the records (a table's ``--track-column``), N strings each.
     """
 
     sequences: list[str]
@@ -71,6 +73,7 @@ class LabelledSet:
     origins: list[str] = field(default_factory=list)
     files: list[dict] = field(default_factory=list)
     chroms: list[str | None] = field(default_factory=list)
+    tracks: dict[str, list[str]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -81,7 +84,8 @@ class LabelledSet:
         return LabelledSet([self.sequences[i] for i in index], self.labels[index], list(self.classes), self.task,
                            None if self.structures is None else [self.structures[i] for i in index],
                            [self.origins[i] for i in index] if self.origins else [], self.files,
-                           [self.chroms[i] for i in index] if self.chroms else [])
+                           [self.chroms[i] for i in index] if self.chroms else [],
+                           {name: [values[i] for i in index] for name, values in self.tracks.items()})
 
     def counts(self) -> dict[str, int]:
         """Records per class (label column sums)."""
@@ -236,7 +240,7 @@ def read_multilabel_fasta(path: str | os.PathLike, class_names: Sequence[str] | 
 
 
 def read_table(path: str | os.PathLike, sequence_column: str, label_columns: Sequence[str],
-               structure_column: str | None = None) -> LabelledSet:
+               structure_column: str | None = None, track_columns: dict[str, str] | None = None) -> LabelledSet:
     """Read a CSV / TSV / parquet table of sequences and labels.
 
     One label column: its distinct values are the classes (2 -> binary, more -> multiclass).
@@ -250,6 +254,8 @@ def read_table(path: str | os.PathLike, sequence_column: str, label_columns: Seq
     label_columns : list of str
     structure_column : str, optional
         A column of structures given with the sequences.
+    track_columns : dict of track name -> column, optional
+        Columns of per-position track letters (the set's ``tracks``).
     """
     import pandas as pd
 
@@ -273,7 +279,9 @@ def read_table(path: str | os.PathLike, sequence_column: str, label_columns: Seq
         raise InputError(f"{path}: cannot read the table ({str(exc).splitlines()[0]})") from None
     if not len(label_columns):
         raise InputError("no label column given (--label-columns A,B)")
-    for column in [sequence_column, *label_columns] + ([structure_column] if structure_column else []):
+    track_columns = dict(track_columns or {})
+    for column in [sequence_column, *label_columns, *track_columns.values()] + \
+            ([structure_column] if structure_column else []):
         if column not in frame.columns:
             raise InputError(f"{path}: column {column!r} is missing (columns: {', '.join(map(str, frame.columns))})")
     if not len(frame):
@@ -313,7 +321,8 @@ def read_table(path: str | os.PathLike, sequence_column: str, label_columns: Seq
         structures = None if empty else structures
     files = [{"path": str(path), "sha256": sha256_hex(path), "class": "*", "records": len(frame)}]
     chroms = [str(c).strip() or None for c in frame[CHROM]] if CHROM in frame.columns else []
-    return LabelledSet(sequences, labels, classes, task, structures, origins, files, chroms)
+    tracks = {name: [str(v).strip() for v in frame[column]] for name, column in track_columns.items()}
+    return LabelledSet(sequences, labels, classes, task, structures, origins, files, chroms, tracks)
 
 
 def choose_length(sequences: Sequence[str]) -> int:

@@ -5,7 +5,9 @@
 - ``grad.onnx``: ``onehot`` [N, L, A], ``selector`` [N, C] -> ``probs``, ``grad`` [N, L, A] =
   d sum(selector * probs) / d onehot.
 - ``ig.onnx``: ``onehot``, ``alphas`` [S], ``selector`` -> ``attributions`` [N, L, A] =
-  onehot * mean_s grad(alphas[s] * onehot) (integrated gradients from the all-zero baseline).
+  onehot * mean_s grad(alphas[s] * onehot) (integrated gradients from the all-zero baseline; a
+  multimodal model's graph starts from its per-input baseline b: (onehot - b) * mean_s grad(b +
+  alphas[s] (onehot - b))).
 
 ONNX has no autodiff that stock onnxruntime runs, so the gradient graphs are the joint
 forward+backward traced by ``make_fx`` in symbolic mode with a decomposition table (our own
@@ -119,16 +121,23 @@ def _gradient_fn(model: nn.Module, names: list[str]):
     return fn
 
 
-def _ig_fn(model: nn.Module, names: list[str]):
+def _ig_fn(model: nn.Module, names: list[str], baseline: bool = False):
+    """Integrated gradients from the all-zero baseline, or, with ``baseline``, from the [L, A]
+    tensor after the parameters (a multimodal model's per-input baselines):
+    (x - b) * mean_s grad f(b + alpha_s (x - b))."""
+
     def fn(params, onehot, alphas, selector):
+        base = params[len(names)] if baseline else None
         steps = alphas.shape[0]
         n, length, a = onehot.shape
-        path = (alphas.reshape(-1, 1, 1, 1) * onehot.unsqueeze(0)).reshape(steps * n, length, a)
+        diff = onehot if base is None else onehot - base
+        path = alphas.reshape(-1, 1, 1, 1) * diff.unsqueeze(0)
+        path = (path if base is None else path + base).reshape(steps * n, length, a)
         x = path.detach().requires_grad_(True)
         probs = activate(model, torch.func.functional_call(model, dict(zip(names, params)), (x,)))
         cot = selector.unsqueeze(0).expand(steps, -1, -1).reshape(steps * n, -1)
         (grad,) = torch.autograd.grad(probs, x, cot)
-        return onehot * grad.reshape(steps, n, length, a).mean(dim=0)
+        return diff * grad.reshape(steps, n, length, a).mean(dim=0)
 
     return fn
 
@@ -157,18 +166,26 @@ class _TracedIG(_Traced):
         return self.graph_module(self.params(), onehot, alphas, selector)
 
 
-def _trace(fn, model: nn.Module, example: tuple, wrapper: type) -> _Traced:
+def _trace(fn, model: nn.Module, example: tuple, wrapper: type, baseline: np.ndarray | None = None) -> _Traced:
+    from torch.fx.experimental import _config as fx_config
     from torch.fx.experimental.proxy_tensor import make_fx
 
     names = [n for n, _ in model.named_parameters()] + [n for n, _ in model.named_buffers()]
     params = [p.detach() for _, p in model.named_parameters()] + [b for _, b in model.named_buffers()]
+    extra = ()
+    if baseline is not None:  # held like a parameter, after them (fn finds it at index len(names))
+        params.append(torch.from_numpy(np.ascontiguousarray(baseline, dtype=np.float32)))
+        extra = (True,)
     # the max-pool backward decomposition declines in deterministic mode (which training switches on)
     deterministic = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     torch.use_deterministic_algorithms(False)
     try:
-        graph_module = make_fx(fn(model, names), decomposition_table=_decompositions(),
-                               tracing_mode="symbolic")(params, *example)
+        # no duck shaping: sizes that happen to be equal in the example (4 alphas, 4 letters of a
+        # track) must not share a symbol, or one input's fixed size pins the other dynamic dim
+        with fx_config.patch(use_duck_shape=False):
+            graph_module = make_fx(fn(model, names, *extra), decomposition_table=_decompositions(),
+                                   tracing_mode="symbolic")(params, *example)
     finally:
         torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
     return wrapper(graph_module, params)
@@ -192,6 +209,8 @@ class ExportSpec:
     n_classes : int
     min_length : int
         The shortest accepted input when the length is dynamic.
+    baseline : np.ndarray, float32 [L, A], optional
+        Integrated gradients' starting point (a multimodal model's per-input baselines; None: zero).
     """
 
     table: np.ndarray
@@ -199,13 +218,15 @@ class ExportSpec:
     length_dynamic: bool
     n_classes: int
     min_length: int = 1
+    baseline: np.ndarray | None = None
 
     @property
     def alphabet_size(self) -> int:
         return int(self.table.shape[1])
 
 
-def make_spec(model: nn.Module, table: np.ndarray, length: int, n_classes: int) -> ExportSpec:
+def make_spec(model: nn.Module, table: np.ndarray, length: int, n_classes: int,
+              baseline: np.ndarray | None = None) -> ExportSpec:
     """The ExportSpec of a model: dynamic length where its head allows it and it has no recurrent layer.
 
     A recurrent layer is unrolled over time by the exporter, which fixes the length; a flatten
@@ -214,7 +235,8 @@ def make_spec(model: nn.Module, table: np.ndarray, length: int, n_classes: int) 
     """
     dynamic = bool(getattr(model, "length_dynamic", False)) and getattr(model, "rnn", None) is None
     return ExportSpec(np.asarray(table, dtype=np.float32), int(length), dynamic, int(n_classes),
-                      shortest_input(model, table.shape[1], length) if dynamic else int(length))
+                      shortest_input(model, table.shape[1], length) if dynamic else int(length),
+                      None if baseline is None or not np.any(baseline) else np.asarray(baseline, dtype=np.float32))
 
 
 def shortest_input(model: nn.Module, alphabet_size: int, length: int) -> int:
@@ -306,10 +328,10 @@ def export_graphs(model: nn.Module, spec: ExportSpec, folder: str | os.PathLike)
     _export(_Forward(model, spec.table), (codes,), ("codes",), ("probs",), spec, folder / "model.onnx")
     _export(_trace(_gradient_fn, model, (onehot, selector), _TracedGradient), (onehot, selector), ("onehot", "selector"),
             ("probs", "grad"), spec, folder / "grad.onnx")
-    _export(_trace(_ig_fn, model, (onehot, alphas, selector), _TracedIG), (onehot, alphas, selector),
+    _export(_trace(_ig_fn, model, (onehot, alphas, selector), _TracedIG, spec.baseline), (onehot, alphas, selector),
             ("onehot", "alphas", "selector"), ("attributions",), spec, folder / "ig.onnx")
     graphs = graph_descriptions(spec)
-    if Track.supports(model) and not spec.length_dynamic:
+    if Track.supports(model) and not spec.length_dynamic and len(getattr(model, "slices", [0])) == 1:
         track = Track(model).eval()
         windows = track.phases * -(-TRACK_WINDOWS // track.phases)  # a whole number of phases
         segment = torch.from_numpy(spec.table[rng.integers(0, a, size=(2, length - 1 + windows))])
@@ -359,11 +381,13 @@ def _torch_gradient(model: nn.Module, onehot: np.ndarray, selector: np.ndarray) 
     return probs.detach().numpy(), grad.numpy()
 
 
-def _torch_ig(model: nn.Module, onehot: np.ndarray, alphas: np.ndarray, selector: np.ndarray) -> np.ndarray:
+def _torch_ig(model: nn.Module, onehot: np.ndarray, alphas: np.ndarray, selector: np.ndarray,
+              baseline: np.ndarray | None = None) -> np.ndarray:
+    base = np.zeros_like(onehot[0]) if baseline is None else baseline
     total = np.zeros_like(onehot)
     for alpha in alphas:
-        total += _torch_gradient(model, (alpha * onehot).astype(np.float32), selector)[1]
-    return onehot * total / len(alphas)
+        total += _torch_gradient(model, (base + alpha * (onehot - base)).astype(np.float32), selector)[1]
+    return (onehot - base) * total / len(alphas)
 
 
 def check_parity(model: nn.Module, spec: ExportSpec, folder: str | os.PathLike, seed: int = 0,
@@ -409,7 +433,7 @@ def check_parity(model: nn.Module, spec: ExportSpec, folder: str | os.PathLike, 
             except Exception as exc:  # onnxruntime raises its own types (Fail, InvalidArgument, ...)
                 raise ExportError(f"{folder}: the ONNX graphs fail at batch {n}, length {length}: "
                                   f"{type(exc).__name__}: {str(exc)[:300]}; refusing to publish") from exc
-            ig_t = _torch_ig(model, onehot, alphas, selector)
+            ig_t = _torch_ig(model, onehot, alphas, selector, spec.baseline)
             for key, got, want in (("forward", probs_o, probs_t), ("forward", probs_g, probs_t),
                                    ("gradient", grad_o, grad_t), ("ig", ig_o, ig_t)):
                 if got.shape != want.shape:

@@ -102,9 +102,17 @@ class _Bench:
 
     def __post_init__(self):
         self.product = isinstance(self.alphabet, ProductAlphabet)
-        self.seq_alpha = self.alphabet.sequence if self.product else self.alphabet
+        self.packed = hasattr(self.alphabet, "tracks")  # a multimodal model's packed inputs (zoo.inputs)
+        self.seq_alpha = self.alphabet.sequence if self.product or self.packed else self.alphabet
         self.letters = self.seq_alpha.letters
         self.struct_letters = self.alphabet.structure.letters if self.product else None
+
+    def sequence_part(self, x: np.ndarray) -> np.ndarray:
+        """The sequence's block [N, L_seq, A_seq] of a packed one-hot (x itself for one input)."""
+        if not self.packed:
+            return x
+        r0, r1, c0, c1 = self.alphabet.slices[0]
+        return x[:, r0:r1, c0:c1]
 
     def lap(self, name: str) -> None:
         now = time.perf_counter()
@@ -173,7 +181,8 @@ def interpret_model(model, config: dict, codes: np.ndarray, labels: np.ndarray, 
         np.sort(rng.choice(len(codes), max_sequences, replace=False))
     onehot, sub_labels = bench.alphabet.one_hot(codes[rows]), labels[rows]
 
-    kernels = _kernel_motifs(bench, model, onehot, sub_labels, codes.shape[1], top_kernels)
+    length = bench.alphabet.length if bench.packed else codes.shape[1]
+    kernels = _kernel_motifs(bench, model, bench.sequence_part(onehot), sub_labels, length, top_kernels)
     values = kernels["values"]
     heatmap = None  # 2. co-occurrence
     if values.shape[1] >= 2 and len(values) >= 2:
@@ -264,7 +273,13 @@ def _explain_class(bench: _Bench, model, c: int, codes, labels, scores, rng, wid
                                                         width, ig_steps)
         out["examples"].append(example)
     bench.lap("attribution_plots")
-    opt = optimise.optimise_class(model, c, codes.shape[1], bench.alphabet.size, width=max(width, 12) + 6,
+    if bench.packed:  # the sequence that wins with the tracks at their baselines
+        from seqzoo.training.models import SequenceView
+
+        model, length, size = SequenceView(model, bench.alphabet), bench.alphabet.length, bench.seq_alpha.size
+    else:
+        length, size = codes.shape[1], bench.alphabet.size
+    opt = optimise.optimise_class(model, c, length, size, width=max(width, 12) + 6,
                                   starts=optimise_starts, steps=optimise_steps, seed=seed)
     bench.lap("optimisation")
     opt_pwm, _ = bench.seq_pwm(opt.pwm)
@@ -278,7 +293,7 @@ def _explain_class(bench: _Bench, model, c: int, codes, labels, scores, rng, wid
     bench.lap("matching")
     class_rows = np.flatnonzero(labels[:, c] > 0.5)
     decoded = bench.alphabet.decode(codes[class_rows])
-    sequences = decoded[0] if bench.product else decoded
+    sequences = decoded[0] if bench.product or bench.packed else decoded
     out["kmers"].append({"class": name, **kmers.top_bottom_kmers(sequences, scores[class_rows, c], letters)})
     out["entries"] = out["consensus"] + out["optimised"]
     return out
@@ -293,7 +308,17 @@ def _attribution_motifs(bench: _Bench, model, c: int, codes, class_scores, chose
     name, letters, size = bench.classes[c], bench.letters, bench.seq_alpha.size
     x = bench.alphabet.one_hot(codes)
     bench.lap("other")
-    hypothetical = attribution.integrated_gradients(model, x, c, steps=ig_steps, hypothetical=True)
+    baseline = bench.alphabet.baseline if bench.packed else None
+    hypothetical = attribution.integrated_gradients(model, x, c, steps=ig_steps, hypothetical=True, baseline=baseline)
+    tracks = []
+    if bench.packed:  # DeepRiPe's region maps: where, and through which letter, each track matters
+        from seqzoo.training.track_attribution import plot_track_maps, track_maps
+
+        maps = track_maps((x - baseline) * hypothetical, x, bench.alphabet)
+        image = plot_track_maps(bench.pictures / f"tracks_{name}.png", maps,
+                                f"{name}: mean attribution of the track letters held ({len(x)} positives)").name
+        tracks = [{"name": m["name"], "image": image, "per_letter": m["per_letter"]} for m in maps]
+        x, hypothetical = bench.sequence_part(x), bench.sequence_part(hypothetical)
     attr = x * hypothetical
     bench.lap("integrated_gradients")
     motifs, method = [], "seqlets"
@@ -320,7 +345,7 @@ def _attribution_motifs(bench: _Bench, model, c: int, codes, class_scores, chose
     image = attribution.plot_attribution_maps(
         bench.pictures / f"attribution_{name}.png", attr[top3], x[top3], letters,
         [f"test sequence {int(chosen[j])} (score {class_scores[j]:.3f})" for j in top3], bench.struct_letters).name
-    return found, {"class": name, "image": image}
+    return found, {"class": name, "image": image, "tracks": tracks}
 
 
 def _write_motifs(bench: _Bench, out_dir: Path, kernels: dict, others: list[dict]) -> None:

@@ -95,11 +95,16 @@ class SequenceCNN(nn.Module):
     n_classes : int
         C outputs (2 for binary).
     length : int
-        L, the input length (the flatten head needs it).
+        L, the input length (the flatten head needs it); for several inputs, the packed length.
     task : {"binary", "multiclass", "multilabel"}
+    slices : list of (first position, end position, first column, end column), optional
+        Several inputs packed side by side (``Inputs.slices``): each gets its own convolutions
+        (the sequence's are ``convs``, the tracks' ``track_convs``), and their outputs meet,
+        side by side along positions, in the shared recurrent layer, head and dense layers.
     """
 
-    def __init__(self, params: dict, alphabet_size: int, n_classes: int, length: int, task: str):
+    def __init__(self, params: dict, alphabet_size: int, n_classes: int, length: int, task: str,
+                 slices: list[tuple[int, int, int, int]] | None = None):
         super().__init__()
         if task not in ("binary", "multiclass", "multilabel"):
             raise InputError(f"task {task!r} is not binary, multiclass or multilabel")
@@ -108,24 +113,24 @@ class SequenceCNN(nn.Module):
         self.task = task
         self.length = length
         self.n_classes = n_classes
+        self.slices = [tuple(int(v) for v in s) for s in slices] if slices else [(0, length, 0, alphabet_size)]
         self.output_activation = "sigmoid" if task == "multilabel" else "softmax"
         self.input_dropout = nn.Dropout(p["dropout_input"])
-        self.convs = nn.ModuleList()
-        channels, size = alphabet_size, length
-        for _ in range(p["conv_num"]):
-            self.convs.append(nn.Conv1d(channels, p["kernel_num"], p["kernel_len"]))
-            channels, size = p["kernel_num"], size - p["kernel_len"] + 1
-            size = (size - p["pool_size"]) // p["pool_stride"] + 1 if size >= p["pool_size"] else 0
-            if size < 1:
-                raise InputError(f"input length {length} is too short for {p['conv_num']} convolutions of "
-                                 f"length {p['kernel_len']} with pooling {p['pool_size']}")
+        branches = [self._branch(c1 - c0, r1 - r0) for r0, r1, c0, c1 in self.slices]
+        self.convs = branches[0][0]  # the sequence's branch (its first kernels are the motifs)
+        self.track_convs = nn.ModuleList(convs for convs, _ in branches[1:])  # one branch per track input
+        self.sizes = [size for _, size in branches]
+        channels = p["kernel_num"] if p["conv_num"] else alphabet_size
+        if p["conv_num"] == 0 and len(self.slices) > 1:
+            raise InputError("a multimodal model needs --conv-num >= 1 (each input has its own convolutions)")
         self.conv_dropout = nn.Dropout(p["dropout_conv"])
         self.rnn = None
         if p["rnn"] != "none":
             cls = nn.GRU if p["rnn"] == "gru" else nn.LSTM
             self.rnn = cls(channels, p["rnn_units"], batch_first=True, bidirectional=p["bidirectional"])
             channels = p["rnn_units"] * (2 if p["bidirectional"] else 1)
-        features = channels * size if p["head"] == "flatten" else channels
+        size = sum(self.sizes) if p["head"] == "flatten" else len(self.sizes)
+        features = channels * size
         dense = []
         for _ in range(p["dense_num"]):
             dense += [nn.Linear(features, p["neuron_num"]), nn.ReLU(), nn.Dropout(p["dropout_dense"])]
@@ -133,25 +138,47 @@ class SequenceCNN(nn.Module):
         self.dense = nn.Sequential(*dense)
         self.out = nn.Linear(features, n_classes)
 
+    def _branch(self, channels: int, length: int) -> tuple[nn.ModuleList, int]:
+        """One input's convolutions and the positions left after them."""
+        p, convs, size = self.params, nn.ModuleList(), length
+        for _ in range(p["conv_num"]):
+            convs.append(nn.Conv1d(channels, p["kernel_num"], p["kernel_len"]))
+            channels, size = p["kernel_num"], size - p["kernel_len"] + 1
+            size = (size - p["pool_size"]) // p["pool_stride"] + 1 if size >= p["pool_size"] else 0
+            if size < 1:
+                raise InputError(f"input length {length} is too short for {p['conv_num']} convolutions of "
+                                 f"length {p['kernel_len']} with pooling {p['pool_size']}")
+        return convs, size
+
     @property
     def first_conv(self) -> nn.Conv1d:
-        """The first convolution (its kernels are the sequence motifs the model learned)."""
+        """The first convolution of the sequence (its kernels are the sequence motifs the model learned)."""
         return self.convs[0]
 
     @property
     def length_dynamic(self) -> bool:
-        """Whether the network accepts inputs of other lengths (global head only)."""
-        return self.params["head"] == "global"
+        """Whether the network accepts inputs of other lengths (global head, one input only)."""
+        return self.params["head"] == "global" and len(self.slices) == 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.input_dropout(x.transpose(1, 2))  # [N, A, L]
-        for conv in self.convs:
-            h = F.relu(conv(h))
-            h = F.max_pool1d(h, self.params["pool_size"], self.params["pool_stride"], return_indices=True)[0]
-            h = self.conv_dropout(h)
+        hs = []
+        for i, (r0, r1, c0, c1) in enumerate(self.slices):
+            part = x if len(self.slices) == 1 else x[:, r0:r1, c0:c1]
+            h = self.input_dropout(part.transpose(1, 2))  # [N, A_i, L_i]
+            for conv in self.convs if i == 0 else self.track_convs[i - 1]:
+                h = F.relu(conv(h))
+                h = F.max_pool1d(h, self.params["pool_size"], self.params["pool_stride"], return_indices=True)[0]
+                h = self.conv_dropout(h)
+            hs.append(h)
+        h = hs[0] if len(hs) == 1 else torch.cat(hs, dim=2)  # the branches side by side along positions
         if self.rnn is not None:
             h = self.rnn(h.transpose(1, 2))[0].transpose(1, 2)  # [N, units, L']
-        h = h.flatten(1) if self.params["head"] == "flatten" else h.amax(dim=2)
+        if self.params["head"] == "flatten":
+            h = h.flatten(1)
+        elif len(hs) == 1:
+            h = h.amax(dim=2)
+        else:  # global head: each input's own maximum
+            h = torch.cat([part.amax(dim=2) for part in h.split([g.shape[2] for g in hs], dim=2)], dim=1)
         return self.out(self.dense(h))
 
     def probabilities(self, x: torch.Tensor) -> torch.Tensor:
@@ -208,14 +235,50 @@ class Ensemble(nn.Module):
         return probs.clamp_min(tiny).log() - (1 - probs).clamp_min(tiny).log()
 
 
-def build_model(params: dict, alphabet_size: int, n_classes: int, length: int, task: str) -> SequenceCNN | Ensemble:
+def build_model(params: dict, alphabet_size: int, n_classes: int, length: int, task: str,
+                slices: list[tuple[int, int, int, int]] | None = None) -> SequenceCNN | Ensemble:
     """Build the network for a task (see SequenceCNN; an Ensemble when ``ensemble`` > 1).
 
     Unknown parameters raise InputError.
     """
     params = hyperparameters(params)
-    members = [SequenceCNN(params, alphabet_size, n_classes, length, task) for _ in range(params["ensemble"])]
+    members = [SequenceCNN(params, alphabet_size, n_classes, length, task, slices) for _ in range(params["ensemble"])]
     return members[0] if len(members) == 1 else Ensemble(members)
+
+
+class SequenceView(nn.Module):
+    """A multimodal model seen through its sequence alone: the tracks held at their baselines.
+
+    ``forward(x [N, L_seq, A_seq])`` packs x with every track at its integrated-gradients
+    baseline (uniform letters by default) and runs the model: what the model wants of a sequence
+    when it knows nothing of the tracks. Class optimisation reads the model through it.
+
+    Parameters
+    ----------
+    model : SequenceCNN or Ensemble taking the packed input
+    inputs : zoo.inputs.Inputs
+    """
+
+    def __init__(self, model: nn.Module, inputs):
+        super().__init__()
+        self.model, self.output_activation = model, model.output_activation
+        self.sequence_size, self.width = inputs.sequence.size, inputs.size
+        self.register_buffer("tracks", torch.from_numpy(inputs.baseline[inputs.length:]))
+
+    @property
+    def first_conv(self) -> nn.Conv1d:
+        return self.model.first_conv
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        top = F.pad(x, (0, self.width - self.sequence_size))
+        return self.model(torch.cat([top, self.tracks.expand(len(x), -1, -1)], dim=1))
+
+
+def model_for(params: dict, alphabet, length: int, n_classes: int, task: str) -> SequenceCNN | Ensemble:
+    """``build_model`` for an alphabet: plain, product, or a multimodal model's packed inputs
+    (``zoo.inputs.Inputs``: one branch per input, the packed length)."""
+    return build_model(params, alphabet.size, n_classes, getattr(alphabet, "total_length", length), task,
+                       getattr(alphabet, "slices", None))
 
 
 def load_run(run_dir: str | Path) -> tuple[SequenceCNN | Ensemble, dict]:
@@ -236,7 +299,7 @@ def load_run(run_dir: str | Path) -> tuple[SequenceCNN | Ensemble, dict]:
     except json.JSONDecodeError as exc:
         raise InputError(f"{run_dir / 'config.json'}:{exc.lineno}: not valid JSON ({exc.msg})") from None
     alphabet = alphabet_from_dict(config["alphabet"])
-    model = build_model(config["model"], alphabet.size, len(config["classes"]), config["length"], config["task"])
+    model = model_for(config["model"], alphabet, config["length"], len(config["classes"]), config["task"])
     if not (run_dir / "weights.pt").exists():
         raise InputError(f"{run_dir}: no weights.pt")
     model.load_state_dict(torch.load(run_dir / "weights.pt", map_location="cpu", weights_only=True))

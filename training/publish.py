@@ -76,7 +76,8 @@ def export_spec(model, config: dict):
     from seqzoo.training.export import make_spec
 
     alphabet = alphabet_from_dict(config["alphabet"])
-    return make_spec(model, alphabet.table, int(config["length"]), len(config["classes"]))
+    return make_spec(model, alphabet.table, int(getattr(alphabet, "total_length", config["length"])),
+                     len(config["classes"]), getattr(alphabet, "baseline", None))
 
 
 def export_step(model, config: dict, staging: Path) -> tuple:
@@ -163,6 +164,10 @@ def expect_entries(run_dir: Path, model_path: Path, alphabet, count: int = EXPEC
     if isinstance(alphabet, ProductAlphabet):
         sequences, structures = alphabet.decode(chosen)
         return [{"sequence": s, "structure": t, "probs": p.tolist()} for s, t, p in zip(sequences, structures, probs)]
+    if hasattr(alphabet, "tracks"):  # a multimodal model: each entry carries its tracks
+        sequences, tracks = alphabet.decode(chosen)
+        return [{"sequence": s, "tracks": {name: values[i] for name, values in tracks.items()}, "probs": p.tolist()}
+                for i, (s, p) in enumerate(zip(sequences, probs))]
     return [{"sequence": s, "probs": p.tolist()} for s, p in zip(alphabet.decode(chosen), probs)]
 
 

@@ -142,6 +142,12 @@ def render(card: dict, summary: dict | None, folders: Sequence[Path]) -> str:
         parts.append("<p class='muted'>No confident positives, so no consensus motifs.</p>")
     for example in summary.get("examples") or []:
         parts.append(f"<h3>Example attribution maps: {_esc(example['class'])}</h3>" + img.tag(example["image"]))
+        for track in example.get("tracks") or []:  # a multimodal model's track maps (one picture for all)
+            shares = ", ".join(f"{_esc(k)} {v:+.3f}" for k, v in track["per_letter"].items())
+            parts.append(f"<p>Track <b>{_esc(track['name'])}</b>: attribution per letter held, summed over "
+                         f"positions and averaged over the positives: {shares}</p>")
+        if example.get("tracks"):
+            parts.append(img.tag(example["tracks"][0]["image"]))
     parts.append("<h2>Optimised class inputs</h2><p class='muted'>argmax over S of the class's log-odds minus "
                  "&lambda;&middot;||S||&sup2; by gradient ascent from random starts (S clipped to [0, 1]); the most "
                  "informative window, Laplace-smoothed into a PWM.</p>")

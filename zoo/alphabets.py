@@ -288,7 +288,12 @@ def structure_alphabet(kind: str = "annotated") -> Alphabet:
 
 
 def alphabet_from_dict(data: dict) -> Alphabet | ProductAlphabet:
-    """Rebuild an alphabet from its card entry (``to_dict``)."""
+    """Rebuild an alphabet from its card entry (``to_dict``); an entry with ``tracks`` is a
+    multimodal model's packed inputs (``seqzoo.zoo.inputs.Inputs``)."""
+    if data.get("tracks"):
+        from seqzoo.zoo.inputs import inputs_from_dict
+
+        return inputs_from_dict(data)
     try:
         base = Alphabet(data["name"], data["letters"], data.get("unknown_letters", "N"), data.get("unknown", "zero"))
         if data.get("structure"):

@@ -85,11 +85,10 @@ def onnx_card(model_path: str | os.PathLike) -> dict | None:
 def input_section(alphabet, length: int, structure: str | None, length_dynamic: bool = False,
                   min_length: int | None = None) -> dict:
     """The card's ``input``: alphabet, length and its policy, the unknown rule, and the structure
-    predictor (with its version) of structure models. The one place it is built (run card and
-    published card alike)."""
-    from seqzoo.zoo.alphabets import ProductAlphabet
-
-    sequence = alphabet.sequence if isinstance(alphabet, ProductAlphabet) else alphabet
+    predictor (with its version) of structure models, and a multimodal model's ``tracks`` (each
+    input after the sequence: name, letters, length, offset in the packed codes, IG baseline,
+    source). The one place it is built (run card and published card alike)."""
+    sequence = getattr(alphabet, "sequence", alphabet)  # product alphabet or packed inputs: the sequence part
     section = {
         "alphabet": alphabet.to_dict(),
         "length": int(length),
@@ -101,6 +100,13 @@ def input_section(alphabet, length: int, structure: str | None, length_dynamic: 
     }
     if min_length is not None:
         section["min_length"] = int(min_length)
+    tracks = getattr(alphabet, "tracks", ())
+    if tracks:
+        section["tracks"] = [{"name": t.name, "letters": t.alphabet.letters, "length": t.length, "offset": r0,
+                              "baseline": t.baseline, "source": t.source}
+                             for t, (r0, _, _, _) in zip(tracks, alphabet.slices[1:])]
+        if any(t.source == "structure" for t in tracks):
+            structure = "annotated"
     if structure:
         from seqzoo.zoo.structure import vienna_version
 

@@ -1,7 +1,7 @@
 """Does a version reproduce itself? Its card's ``expect`` entries and the card copies in its graphs.
 
 Kipoi's ``test.expect``, done in the artifact: the card lists reference sequences (with
-structures for structure models) and the probabilities the model gave them at export time;
+structures for structure models, tracks for multimodal models) and the probabilities the model gave them at export time;
 ``check_expect`` re-encodes them with the card's alphabet, runs model.onnx in onnxruntime and
 reports the largest difference. Runs without PyTorch.
 """
@@ -15,17 +15,22 @@ from seqzoo.zoo.alphabets import ProductAlphabet, alphabet_from_dict
 from seqzoo.zoo.card import METADATA_KEY
 from seqzoo.zoo.errors import InputError, IntegrityError
 from seqzoo.zoo.graphs import GRAPHS, TRACK, cpu_session
+from seqzoo.zoo.inputs import Inputs
 
 EXPECT_TOLERANCE = 1e-4
 
 
-def expect_inputs(card: dict, where: str) -> tuple[list[str], list[str] | None]:
-    """The sequences (and structures, for structure models) of the card's ``expect`` entries."""
+def expect_inputs(card: dict, where: str) -> tuple[list[str], list[str] | None, dict[str, list[str]] | None]:
+    """The sequences, structures (structure models) and tracks (multimodal models: name -> strings)
+    of the card's ``expect`` entries."""
     entries = card.get("expect") or []
     if not entries:
         raise IntegrityError(f"{where}: no expect entries to check")
-    structures = [e.get("structure", "") for e in entries] if "structure" in card["input"]["alphabet"] else None
-    return [e["sequence"] for e in entries], structures
+    alphabet = card["input"]["alphabet"]
+    structures = [e.get("structure", "") for e in entries] if "structure" in alphabet else None
+    tracks = {t["name"]: [(e.get("tracks") or {}).get(t["name"], "") for e in entries]
+              for t in alphabet.get("tracks") or []} or None
+    return [e["sequence"] for e in entries], structures, tracks
 
 
 def compare_expect(card: dict, got: np.ndarray, where: str, tolerance: float = EXPECT_TOLERANCE) -> float:
@@ -58,10 +63,10 @@ def check_expect(folder: str | Path, card: dict, tolerance: float = EXPECT_TOLER
     """Re-run the card's ``expect`` entries through ``folder/model.onnx`` on the CPU; return the largest
     abs error (:func:`compare_expect` raises IntegrityError beyond ``tolerance``)."""
     folder = Path(folder)
-    sequences, structures = expect_inputs(card, f"{folder}/card.json")
+    sequences, structures, tracks = expect_inputs(card, f"{folder}/card.json")
     alphabet = alphabet_from_dict(card["input"]["alphabet"])
     try:
-        codes = alphabet.encode(sequences, structures) if isinstance(alphabet, ProductAlphabet) \
+        codes = alphabet.encode(sequences, structures or tracks) if isinstance(alphabet, (ProductAlphabet, Inputs)) \
             else alphabet.encode(sequences)
     except InputError as exc:
         raise IntegrityError(f"{folder}/card.json: expect entries do not encode with the card's alphabet: {exc}") \

@@ -1,0 +1,181 @@
+"""Track inputs at training time (``seqzoo train --track``): read every record's track letters,
+choose each track's alphabet and baseline, and pack them with the sequence (zoo.inputs.Inputs).
+
+A track is a string of per-position letters of its own fixed length, centred on the same site as
+the sequence (DeepRiPe's region type: 250 positions of 5'UTR / CDS / 3'UTR / intron around a
+150-nt sequence). It comes from a FASTA whose records carry the sequences' names (``--track
+NAME=FILE``), from a table column (``--track-column NAME=COLUMN``), or, for ``--track
+structure``, from the sequences' own structure lines or ViennaRNA (pysster's annotated form as
+its own input, instead of the sequence x structure product alphabet of ``--structure``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from seqzoo.zoo.alphabets import get_alphabet, structure_alphabet
+from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.inputs import STRUCTURE, Inputs, TrackInput
+from seqzoo.zoo.io.fasta import read_fasta
+
+
+@dataclass
+class TrackOption:
+    """One ``--track`` as given: where its letters come from, and optional alphabet and baseline."""
+
+    name: str
+    path: Path | None = None
+    column: str | None = None
+    letters: str | None = None
+    baseline: float | None = None
+
+    @property
+    def folded(self) -> bool:
+        return self.name == STRUCTURE and self.path is None and self.column is None
+
+
+def _pairs(values: Sequence[str], flag: str) -> dict[str, str]:
+    out = {}
+    for value in values or ():
+        name, sep, rest = value.partition("=")
+        if not sep or not name.strip() or not rest.strip():
+            raise InputError(f"{flag} {value!r}: expected NAME=VALUE")
+        if name.strip() in out:
+            raise InputError(f"{flag} {name.strip()!r} is given twice")
+        out[name.strip()] = rest.strip()
+    return out
+
+
+def parse_tracks(tracks: Sequence[str], columns: Sequence[str], alphabets: Sequence[str],
+                 baselines: Sequence[str]) -> list[TrackOption]:
+    """The track options, checked: ``--track NAME=FILE`` or ``--track structure``,
+    ``--track-column NAME=COLUMN``, ``--track-alphabet NAME=LETTERS``, ``--track-baseline NAME=VALUE``."""
+    options: dict[str, TrackOption] = {}
+    for value in tracks or ():
+        if value.strip() == STRUCTURE:
+            options.setdefault(STRUCTURE, TrackOption(STRUCTURE))
+            continue
+        for name, path in _pairs([value], "--track").items():
+            if name in options:
+                raise InputError(f"--track {name!r} is given twice")
+            if not Path(path).is_file():
+                raise InputError(f"--track {name}={path}: no such file")
+            if path.lower().endswith((".bw", ".bigwig")):
+                raise InputError(f"--track {name}={path}: numeric (bigWig) tracks are not supported yet; "
+                                 "give per-position letters (FASTA or a table column)")
+            options[name] = TrackOption(name, path=Path(path))
+    for name, column in _pairs(columns, "--track-column").items():
+        if name in options:
+            raise InputError(f"--track-column {name!r}: the track is already given by --track")
+        options[name] = TrackOption(name, column=column)
+    for flag, given in (("--track-alphabet", _pairs(alphabets, "--track-alphabet")),
+                        ("--track-baseline", _pairs(baselines, "--track-baseline"))):
+        for name, value in given.items():
+            if name not in options:
+                raise InputError(f"{flag} {name}: no such track (tracks: {', '.join(options) or 'none'})")
+            if flag == "--track-alphabet":
+                options[name].letters = value
+            else:
+                try:
+                    options[name].baseline = float(value)
+                except ValueError:
+                    raise InputError(f"--track-baseline {name}={value!r} is not a number") from None
+    if STRUCTURE in options and options[STRUCTURE].letters:
+        raise InputError("--track-alphabet structure: the structure track's letters are pysster's F T S H I M")
+    return list(options.values())
+
+
+def read_track(option: TrackOption, dataset, records: list | None) -> tuple[list[str], list[str]]:
+    """(letters, origins) of one track for every record of ``dataset``, in record order.
+
+    ``records`` are the (path, FastaRecord) pairs of the dataset's FASTA records (None for a table).
+    A track FASTA is matched by record name; where the sequences' names repeat (multilabel headers
+    such as ``0,2``), by position, and then each header must equal its sequence's.
+    """
+    if option.column is not None:
+        if option.name not in dataset.tracks:
+            raise InputError(f"--track-column {option.name}={option.column}: only a --table input has columns")
+        return dataset.tracks[option.name], list(dataset.origins)
+    if not records:
+        raise InputError(f"--track {option.name}={option.path}: a table's tracks come from its columns "
+                         "(--track-column NAME=COLUMN)")
+    found = read_fasta(option.path, structures=False)
+    names = [r.name for _, r in records]
+    if len(set(names)) == len(names):
+        by_name = {}
+        for r in found:
+            if r.name in by_name:
+                raise InputError(f"{option.path}:{r.line}: record {r.name!r} appears twice")
+            by_name[r.name] = r
+        missing = next((i for i, n in enumerate(names) if n not in by_name), None)
+        if missing is not None:
+            path, record = records[missing]
+            raise InputError(f"{option.path}: no record {names[missing]!r} (the sequence of {path}:{record.line})")
+        chosen = [by_name[n] for n in names]
+    else:
+        if len(found) != len(records):
+            raise InputError(f"{option.path}: {len(found)} records but {len(records)} sequences (the sequences' "
+                             "names repeat, so the track must list the same records in the same order)")
+        for (path, record), r in zip(records, found):
+            if r.header != record.header:
+                raise InputError(f"{option.path}:{r.line}: header {r.header!r} differs from {path}:{record.line} "
+                                 f"({record.header!r})")
+        chosen = found
+    return [r.sequence for r in chosen], [f"{option.path}:{r.line}" for r in chosen]
+
+
+def track_inputs(options: list[TrackOption], sets: dict, records: dict, sequence_alphabet, length: int,
+                 fold: Callable[[], dict]) -> tuple[Inputs, dict]:
+    """The packed inputs and every set's track letters.
+
+    Parameters
+    ----------
+    options : parsed ``--track`` options
+    sets : split name -> LabelledSet (``train``, and ``test`` or None)
+    records : split name -> (path, FastaRecord) pairs or an empty list (tables)
+    sequence_alphabet : Alphabet
+    length : the sequence's fixed length
+    fold : returns split name -> annotated structures centred on ``length`` (called for ``--track structure``)
+
+    Returns
+    -------
+    (Inputs, {split name: {track name: strings}})
+    """
+    from seqzoo.training.data import check_characters
+
+    values = {name: {} for name, ds in sets.items() if ds is not None}
+    tracks = []
+    folded = fold() if any(o.folded for o in options) else {}
+    for option in options:
+        origins = {}
+        for name, ds in sets.items():
+            if ds is None:
+                continue
+            if option.folded:
+                values[name][option.name], origins[name] = folded[name], list(ds.origins)
+            else:
+                values[name][option.name], origins[name] = read_track(option, ds, records.get(name))
+        first = values["train"][option.name]
+        size = len(first[0])
+        for name in values:
+            for value, origin in zip(values[name][option.name], origins[name]):
+                if len(value) != size:
+                    raise InputError(f"{origin}: the {option.name!r} track is {len(value)} long; the first record's "
+                                     f"is {size} (a track has one fixed length)")
+        if option.folded:
+            alphabet = structure_alphabet("annotated")
+        elif option.letters:
+            alphabet = get_alphabet(option.letters)
+        else:  # the letters the training records use, in sorted order (the card names them)
+            seen = sorted(set("".join(first).upper()) - {"N"})
+            if not seen:
+                raise InputError(f"the {option.name!r} track has no letters other than N")
+            alphabet = get_alphabet("".join(seen))
+        for name in values:
+            check_characters(values[name][option.name], origins[name], alphabet)
+        baseline = 1.0 / alphabet.size if option.baseline is None else option.baseline
+        tracks.append(TrackInput(option.name, alphabet, size, baseline,
+                                 STRUCTURE if option.folded else "letters"))
+    return Inputs(sequence_alphabet, length, tuple(tracks)), values
