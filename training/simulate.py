@@ -14,6 +14,7 @@ region track can.
 from __future__ import annotations
 
 import os
+from itertools import pairwise
 
 import numpy as np
 from seqzoo.zoo.errors import InputError, NotFoundError
@@ -136,7 +137,7 @@ def simulate_regions(pwm: np.ndarray, letters: str, n: int, length: int = 150, t
     for i in range(n):
         cuts = np.sort(rng.choice(np.arange(1, track_length), size=rng.integers(0, 4), replace=False))
         bounds = [0, *cuts.tolist(), track_length]
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
+        for lo, hi in pairwise(bounds):
             regions[i, lo:hi] = rng.integers(0, len(REGION_LETTERS))
         planted = i < n_pos or rng.random() < 0.5
         if not planted:
