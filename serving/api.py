@@ -48,7 +48,8 @@ class Model:
         return f"<seqzoo.Model {self.ref} {self.digest[:19]}... on {self._scorer.provider}>"
 
     def predict(self, sequences: Sequence[str], structures: Sequence[str] | None = None,
-                batch_size: int = DEFAULT_BATCH, convert_tu: bool = False):
+                batch_size: int = DEFAULT_BATCH, convert_tu: bool = False,
+                tracks: dict[str, Sequence[str]] | None = None):
         """Class probabilities of each sequence.
 
         Parameters
@@ -59,6 +60,9 @@ class Model:
             For structure models: given structures (default: folded with the card's predictor).
         convert_tu : bool
             Read T as U for RNA models (U as T for DNA models).
+        tracks : dict of str -> list of str, optional
+            A multimodal model's track inputs (the card's ``input.tracks``): name -> one string of
+            per-position letters per sequence. A ``structure`` track is folded when absent.
 
         Returns
         -------
@@ -72,26 +76,35 @@ class Model:
         if len(structures) != len(sequences):
             raise InputError(f"{len(sequences)} sequences but {len(structures)} structures")
         self._scorer.convert_tu = convert_tu
-        rows = [Row(i, s, t, "sequence") for i, (s, t) in enumerate(zip(sequences, structures))]
+        tracks = {name: _strings(values, f"tracks[{name!r}]") for name, values in (tracks or {}).items()}
+        for name, values in tracks.items():
+            if len(values) != len(sequences):
+                raise InputError(f"{len(sequences)} sequences but {len(values)} values of track {name!r}")
+        rows = [Row(i, s, t, "sequence", {name: values[i] for name, values in tracks.items()} or None)
+                for i, (s, t) in enumerate(zip(sequences, structures))]
         probs = np.zeros((len(rows), len(self.classes)), dtype=np.float32)
         for batch, p in score_records(rows, self._scorer, batch_size):
             probs[batch[0].index:batch[-1].index + 1] = p
         return pd.DataFrame(probs, columns=self.classes)
 
     def attribute(self, sequences: Sequence[str], method: str = "ig", target: str | int | None = None,
-                  steps: int = 0, convert_tu: bool = False) -> np.ndarray:
+                  steps: int = 0, convert_tu: bool = False, tracks: dict[str, Sequence[str]] | None = None
+                  ) -> np.ndarray:
         """Attribution maps of the ``target`` class (default: the last, a binary model's positive).
 
         ``method``: ``ig`` (integrated gradients, all-zero baseline, ``steps`` midpoint
         steps; 0 = the default, 50),
         ``saliency`` (the input gradient), ``ism`` (in-silico mutagenesis: every substitution's
         probability change) or ``hypothetical`` (IG's path-averaged gradient at every letter, whose
-        product with the one-hot is ``ig``). Returns float32 [N, L, A], columns in the alphabet's order.
+        product with the one-hot is ``ig``). Returns float32 [N, L, A], columns in the alphabet's order
+        (a multimodal model, with ``tracks`` as in ``predict``: the packed input, the sequence's
+        positions and letters first, then each track's; IG from each input's card baseline).
         """
         if method not in ATTRIBUTION_METHODS:
             raise InputError(f"method {method!r} is not one of {', '.join(ATTRIBUTION_METHODS)}")
+        tracks = {name: _strings(values, f"tracks[{name!r}]") for name, values in (tracks or {}).items()} or None
         return np.asarray(self._scorer.attribute(_strings(sequences, "sequences"), method, target, steps,
-                                                 convert_tu=convert_tu))
+                                                 convert_tu=convert_tu, tracks=tracks))
 
     def score_variants(self, vcf: str, genome: str, scores: Sequence[str] = ("diff",), strand: str = "+",
                        rc_rule: str | None = None, contig_map: str | None = None, genome_cache: str | None = None,

@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=1024, help="sequences per request / forward pass")
     parser.add_argument("--window", type=int, default=8, help="requests in flight on the stream")
     parser.add_argument("--convert-tu", action="store_true", help="read T as U for RNA models (U as T for DNA)")
+    parser.add_argument("--track", action="append", default=[], metavar="NAME=FILE",
+                        help="a multimodal model's track: a FASTA of per-position letters named like the input's "
+                             "records (repeat per track; a structure track is folded when not given)")
     parser.add_argument("--token-file", help="file holding the server's bearer token")
     parser.add_argument("--tls-ca", help="PEM certificate to trust (connect with TLS)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="deadline of the whole run, seconds")
@@ -40,9 +43,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dask_arguments(parser, where, "score")
 
 
-def score_file(path: str, scorer, output: str, batch_size: int = 1024, progress: bool = False) -> int:
-    """Score every record of FASTA ``path`` into ``output`` with a progress bar; the rows written."""
-    from seqzoo.serving.scoring import write_scores
+def read_tracks(pairs: list[str]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """``--track NAME=FILE`` options -> ({name: {record name: letters}}, {name: file})."""
+    from seqzoo.zoo.io.fasta import read_fasta
+
+    tracks, files = {}, {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise InputError(f"--track {pair!r}: expected NAME=FILE")
+        if name in tracks:
+            raise InputError(f"--track {name!r} is given twice")
+        letters = {}
+        for record in read_fasta(path, structures=False):
+            if record.name in letters:
+                raise InputError(f"{path}:{record.line}: record {record.name!r} appears twice")
+            letters[record.name] = record.sequence
+        tracks[name], files[name] = letters, path
+    return tracks, files
+
+
+def score_file(path: str, scorer, output: str, batch_size: int = 1024, progress: bool = False,
+               tracks: list[str] | None = None) -> int:
+    """Score every record of FASTA ``path`` into ``output`` with a progress bar; the rows written.
+    ``tracks``: a multimodal model's ``NAME=FILE`` track FASTAs, matched to the records by name."""
+    from seqzoo.serving.scoring import with_tracks, write_scores
     from seqzoo.zoo.alphabets import ProductAlphabet
     from seqzoo.zoo.io.fasta import FastaReader
     from tqdm import tqdm
@@ -54,7 +79,8 @@ def score_file(path: str, scorer, output: str, batch_size: int = 1024, progress:
             bar.update(reader.position - bar.n)
             bar.set_postfix(sequences=rows, refresh=False)
 
-        return write_scores(reader, scorer, output, {"model": scorer.ref, "digest": scorer.digest, "input": str(path)},
+        records = with_tracks(reader, *read_tracks(tracks)) if tracks else reader
+        return write_scores(records, scorer, output, {"model": scorer.ref, "digest": scorer.digest, "input": str(path)},
                             batch_size, advance)
 
 
@@ -64,13 +90,15 @@ def run(args) -> int:
     if args.dask:
         from seqzoo.serving.dask.cli import run_score
 
+        if args.track:
+            raise InputError("--track: scoring a multimodal model on Dask is not supported; use --local or --server")
         return run_score(args)
     from seqzoo.serving.scorers import open_scorer
 
     scorer = open_scorer(args.model, args.local, args.zoo, args.device, args.threads, args.server, args.token_file,
                          args.tls_ca, args.window, args.convert_tu, args.timeout)
     try:
-        rows = score_file(args.input, scorer, args.output, args.batch, progress=not args.no_progress)
+        rows = score_file(args.input, scorer, args.output, args.batch, not args.no_progress, args.track)
     finally:
         scorer.close()
     print(f"scored {rows} sequences with {scorer.ref} ({scorer.provider}) -> {args.output}", file=sys.stderr)

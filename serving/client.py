@@ -241,24 +241,29 @@ class SeqZooClient:
     # ------------------------------------------------------------------ scoring
     @staticmethod
     def request(model: str, sequences: Sequence[str] | None = None, codes: np.ndarray | None = None,
-                structures: Sequence[str] | None = None, convert_tu: bool = False, id: int = 0) -> pb.ScoreRequest:
-        """A ScoreRequest from strings or from uint8 codes [N, L] (packed)."""
+                structures: Sequence[str] | None = None, convert_tu: bool = False, id: int = 0,
+                tracks: dict[str, Sequence[str]] | None = None) -> pb.ScoreRequest:
+        """A ScoreRequest from strings (with a multimodal model's ``tracks``: name -> N strings) or
+        from uint8 codes [N, L] (packed)."""
         if (sequences is None) == (codes is None):
             raise InputError("give either sequences or codes")
         if codes is not None:
+            if tracks:
+                raise InputError("tracks travel with sequences; packed codes already hold them")
             codes = np.ascontiguousarray(codes, dtype=np.uint8)
             if codes.ndim != 2:
                 raise InputError(f"codes must be 2-d [N, L], got shape {codes.shape}")
             return pb.ScoreRequest(model=model, codes=codes.tobytes(), length=codes.shape[1], id=id)
         return pb.ScoreRequest(model=model, sequences=list(sequences), structures=list(structures or []),
-                               convert_tu=convert_tu, id=id)
+                               convert_tu=convert_tu, id=id, tracks=[pb.Track(name=name, values=list(values))
+                                                                     for name, values in (tracks or {}).items()])
 
     def score(self, model: str, sequences: Sequence[str] | None = None, codes: np.ndarray | None = None,
               structures: Sequence[str] | None = None, convert_tu: bool = False,
-              timeout: float | None = None) -> np.ndarray:
+              timeout: float | None = None, tracks: dict[str, Sequence[str]] | None = None) -> np.ndarray:
         """Class probabilities, float32 [N, C] (columns in the order of the model's classes)."""
-        return probs_of(self._call(self.stub.Score, self.request(model, sequences, codes, structures, convert_tu),
-                                   timeout))
+        request = self.request(model, sequences, codes, structures, convert_tu, tracks=tracks)
+        return probs_of(self._call(self.stub.Score, request, timeout))
 
     def stream_responses(self, requests: Iterable[pb.ScoreRequest], timeout: float | None = None) -> Iterator:
         """Send requests on one bidirectional stream; yields the ScoreResponses in order (an
@@ -282,7 +287,8 @@ class SeqZooClient:
     def attribute(self, model: str, sequences: Sequence[str] | None = None, codes: np.ndarray | None = None,
                   method: str = "ig", target: str | None = None, steps: int = 0, float16: bool = False,
                   structures: Sequence[str] | None = None, convert_tu: bool = False,
-                  timeout: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  timeout: float | None = None, tracks: dict[str, Sequence[str]] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
         """Attribution maps [N, L, A] (float32, or float16 when asked) and probabilities [N, C].
 
         ``method`` is ``ig`` (integrated gradients), ``saliency``, ``ism`` or ``hypothetical`` (IG's
@@ -291,10 +297,10 @@ class SeqZooClient:
         """
         if method not in METHODS:
             raise InputError(f"method {method!r} is not one of {', '.join(METHODS)}")
-        base = self.request(model, sequences, codes, structures, convert_tu)
+        base = self.request(model, sequences, codes, structures, convert_tu, tracks=tracks)
         request = pb.AttributeRequest(model=model, codes=base.codes, length=base.length, sequences=base.sequences,
                                       structures=base.structures, convert_tu=convert_tu, method=METHODS[method],
-                                      target=target or "", steps=steps, float16=float16)
+                                      target=target or "", steps=steps, float16=float16, tracks=base.tracks)
         answer = self._call(self.stub.Attribute, request, timeout)
         attributions = np.frombuffer(answer.attributions, dtype=np.dtype(answer.dtype)).reshape(tuple(answer.shape))
         probs = np.frombuffer(answer.probs, dtype=np.float32).reshape(tuple(answer.probs_shape))
@@ -304,7 +310,7 @@ class SeqZooClient:
 def _info(m) -> dict:
     return {"name": m.name, "version": m.version, "ref": m.ref, "digest": m.digest, "provider": m.provider,
             "length": m.length or None, "classes": list(m.classes), "alphabet": m.alphabet_letters,
-            "structure": m.structure, "card": json.loads(m.card_json) if m.card_json else {}}
+            "structure": m.structure, "tracks": list(m.tracks), "card": json.loads(m.card_json) if m.card_json else {}}
 
 
 # ---------------------------------------------------------------------- seqzoo.v1.Variants

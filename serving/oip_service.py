@@ -12,7 +12,8 @@ The mapping:
 - input ``codes``: UINT8 ``[N, L]`` in the card's code space (raw_input_contents or typed
   ``uint_contents``); or input ``sequences``: BYTES ``[N]`` (raw, each element length-prefixed,
   or ``bytes_contents``), encoded by the server with the card's alphabet (request parameter
-  ``convert_tu`` reads T as U for RNA models);
+  ``convert_tu`` reads T as U for RNA models); a multimodal model takes one more BYTES ``[N]``
+  input per track, named as the track (the card's ``input.tracks``), beside ``sequences``;
 - output ``probs``: FP32 ``[N, C]``, raw when the request sent raw inputs, typed otherwise.
 
 Errors carry the statuses the protocol names: NOT_FOUND for an unknown model or version,
@@ -69,61 +70,81 @@ def _unpack_bytes(raw: bytes, name: str) -> list[bytes]:
     return items
 
 
-def decode_inputs(request, engine, max_sequences: int) -> tuple[np.ndarray, bool]:
-    """(codes [N, L], whether the request sent raw contents) of a ModelInferRequest."""
-    if len(request.inputs) != 1:
-        raise InputError(f"the request has {len(request.inputs)} inputs; give one: 'codes' (UINT8 [N, L]) or "
-                         "'sequences' (BYTES [N])")
-    tensor = request.inputs[0]
-    if tensor.name not in INPUTS:
-        raise InputError(f"input {tensor.name!r} is not one of the model's inputs ({', '.join(INPUTS)})")
-    if tensor.datatype != INPUTS[tensor.name]:
-        raise InputError(f"input {tensor.name!r} is {INPUTS[tensor.name]}, not {tensor.datatype or 'untyped'}")
-    raw = bool(request.raw_input_contents)
-    if raw and len(request.raw_input_contents) != 1:
-        raise InputError(f"{len(request.raw_input_contents)} raw_input_contents for 1 input")
+def _strings(request, index: int, raw: bool, max_sequences: int) -> list[str]:
+    """The ASCII strings of BYTES input ``index`` (shape [N])."""
+    tensor = request.inputs[index]
     shape = list(tensor.shape)
+    if len(shape) != 1 or shape[0] < 1:
+        raise InputError(f"input {tensor.name!r} must have shape [N] with N >= 1, got {shape}")
+    items = _unpack_bytes(request.raw_input_contents[index], tensor.name) if raw \
+        else list(tensor.contents.bytes_contents)
+    if len(items) != shape[0]:
+        raise InputError(f"input {tensor.name!r} holds {len(items)} elements, the shape {shape} says {shape[0]}")
+    if shape[0] > max_sequences:
+        raise InputError(f"input {tensor.name!r} has {shape[0]} sequences; the limit is {max_sequences}")
+    try:
+        return [item.decode("ascii") for item in items]
+    except UnicodeDecodeError:
+        raise InputError(f"input {tensor.name!r}: an element is not ASCII text") from None
+
+
+def _codes(request, engine, raw: bool, max_sequences: int) -> np.ndarray:
+    """The packed codes of a request's one input ``codes`` (UINT8 [N, L])."""
+    tensor = request.inputs[0]
+    shape = list(tensor.shape)
+    if len(shape) != 2 or min(shape) < 1:
+        raise InputError(f"input 'codes' must have shape [N, L] with N, L >= 1, got {shape}")
+    n, length = shape
+    if engine.code_length is not None and length != engine.code_length:
+        raise InputError(f"input 'codes' has length {length}; model {engine.identity.ref} takes {engine.code_length}")
+    if raw:
+        data = request.raw_input_contents[0]
+        if len(data) != n * length:
+            raise InputError(f"input 'codes': raw contents hold {len(data)} bytes, the shape {shape} needs "
+                             f"{n * length}")
+        codes = np.frombuffer(data, dtype=np.uint8)
+    else:
+        values = tensor.contents.uint_contents
+        if len(values) != n * length:
+            raise InputError(f"input 'codes': uint_contents hold {len(values)} values, the shape {shape} "
+                             f"needs {n * length}")
+        codes = np.asarray(values, dtype=np.int64)
+        if codes.size and (codes.max() > 255 or codes.min() < 0):
+            raise InputError("input 'codes': a UINT8 value is outside 0..255")
+        codes = codes.astype(np.uint8)
+    if n > max_sequences:
+        raise InputError(f"input 'codes' has {n} sequences; the limit is {max_sequences}")
+    return engine.check_codes(codes.reshape(n, length))
+
+
+def decode_inputs(request, engine, max_sequences: int) -> tuple[np.ndarray, bool]:
+    """(codes [N, L], whether the request sent raw contents) of a ModelInferRequest: one input
+    ``codes``, or ``sequences`` with one BYTES input per track of a multimodal model."""
+    names = [t.name for t in request.inputs]
+    allowed = {**INPUTS, **dict.fromkeys(engine.track_names, "BYTES")}
+    for tensor in request.inputs:
+        if tensor.name not in allowed:
+            raise InputError(f"input {tensor.name!r} is not one of the model's inputs ({', '.join(allowed)})")
+        if tensor.datatype != allowed[tensor.name]:
+            raise InputError(f"input {tensor.name!r} is {allowed[tensor.name]}, not {tensor.datatype or 'untyped'}")
+    if not names or len(set(names)) != len(names) or ("codes" in names and len(names) > 1) or \
+            ("codes" not in names and "sequences" not in names):
+        tracks = "".join(f", '{t}'" for t in engine.track_names)
+        raise InputError(f"the request has {len(names)} inputs {names}; give 'codes' (UINT8 [N, L]) alone, or 'sequences' "
+                         f"(BYTES [N]){' with its tracks' + tracks + ' (BYTES [N] each)' if tracks else ''}")
+    raw = bool(request.raw_input_contents)
+    if raw and len(request.raw_input_contents) != len(names):
+        raise InputError(f"{len(request.raw_input_contents)} raw_input_contents for {len(names)} inputs")
     for out in request.outputs:
         if out.name != OUTPUT:
             raise InputError(f"output {out.name!r} is not one of the model's outputs ({OUTPUT})")
-    if tensor.name == "codes":
-        if len(shape) != 2 or min(shape) < 1:
-            raise InputError(f"input 'codes' must have shape [N, L] with N, L >= 1, got {shape}")
-        n, length = shape
-        if engine.length is not None and length != engine.length:
-            raise InputError(f"input 'codes' has length {length}; model {engine.identity.ref} takes {engine.length}")
-        if raw:
-            data = request.raw_input_contents[0]
-            if len(data) != n * length:
-                raise InputError(f"input 'codes': raw contents hold {len(data)} bytes, the shape {shape} needs "
-                                 f"{n * length}")
-            codes = np.frombuffer(data, dtype=np.uint8)
-        else:
-            values = tensor.contents.uint_contents
-            if len(values) != n * length:
-                raise InputError(f"input 'codes': uint_contents hold {len(values)} values, the shape {shape} "
-                                 f"needs {n * length}")
-            codes = np.asarray(values, dtype=np.int64)
-            if codes.size and (codes.max() > 255 or codes.min() < 0):
-                raise InputError("input 'codes': a UINT8 value is outside 0..255")
-            codes = codes.astype(np.uint8)
-        if n > max_sequences:
-            raise InputError(f"input 'codes' has {n} sequences; the limit is {max_sequences}")
-        return engine.check_codes(codes.reshape(n, length)), raw
-    if len(shape) != 1 or shape[0] < 1:
-        raise InputError(f"input 'sequences' must have shape [N] with N >= 1, got {shape}")
-    items = _unpack_bytes(request.raw_input_contents[0], "sequences") if raw else list(tensor.contents.bytes_contents)
-    if len(items) != shape[0]:
-        raise InputError(f"input 'sequences' holds {len(items)} elements, the shape {shape} says {shape[0]}")
-    if shape[0] > max_sequences:
-        raise InputError(f"input 'sequences' has {shape[0]} sequences; the limit is {max_sequences}")
-    try:
-        sequences = [item.decode("ascii") for item in items]
-    except UnicodeDecodeError:
-        raise InputError("input 'sequences': an element is not ASCII text") from None
+    if names == ["codes"]:
+        return _codes(request, engine, raw, max_sequences), raw
+    given = {name: _strings(request, i, raw, max_sequences) for i, name in enumerate(names)}
+    sequences = given.pop("sequences")
     convert_tu = request.parameters["convert_tu"].bool_param if "convert_tu" in request.parameters else False
     try:
-        return engine.encode(sequences, None, convert_tu), raw
+        return engine.encode(sequences, None, convert_tu, given or None), raw
     except InputError as exc:
         raise exc.at(field="sequences") from None
 
@@ -154,11 +175,12 @@ class OipServicer(opb_grpc.GRPCInferenceServiceServicer):
         versions = sorted({s.engine.identity.version for s in self.store.list()
                            if s.engine.identity.name == engine.identity.name})
         tensor = opb.ModelMetadataResponse.TensorMetadata
-        length = engine.length or -1
+        length = engine.code_length or -1
         return opb.ModelMetadataResponse(
             name=engine.identity.name, versions=[str(v) for v in versions], platform=PLATFORM,
             inputs=[tensor(name="codes", datatype="UINT8", shape=[-1, length]),
-                    tensor(name="sequences", datatype="BYTES", shape=[-1])],
+                    tensor(name="sequences", datatype="BYTES", shape=[-1]),
+                    *(tensor(name=name, datatype="BYTES", shape=[-1]) for name in engine.track_names)],
             outputs=[tensor(name=OUTPUT, datatype="FP32", shape=[-1, len(engine.classes)])])
 
     async def infer(self, request, deadline: float | None) -> opb.ModelInferResponse:

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterable, Iterator
 
 import numpy as np
-from seqzoo.serving.scoring import check_lengths, locate
+from seqzoo.serving.scoring import check_lengths, locate, tracks_of
 from seqzoo.zoo.alphabets import ProductAlphabet, alphabet_from_dict
 from seqzoo.zoo.errors import InputError, SeqzooError
 from seqzoo.zoo.registry import ModelVersion
@@ -79,7 +79,8 @@ class LocalScorer(_Identified):
     def predict_batches(self, batches: Iterable[list]) -> Iterator[np.ndarray]:
         for batch in batches:
             try:
-                codes = self.engine.encode([r.sequence for r in batch], _structures(batch), self.convert_tu)
+                codes = self.engine.encode([r.sequence for r in batch], _structures(batch), self.convert_tu,
+                                           tracks_of(batch))
                 yield self.engine.predict(codes)
             except SeqzooError as exc:
                 raise locate(exc, batch) from None
@@ -90,11 +91,11 @@ class LocalScorer(_Identified):
         return score_windows(self.engine, ref, alt, names, rc_rule)
 
     def attribute(self, sequences: list[str], method: str = "ig", target: str | int | None = None,
-                  steps: int = 0, convert_tu: bool = True) -> np.ndarray:
+                  steps: int = 0, convert_tu: bool = True, tracks: dict[str, list[str]] | None = None) -> np.ndarray:
         """Attribution maps float32 [N, L, A] of the ``target`` class (default: the last)."""
         if method not in ATTRIBUTION_METHODS:
             raise InputError(f"attribution method {method!r} is not one of {', '.join(ATTRIBUTION_METHODS)}")
-        codes = self.engine.encode(list(sequences), convert_tu=convert_tu)
+        codes = self.engine.encode(list(sequences), convert_tu=convert_tu, tracks=tracks)
         selector = self.engine.selector(len(codes), target)
         if method == "ism":
             return self.engine.ism(codes, selector)
@@ -144,9 +145,9 @@ class RemoteScorer(_Identified):
     def _request(self, batch: list, request_id: int):
         check_lengths(batch, self.length, self.ref)
         sequences = [r.sequence for r in batch]
-        if isinstance(self.alphabet, ProductAlphabet):
+        if isinstance(self.alphabet, ProductAlphabet) or tracks_of(batch):  # the server folds / packs
             return self.client.request(self.ref, sequences=sequences, structures=_structures(batch),
-                                       convert_tu=self.convert_tu, id=request_id)
+                                       convert_tu=self.convert_tu, id=request_id, tracks=tracks_of(batch))
         try:
             codes = self.alphabet.encode(sequences, convert_tu=self.convert_tu)
         except SeqzooError as exc:
@@ -238,9 +239,9 @@ class RemoteScorer(_Identified):
         return VariantsClient(self.client).score_windows_many(self.ref, ref, alt, names, rc_rule, batch)
 
     def attribute(self, sequences: list[str], method: str = "ig", target: str | None = None,
-                  steps: int = 0, convert_tu: bool = True) -> np.ndarray:
+                  steps: int = 0, convert_tu: bool = True, tracks: dict[str, list[str]] | None = None) -> np.ndarray:
         return self.client.attribute(self.ref, sequences=list(sequences), method=method, target=target, steps=steps,
-                                     convert_tu=convert_tu)[0]
+                                     convert_tu=convert_tu, tracks=tracks)[0]
 
     def close(self) -> None:
         self.client.close()

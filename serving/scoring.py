@@ -41,9 +41,41 @@ class Row:
     sequence: str
     structure: str | None = None
     noun: str = "row"
+    tracks: dict[str, str] | None = None  # a multimodal model's track letters (name -> string)
 
     def where(self) -> dict:
         return {"index": self.index, "noun": self.noun}
+
+
+@dataclass
+class Tracked:
+    """A record (a FASTA record, a Row) with a multimodal model's track letters attached."""
+
+    record: object
+    tracks: dict[str, str]
+
+    def __getattr__(self, name: str):
+        if name == "record":  # not set yet (unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.record, name)
+
+
+def with_tracks(records: Iterable, tracks: dict[str, dict[str, str]], files: dict[str, str]) -> Iterator[Tracked]:
+    """Attach to each record its letters of every track (name -> {record name -> letters}),
+    looked up by the record's name; a record missing from a track file is named with the file."""
+    for record in records:
+        found = {}
+        for name, letters in tracks.items():
+            if record.name not in letters:
+                raise InputError(f"{files[name]}: no record {record.name!r} for track {name!r}", **record.where())
+            found[name] = letters[record.name]
+        yield Tracked(record, found)
+
+
+def tracks_of(batch: list) -> dict[str, list[str]] | None:
+    """A batch's track letters (name -> one string per record), or None when it has none."""
+    first = getattr(batch[0], "tracks", None)
+    return None if not first else {name: [r.tracks[name] for r in batch] for name in first}
 
 
 def locate(error: SeqzooError, batch: list) -> SeqzooError:

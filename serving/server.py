@@ -116,9 +116,9 @@ def _decode_request(served: Served, request, max_sequences: int) -> np.ndarray:
     """Codes [N, L] from a ScoreRequest or AttributeRequest (packed codes or strings)."""
     engine = served.engine
     if request.codes:
-        if request.sequences:
-            raise InputError("give either codes or sequences, not both")
-        length = request.length or engine.length or 0
+        if request.sequences or request.tracks:
+            raise InputError("give either codes or sequences (with tracks), not both")
+        length = request.length or engine.code_length or 0
         if length <= 0:
             raise InputError("field 'length' must be set with packed codes for a model of dynamic length")
         if len(request.codes) % length:
@@ -131,7 +131,12 @@ def _decode_request(served: Served, request, max_sequences: int) -> np.ndarray:
         raise InputError(f"the request has {len(request.sequences)} sequences; the limit is {max_sequences}")
     if not request.sequences:
         raise InputError("the batch is empty: give codes or sequences")
-    return engine.encode(list(request.sequences), list(request.structures) or None, request.convert_tu)
+    tracks = {}
+    for track in request.tracks:
+        if track.name in tracks:
+            raise InputError(f"track {track.name!r} is given twice")
+        tracks[track.name] = list(track.values)
+    return engine.encode(list(request.sequences), list(request.structures) or None, request.convert_tu, tracks)
 
 
 class SeqZooServicer(pb_grpc.SeqZooServicer):
@@ -187,7 +192,7 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
         return pb.ModelInfo(name=e.identity.name, version=e.identity.version, digest=e.identity.digest,
                             card_json=info["card_json"], provider=e.provider, length=e.length or 0,
                             length_dynamic=e.length is None, classes=e.classes, alphabet_letters=e.columns,
-                            structure=bool(e.structure_form), ref=e.identity.ref)
+                            structure=bool(e.structure_form), ref=e.identity.ref, tracks=e.track_names)
 
     # -- RPCs ------------------------------------------------------------------------------
     async def ListModels(self, request, context):

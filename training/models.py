@@ -116,7 +116,8 @@ class SequenceCNN(nn.Module):
         self.slices = [tuple(int(v) for v in s) for s in slices] if slices else [(0, length, 0, alphabet_size)]
         self.output_activation = "sigmoid" if task == "multilabel" else "softmax"
         self.input_dropout = nn.Dropout(p["dropout_input"])
-        branches = [self._branch(c1 - c0, r1 - r0) for r0, r1, c0, c1 in self.slices]
+        branches = [self._branch(c1 - c0, r1 - r0, "" if len(self.slices) == 1 else "the sequence's " if i == 0
+                                 else f"track {i}'s ") for i, (r0, r1, c0, c1) in enumerate(self.slices)]
         self.convs = branches[0][0]  # the sequence's branch (its first kernels are the motifs)
         self.track_convs = nn.ModuleList(convs for convs, _ in branches[1:])  # one branch per track input
         self.sizes = [size for _, size in branches]
@@ -138,7 +139,7 @@ class SequenceCNN(nn.Module):
         self.dense = nn.Sequential(*dense)
         self.out = nn.Linear(features, n_classes)
 
-    def _branch(self, channels: int, length: int) -> tuple[nn.ModuleList, int]:
+    def _branch(self, channels: int, length: int, which: str = "") -> tuple[nn.ModuleList, int]:
         """One input's convolutions and the positions left after them."""
         p, convs, size = self.params, nn.ModuleList(), length
         for _ in range(p["conv_num"]):
@@ -146,7 +147,7 @@ class SequenceCNN(nn.Module):
             channels, size = p["kernel_num"], size - p["kernel_len"] + 1
             size = (size - p["pool_size"]) // p["pool_stride"] + 1 if size >= p["pool_size"] else 0
             if size < 1:
-                raise InputError(f"input length {length} is too short for {p['conv_num']} convolutions of "
+                raise InputError(f"{which}input length {length} is too short for {p['conv_num']} convolutions of "
                                  f"length {p['kernel_len']} with pooling {p['pool_size']}")
         return convs, size
 

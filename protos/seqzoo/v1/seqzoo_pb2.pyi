@@ -23,7 +23,7 @@ class ListModelsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "version", "digest", "card_json", "provider", "length", "length_dynamic", "classes", "alphabet_letters", "structure", "ref")
+    __slots__ = ("name", "version", "digest", "card_json", "provider", "length", "length_dynamic", "classes", "alphabet_letters", "structure", "ref", "tracks")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DIGEST_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,7 @@ class ModelInfo(_message.Message):
     ALPHABET_LETTERS_FIELD_NUMBER: _ClassVar[int]
     STRUCTURE_FIELD_NUMBER: _ClassVar[int]
     REF_FIELD_NUMBER: _ClassVar[int]
+    TRACKS_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     digest: str
@@ -46,7 +47,16 @@ class ModelInfo(_message.Message):
     alphabet_letters: str
     structure: bool
     ref: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., digest: _Optional[str] = ..., card_json: _Optional[str] = ..., provider: _Optional[str] = ..., length: _Optional[int] = ..., length_dynamic: _Optional[bool] = ..., classes: _Optional[_Iterable[str]] = ..., alphabet_letters: _Optional[str] = ..., structure: _Optional[bool] = ..., ref: _Optional[str] = ...) -> None: ...
+    tracks: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., digest: _Optional[str] = ..., card_json: _Optional[str] = ..., provider: _Optional[str] = ..., length: _Optional[int] = ..., length_dynamic: _Optional[bool] = ..., classes: _Optional[_Iterable[str]] = ..., alphabet_letters: _Optional[str] = ..., structure: _Optional[bool] = ..., ref: _Optional[str] = ..., tracks: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Track(_message.Message):
+    __slots__ = ("name", "values")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    values: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., values: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("models",)
@@ -61,7 +71,7 @@ class GetModelRequest(_message.Message):
     def __init__(self, model: _Optional[str] = ...) -> None: ...
 
 class ScoreRequest(_message.Message):
-    __slots__ = ("model", "codes", "length", "sequences", "structures", "convert_tu", "id")
+    __slots__ = ("model", "codes", "length", "sequences", "structures", "convert_tu", "id", "tracks")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     CODES_FIELD_NUMBER: _ClassVar[int]
     LENGTH_FIELD_NUMBER: _ClassVar[int]
@@ -69,6 +79,7 @@ class ScoreRequest(_message.Message):
     STRUCTURES_FIELD_NUMBER: _ClassVar[int]
     CONVERT_TU_FIELD_NUMBER: _ClassVar[int]
     ID_FIELD_NUMBER: _ClassVar[int]
+    TRACKS_FIELD_NUMBER: _ClassVar[int]
     model: str
     codes: bytes
     length: int
@@ -76,7 +87,8 @@ class ScoreRequest(_message.Message):
     structures: _containers.RepeatedScalarFieldContainer[str]
     convert_tu: bool
     id: int
-    def __init__(self, model: _Optional[str] = ..., codes: _Optional[bytes] = ..., length: _Optional[int] = ..., sequences: _Optional[_Iterable[str]] = ..., structures: _Optional[_Iterable[str]] = ..., convert_tu: _Optional[bool] = ..., id: _Optional[int] = ...) -> None: ...
+    tracks: _containers.RepeatedCompositeFieldContainer[Track]
+    def __init__(self, model: _Optional[str] = ..., codes: _Optional[bytes] = ..., length: _Optional[int] = ..., sequences: _Optional[_Iterable[str]] = ..., structures: _Optional[_Iterable[str]] = ..., convert_tu: _Optional[bool] = ..., id: _Optional[int] = ..., tracks: _Optional[_Iterable[_Union[Track, _Mapping]]] = ...) -> None: ...
 
 class ScoreResponse(_message.Message):
     __slots__ = ("probs", "shape", "classes", "model", "id", "error_code", "error_message", "error_place")
@@ -99,7 +111,7 @@ class ScoreResponse(_message.Message):
     def __init__(self, probs: _Optional[bytes] = ..., shape: _Optional[_Iterable[int]] = ..., classes: _Optional[_Iterable[str]] = ..., model: _Optional[str] = ..., id: _Optional[int] = ..., error_code: _Optional[int] = ..., error_message: _Optional[str] = ..., error_place: _Optional[str] = ...) -> None: ...
 
 class AttributeRequest(_message.Message):
-    __slots__ = ("model", "codes", "length", "sequences", "structures", "convert_tu", "method", "target", "steps", "float16")
+    __slots__ = ("model", "codes", "length", "sequences", "structures", "convert_tu", "method", "target", "steps", "float16", "tracks")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     CODES_FIELD_NUMBER: _ClassVar[int]
     LENGTH_FIELD_NUMBER: _ClassVar[int]
@@ -110,6 +122,7 @@ class AttributeRequest(_message.Message):
     TARGET_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     FLOAT16_FIELD_NUMBER: _ClassVar[int]
+    TRACKS_FIELD_NUMBER: _ClassVar[int]
     model: str
     codes: bytes
     length: int
@@ -120,7 +133,8 @@ class AttributeRequest(_message.Message):
     target: str
     steps: int
     float16: bool
-    def __init__(self, model: _Optional[str] = ..., codes: _Optional[bytes] = ..., length: _Optional[int] = ..., sequences: _Optional[_Iterable[str]] = ..., structures: _Optional[_Iterable[str]] = ..., convert_tu: _Optional[bool] = ..., method: _Optional[_Union[AttributionMethod, str]] = ..., target: _Optional[str] = ..., steps: _Optional[int] = ..., float16: _Optional[bool] = ...) -> None: ...
+    tracks: _containers.RepeatedCompositeFieldContainer[Track]
+    def __init__(self, model: _Optional[str] = ..., codes: _Optional[bytes] = ..., length: _Optional[int] = ..., sequences: _Optional[_Iterable[str]] = ..., structures: _Optional[_Iterable[str]] = ..., convert_tu: _Optional[bool] = ..., method: _Optional[_Union[AttributionMethod, str]] = ..., target: _Optional[str] = ..., steps: _Optional[int] = ..., float16: _Optional[bool] = ..., tracks: _Optional[_Iterable[_Union[Track, _Mapping]]] = ...) -> None: ...
 
 class AttributeResponse(_message.Message):
     __slots__ = ("attributions", "shape", "dtype", "probs", "probs_shape", "target", "model", "columns")
