@@ -21,6 +21,7 @@ from seqzoo.zoo.errors import SeqzooError
 COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("seqzoo.training.cli_train", "train a CNN on sequences and publish it into the zoo"),
     "sites": ("seqzoo.training.cli_sites", "pool the binding sites of many tasks into one multitask table"),
+    "lm": ("seqzoo.training.cli_lm", "train a genome language model (perplexity, llr variant scores) and publish it"),
     "simulate": ("seqzoo.training.cli_simulate", "simulate planted-motif sequences (FOXO1 exercise)"),
     "report": ("seqzoo.training.cli_report", "write the HTML interpretation report of a model version"),
     "zoo": ("seqzoo.zoo.cli", "list, show, verify, pull, push, index and export zoo models"),

@@ -81,6 +81,9 @@ def check_model(alphabet, length: int | None, ref: str) -> None:
 
     if isinstance(alphabet, ProductAlphabet):
         raise InputError(f"{ref} reads sequence and structure; annotate does not fold genomes")
+    if getattr(alphabet, "tracks", None):
+        raise InputError(f"{ref} is multimodal (inputs: sequence, {', '.join(t.name for t in alphabet.tracks)}); "
+                         "annotate reads the genome's sequence only")
     if not length:
         raise InputError(f"{ref} takes sequences of any length; annotate needs a fixed window")
 

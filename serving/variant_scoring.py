@@ -60,6 +60,10 @@ def fixed_length(scorer) -> int:
     """The model's window length; a model that takes any length cannot place variants."""
     if not scorer.length:
         raise InputError(f"model {scorer.ref} takes any length; variant windows need a fixed one")
+    if getattr(scorer.alphabet, "tracks", None):
+        raise InputError(f"model {scorer.ref} is multimodal (inputs: sequence, "
+                         f"{', '.join(t.name for t in scorer.alphabet.tracks)}); variant windows carry the sequence "
+                         "only, and reading tracks at a variant's coordinates is not supported yet")
     return int(scorer.length)
 
 

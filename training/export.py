@@ -471,10 +471,7 @@ def embed_card(folder: str | os.PathLike, card_json: str, key: str = "seqzoo.car
     """Store the card's JSON text in the metadata_props of every graph in ``folder`` (atomically)."""
     import onnx
 
-    for name in (*GRAPHS, TRACK):
-        path = Path(folder) / name
-        if name == TRACK and not path.is_file():
-            continue
+    for path in sorted(Path(folder).glob("*.onnx")):
         proto = onnx.load(str(path))
         kept = [p for p in proto.metadata_props if p.key != key]
         del proto.metadata_props[:]

@@ -14,7 +14,7 @@ import numpy as np
 from seqzoo.zoo.alphabets import ProductAlphabet, alphabet_from_dict
 from seqzoo.zoo.card import METADATA_KEY
 from seqzoo.zoo.errors import InputError, IntegrityError
-from seqzoo.zoo.graphs import GRAPHS, TRACK, cpu_session
+from seqzoo.zoo.graphs import GRAPHS, card_graphs, cpu_session
 from seqzoo.zoo.inputs import Inputs
 
 EXPECT_TOLERANCE = 1e-4
@@ -81,7 +81,8 @@ def check_embedded_cards(folder: str | Path, card: dict) -> None:
     import json
 
     folder = Path(folder)
-    for name in (*GRAPHS, *([TRACK] if TRACK in (card.get("graphs") or {}) else [])):
+    required = GRAPHS if card.get("task") != "language_model" else ("model.onnx",)
+    for name in dict.fromkeys((*required, *card_graphs(card))):
         path = folder / name
         if not path.is_file():
             raise IntegrityError(f"{path}: graph missing")

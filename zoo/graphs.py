@@ -11,9 +11,16 @@ import os
 
 from seqzoo.zoo.errors import IntegrityError
 
-# the graphs every version has, and the one exported only for architectures that support it
+# the graphs every classifier version has, and the one exported only for architectures that support it
 GRAPHS = ("model.onnx", "grad.onnx", "ig.onnx")
 TRACK = "track.onnx"
+LOGPROBS = "logprobs.onnx"  # a language model's per-base log-probabilities (it has no gradient graphs)
+
+
+def card_graphs(card: dict) -> list[str]:
+    """The graph files a version's card lists (model.onnx first)."""
+    listed = list((card.get("graphs") or {}).keys())
+    return ["model.onnx", *sorted(g for g in listed if g != "model.onnx")]
 
 
 def cpu_session(path: str | os.PathLike, optimize: bool = True):
