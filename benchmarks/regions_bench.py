@@ -105,8 +105,8 @@ def main() -> int:
 
 def render(results: dict, args, load: list[float]) -> str:
     seeds = [int(s) for s in args.seeds.split(",")]
-    rows = ["| seed | multimodal AUROC | AP | seconds | sequence-only AUROC | AP | seconds | gain | region attribution "
-            "on 3'UTR letters (share of 3'UTR positions) |", "|---|---|---|---|---|---|---|---|---|"]
+    rows = [("| seed | multimodal AUROC | AP | seconds | sequence-only AUROC | AP | seconds | gain | region attribution "
+             "on 3'UTR letters (share of 3'UTR positions) |"), "|---|---|---|---|---|---|---|---|---|"]
     for seed in seeds:
         m, s = results[f"multimodal-{seed}"], results[f"sequence-{seed}"]
         a = m["attribution"]

@@ -65,7 +65,7 @@ def split_genome(contigs: dict[str, np.ndarray], context: int, holdout_fraction:
             else:
                 split.add("train", name, codes, 0, len(codes))
             continue
-        held = int(round(len(codes) * holdout_fraction))
+        held = round(len(codes) * holdout_fraction)
         start = len(codes) - held
         split.add("train", name, codes, 0, start)
         split.add("val", name, codes, start, start + held // 2)

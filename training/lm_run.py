@@ -17,7 +17,15 @@ from pathlib import Path
 
 import numpy as np
 from seqzoo.training.data import sha256_hex
-from seqzoo.training.lm import ALPHABET, CausalLM, both_strands, eval_positions, fit_lm, perplexity, split_genome
+from seqzoo.training.lm import (
+    ALPHABET,
+    CausalLM,
+    both_strands,
+    eval_positions,
+    fit_lm,
+    perplexity,
+    split_genome,
+)
 from seqzoo.training.markov import MAX_ORDER, best_order
 from seqzoo.zoo.errors import InputError
 from seqzoo.zoo.io.fasta import read_fasta
