@@ -75,10 +75,14 @@ def regions_of(genome: Genome | ContigNames, bed: str | os.PathLike | None) -> t
     return merged, notes
 
 
-def check_model(alphabet, length: int | None, ref: str) -> None:
-    """Refuse a model annotation cannot use: one that reads structure, or takes any length."""
+def check_model(alphabet, length: int | None, ref: str, task: str | None = None, surprisal: bool = False) -> None:
+    """Refuse a model annotation cannot use: one that reads structure, or takes any length, or a
+    language model where its surprisal track cannot be computed (``surprisal``: this path can)."""
     from seqzoo.zoo.alphabets import ProductAlphabet
 
+    if task == "language_model" and not surprisal:
+        raise InputError(f"{ref} is a language model: its per-base surprisal track is written by seqzoo annotate "
+                         "--local (not --server or --dask)")
     if isinstance(alphabet, ProductAlphabet):
         raise InputError(f"{ref} reads sequence and structure; annotate does not fold genomes")
     if getattr(alphabet, "tracks", None):

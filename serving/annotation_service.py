@@ -60,7 +60,7 @@ class AnnotationServicer(apb_grpc.AnnotationServicer):
     def _plan(self, request, engine) -> tuple[list[Region], list[str], list[int]]:
         """The request's regions (checked against the genome), strands and class columns."""
         genome = self._genome()
-        check_model(engine.alphabet, engine.length, engine.identity.ref)
+        check_model(engine.alphabet, engine.length, engine.identity.ref, engine.task)
         if request.stride < 1:
             raise InputError(f"field 'stride' must be at least 1, got {request.stride}")
         if not request.regions:

@@ -100,9 +100,22 @@ def _local(args) -> Source:
     from seqzoo.zoo.registry import open_zoo
 
     engine = Engine.load(open_zoo(args.zoo).resolve(args.model), device=args.device, threads=args.threads)
-    check_model(engine.alphabet, engine.length, engine.identity.ref)
-    asked, columns = _classes(args, engine.identity.ref, engine.classes)
+    check_model(engine.alphabet, engine.length, engine.identity.ref, engine.task, surprisal=True)
     genome = Genome(args.genome, contig_map=args.contig_map)
+    if engine.language_model:  # one track: the per-base surprisal
+        from seqzoo.serving.surprisal import region_surprisal
+
+        if args.classes and args.classes != ["surprisal"]:
+            raise InputError(f"{engine.identity.ref} is a language model: its one track is 'surprisal', "
+                             f"not --class {args.classes[0]}")
+
+        def surprisal(pieces):
+            for region, strand in pieces:
+                for positions, values in region_surprisal(engine, genome, region, args.stride, strand):
+                    yield region.chrom, strand, positions, values, False
+
+        return Source(engine.identity.ref, engine.identity.digest, ["surprisal"], genome, surprisal, genome.close)
+    asked, columns = _classes(args, engine.identity.ref, engine.classes)
     rna, shared = "U" in engine.alphabet.letters, engine.has_track and args.stride < engine.length
 
     def values(pieces):
@@ -122,7 +135,8 @@ def _server(args) -> Source:
     client = SeqZooClient(args.server, token=read_token(args.token_file), tls_ca=args.tls_ca)
     try:
         info = client.get_model(args.model)
-        check_model(alphabet_from_dict(info["card"]["input"]["alphabet"]), info["length"], info["ref"])
+        check_model(alphabet_from_dict(info["card"]["input"]["alphabet"]), info["length"], info["ref"],
+                    info["card"].get("task"))
         asked, _ = _classes(args, info["ref"], info["classes"])
         annotation = AnnotationClient(client)
         lengths, fasta = annotation.contigs()
@@ -147,7 +161,7 @@ def _dask(args) -> Source:
 
     model = open_zoo(args.zoo).verify(args.model)  # every file's digest checked once, before any worker loads it
     card = model.card
-    check_model(alphabet_from_dict(card["input"]["alphabet"]), card["input"].get("length"), model.ref)
+    check_model(alphabet_from_dict(card["input"]["alphabet"]), card["input"].get("length"), model.ref, card.get("task"))
     asked, columns = _classes(args, model.ref, list(card["classes"]))
     genome = Genome(args.genome, contig_map=args.contig_map)
     (client, cluster), resources = cluster_of(args)

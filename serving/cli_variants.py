@@ -136,7 +136,7 @@ def run(args) -> int:
 
 
 def _run(args, names: list[str]) -> int:
-    from seqzoo.serving.effects import check_rc_rule
+    from seqzoo.serving.effects import check_rc_rule, check_scores
     from seqzoo.serving.scorers import open_scorer
     from seqzoo.serving.variant_attribution import VariantExplainer
     from seqzoo.serving.variant_scoring import chunk_windows, fixed_length, score_rows
@@ -158,6 +158,7 @@ def _run(args, names: list[str]) -> int:
     try:
         length = fixed_length(scorer)
         check_rc_rule(scorer.alphabet, args.rc_average, args.strand)
+        check_scores(names, scorer.card, scorer.ref)
         writer = open_writer(args.output, reader.vcf, scorer.identity, length, scorer.classes, names, args.strand,
                              args.rc_average)
         if args.attribution:

@@ -13,7 +13,12 @@ infinite:
 ``log2fc``         log2(a / r)
 ``logit_diff``     logit(a) - logit(r),  logit(x) = ln(x / (1 - x))
 ``deepsea_effect`` \\|logit(a) - logit(r)\\| x \\|a - r\\|   (DeepSEA's e-value input)
+``llr``            a - r of a language model's outputs: its ``log_likelihood`` column is
+                   ln P(alt window) - ln P(ref window), the log-likelihood ratio
 =================  ==========================================================
+
+A language model (card task ``language_model``) answers [log-likelihood, perplexity] per window,
+not probabilities: it takes ``llr`` (and ``ref``, ``alt``, ``diff``); a classifier never takes ``llr``.
 
 ``diff``, ``abs_diff``, ``ref`` and ``alt`` use the unclipped probabilities. Scores are
 computed in float64 and returned as float32.
@@ -29,7 +34,8 @@ from __future__ import annotations
 import numpy as np
 from seqzoo.zoo.errors import InputError
 
-SCORES = ("ref", "alt", "diff", "abs_diff", "ratio", "log2fc", "logit_diff", "deepsea_effect")
+SCORES = ("ref", "alt", "diff", "abs_diff", "ratio", "log2fc", "logit_diff", "deepsea_effect", "llr")
+LM_SCORES = ("llr", "ref", "alt", "diff")  # the scores of a language model's (log-likelihood, perplexity)
 RC_RULES = ("mean", "max", "absmax")
 EPS = 1e-6
 PREDICT_BATCH = 1024
@@ -82,7 +88,7 @@ def effect_scores(ref_probs: np.ndarray, alt_probs: np.ndarray, names: list[str]
             value = r
         elif name == "alt":
             value = a
-        elif name == "diff":
+        elif name in ("diff", "llr"):
             value = a - r
         elif name == "abs_diff":
             value = np.abs(a - r)
@@ -96,6 +102,19 @@ def effect_scores(ref_probs: np.ndarray, alt_probs: np.ndarray, names: list[str]
             value = logit_diff if name == "logit_diff" else np.abs(logit_diff) * np.abs(a - r)
         out[name] = value.astype(np.float32)
     return out
+
+
+def check_scores(names: list[str], card: dict, ref: str) -> None:
+    """Refuse scores the model's outputs do not mean: ``llr`` of a classifier, probability
+    scores of a language model."""
+    language_model = card.get("task") == "language_model"
+    for name in names:
+        if name == "llr" and not language_model:
+            raise InputError(f"score 'llr' is a language model's log-likelihood ratio; model {ref} is a "
+                             f"{card.get('task')} classifier (use diff, log2fc, ...)")
+        if language_model and name not in LM_SCORES:
+            raise InputError(f"model {ref} is a language model (log-likelihood, perplexity per window): score "
+                             f"{name!r} is for probabilities; use {', '.join(LM_SCORES)}")
 
 
 def combine_strands(forward: dict[str, np.ndarray], reverse: dict[str, np.ndarray], rule: str

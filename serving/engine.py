@@ -26,7 +26,7 @@ from seqzoo.serving.ig_rule import IG_RULE, IG_STEPS, ig_nodes, ig_rows
 from seqzoo.zoo.alphabets import Alphabet, ProductAlphabet, alphabet_from_dict
 from seqzoo.zoo.errors import InputError, IntegrityError, NotFoundError, UnavailableError
 from seqzoo.zoo.expect import compare_expect, expect_inputs
-from seqzoo.zoo.graphs import TRACK, track_probs
+from seqzoo.zoo.graphs import LOGPROBS, TRACK, track_probs
 from seqzoo.zoo.inputs import Inputs
 from seqzoo.zoo.registry import ModelVersion
 
@@ -94,6 +94,7 @@ class Engine:
         self.code_length: int | None = self.alphabet.total_length if self.packed else self.length
         self.baseline: np.ndarray | None = self.alphabet.baseline if self.packed else None
         self.classes: list[str] = [str(c) for c in _card_field(card, "classes", where=where)]
+        self.task: str = str(card.get("task") or "binary")
         structure = card.get("input", {}).get("structure")
         self.structure_form: str | None = structure.get("form") if isinstance(structure, dict) else None
         self.threads = threads
@@ -295,7 +296,15 @@ class Engine:
                              f"{self.alphabet.name} alphabet's {self.num_codes} codes", index=int(index))
         return codes
 
+    @property
+    def language_model(self) -> bool:
+        """A genome language model: [log-likelihood, perplexity] per window, no gradient graphs."""
+        return self.task == "language_model"
+
     def _check_onehot(self, onehot: np.ndarray, selector: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.language_model:
+            raise InputError(f"model {self.identity.ref} is a language model: it has no gradient graphs for "
+                             "attribution (use method ism, or seqzoo annotate for per-base surprisal)")
         onehot = np.ascontiguousarray(onehot, dtype=np.float32)
         selector = np.ascontiguousarray(selector, dtype=np.float32)
         if onehot.ndim != 3 or onehot.shape[2] != self.alphabet.size or onehot.shape[0] == 0:
@@ -456,6 +465,24 @@ class Engine:
         if int(codes.max()) >= self.alphabet.num_codes:
             raise InputError(f"code {int(codes.max())} is outside the alphabet's {self.alphabet.num_codes} codes")
         return track_probs(self._graph(TRACK), self.alphabet.one_hot(codes[None])[0], self.length)
+
+    def surprisal(self, codes: np.ndarray) -> np.ndarray:
+        """A language model's per-base surprisal -ln p(base i | bases before it in the window) of
+        windows [N, L] through ``logprobs.onnx``: float32 [N, L], NaN at position 0 (nothing before
+        it) and at unknown bases."""
+        if not self.language_model:
+            raise InputError(f"model {self.identity.ref} is a {self.task} classifier, not a language model: it has "
+                             "no per-base surprisal")
+        codes = self.check_codes(codes)
+        out = np.full(codes.shape, np.nan, dtype=np.float32)
+        session = self._graph(LOGPROBS)
+        for i in range(0, len(codes), CPU_CHUNK):
+            chunk = codes[i:i + CPU_CHUNK]
+            logprobs = session.run(None, {"codes": chunk})[0]
+            target = chunk[:, 1:].astype(np.int64)
+            picked = -np.take_along_axis(logprobs[:, :-1], np.minimum(target, 3)[:, :, None], axis=2)[:, :, 0]
+            out[i:i + len(chunk), 1:] = np.where(target < 4, picked, np.nan)
+        return out
 
     def ism(self, codes: np.ndarray, selector: np.ndarray) -> np.ndarray:
         """In-silico mutagenesis through the forward graph: every single substitution.

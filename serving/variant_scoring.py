@@ -71,12 +71,13 @@ def score_vcf(scorer, vcf: str, genome: str, output: str, names: list[str], stra
               rc_rule: str | None = None, contig_map: str | None = None, genome_cache: str | None = None,
               max_n_fraction: float = 0.5, chunk_size: int = 10_000) -> int:
     """Score every variant of ``vcf`` into ``output`` (.vcf[.gz], .tsv or .parquet); the rows written."""
-    from seqzoo.serving.effects import check_rc_rule
+    from seqzoo.serving.effects import check_rc_rule, check_scores
     from seqzoo.serving.variant_writer import open_writer
     from seqzoo.zoo.io.genome import Genome
     from seqzoo.zoo.io.vcf import VcfReader
 
     check_rc_rule(scorer.alphabet, rc_rule, strand)
+    check_scores(names, scorer.card, scorer.ref)
     reader = VcfReader(vcf)
     try:
         with Genome(genome, contig_map=contig_map, cache=genome_cache) as ref_genome, \

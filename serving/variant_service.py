@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 
 import grpc
 import numpy as np
-from seqzoo.serving.effects import check_rc_rule, encode_pairs, is_rna, parse_scores, scores_from_probs
+from seqzoo.serving.effects import (
+    check_rc_rule,
+    check_scores,
+    encode_pairs,
+    is_rna,
+    parse_scores,
+    scores_from_probs,
+)
 from seqzoo.serving.reference import server_genome
 from seqzoo.serving.windows import STRANDS, build_windows
 from seqzoo.v1 import variants_pb2 as vpb
@@ -110,6 +117,7 @@ class VariantsServicer(vpb_grpc.VariantsServicer):
             served = self.store.get(request.model)
             engine = served.engine
             names = parse_scores(list(request.scores) or None)
+            check_scores(names, engine.card, engine.identity.ref)
             rc_rule = _rc_rule(request.rc_average)
             loop = asyncio.get_running_loop()
             if request.variants or engine.structure_form:  # genome reads / folding: off the event loop

@@ -96,7 +96,7 @@ def score_variants(client, vcf: str, genome: str, model, output: str, scores: li
     dict
         ``records``, ``rows``, ``scored``, ``parts``, ``seconds``, ``workers``, ``output``.
     """
-    from seqzoo.serving.effects import check_rc_rule
+    from seqzoo.serving.effects import check_rc_rule, check_scores
     from seqzoo.serving.variant_writer import open_writer
     from seqzoo.zoo.alphabets import alphabet_from_dict
     from seqzoo.zoo.io.vcf import VcfReader
@@ -107,6 +107,7 @@ def score_variants(client, vcf: str, genome: str, model, output: str, scores: li
         raise InputError(f"model {model.name}:{model.version} takes any length; variant windows need a fixed one")
     alphabet = alphabet_from_dict(model.card["input"]["alphabet"])
     check_rc_rule(alphabet, rc_rule, strand)
+    check_scores(scores, model.card, f"{model.name}:{model.version}")
     classes = list(model.card["classes"])
     if (strand == "auto") != bool(genes):
         raise InputError("strand 'auto' and a gene annotation go together")
