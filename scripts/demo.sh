@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job end to end on the bundled default (PUM2, pysster's CLIP-seq set; S. aureus variants):
-# train -> publish into a zoo -> verify -> serve over gRPC -> score sequences -> score variants.
+# train -> publish into a zoo -> verify -> serve over gRPC -> score sequences -> score variants; and the
+# S. aureus genome language model, whose log-likelihood ratios give the variants a score meant for S. aureus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${SEQZOO_DEMO_OUT:-demo-out}
@@ -16,9 +17,15 @@ seqzoo train --name pum2 --alphabet rna \
   --zoo "$ZOO" --out "$OUT/runs/pum2" --force --json | tail -n 1 > "$OUT/train.json"
 cat "$OUT/train.json"
 
+echo "== 1b. train the S. aureus genome language model (GRU; the last 10% of the genome held out)"
+seqzoo lm --name saureus-lm --genome $DATA/genome/NCTC8325.fasta.gz --hidden 64 --layers 1 --epochs 2 \
+  --zoo "$ZOO" --out "$OUT/runs/saureus-lm" --quiet --json | tail -n 1 > "$OUT/lm.json"
+cat "$OUT/lm.json"
+
 echo "== 2. the zoo: list, show, verify (digests and the card's expected outputs)"
 seqzoo zoo list --zoo "$ZOO"
 seqzoo zoo verify pum2:latest --zoo "$ZOO"
+seqzoo zoo verify saureus-lm:latest --zoo "$ZOO"
 
 echo "== 3. serve the zoo over gRPC"
 PORT=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -45,6 +52,11 @@ seqzoo variants --server "127.0.0.1:$PORT" --model pum2 --vcf $DATA/genome/varia
 seqzoo variants --server "127.0.0.1:$PORT" --model pum2 --vcf $DATA/genome/variant.vcf.gz \
   --genome $DATA/genome/NCTC8325.fasta.gz --scores diff log2fc deepsea_effect -o "$OUT/variants.tsv" --quiet
 head -n 4 "$OUT/variants.tsv"
+
+echo "== 5b. the same variants under the S. aureus language model: llr = ln P(alt window) - ln P(ref window)"
+seqzoo variants --server "127.0.0.1:$PORT" --model saureus-lm --vcf $DATA/genome/variant.vcf.gz \
+  --genome $DATA/genome/NCTC8325.fasta.gz --scores llr -o "$OUT/variants.llr.tsv" --quiet
+head -n 4 "$OUT/variants.llr.tsv"
 
 echo "== 6. the same model from Python: in process and through the server"
 python - "$ZOO" "127.0.0.1:$PORT" <<'PY'

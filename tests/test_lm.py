@@ -54,7 +54,7 @@ def test_held_out_stretches_never_touch_training():
     with pytest.raises(InputError, match="the training stretches hold no window"):
         split_genome({"a": np.zeros(1000, dtype=np.uint8)}, 20, holdout_contigs=["a"])
     for n, length in ((1000, 40), (1001, 40), (40, 40), (97, 41)):  # every base from L // 2 on, once
-        windows, spans = eval_windows(np.arange(n) % 4, length)
+        _, spans = eval_windows(np.arange(n) % 4, length)
         starts, firsts = tile(n, length)
         assert [f for f, _ in spans] == firsts
         scored = np.concatenate([np.arange(s + f, s + length) for s, f in zip(starts, firsts)])
