@@ -128,13 +128,13 @@ def main() -> int:
 
 
 def render(results: dict, args, load: list[float]) -> str:
-    lines = [f"Each model one `seqzoo lm` process on 2 threads, training stopped after the epoch that passes "
+    setup = (f"Each model one `seqzoo lm` process on 2 threads, training stopped after the epoch that passes "
              f"{args.time_limit:g} s (`--time-limit`), defaults otherwise (GRU 2 x 128, context 100, Adam 2e-3, "
              f"patience 3). Perplexity = exp(mean -ln p) over held-out positions of both strands, each scored with at "
              f"least 50 bases of context; the Markov chains are scored on the same positions. 1-minute load average "
              f"{load[0]:.1f} before, {load[1]:.1f} after (results kept from earlier runs with --reuse may have "
-             f"trained beside other work).", "",
-             "| genome | model | test perplexity | val | Markov (order): test | epochs (best) | training s |",
+             f"trained beside other work).")
+    lines = [setup, "", "| genome | model | test perplexity | val | Markov (order): test | epochs (best) | training s |",
              "|---|---|---|---|---|---|---|"]
     for key in ("random", "repeat", *sorted(k for k in results if k.startswith("saureus-"))):
         r = results.get(key)
@@ -149,9 +149,9 @@ def render(results: dict, args, load: list[float]) -> str:
     if sa:
         best = min(sa, key=lambda k: sa[k]["perplexity"]["test"])
         b, markov = sa[best]["perplexity"]["test"], sa[best]["markov"]["perplexity"]["test"]
-        lines += ["", f"S. aureus: the best architecture is **{best.split('-')[-1]}** at test perplexity {b:.4f}, "
-                      f"{markov - b:.4f} below the best Markov chain ({markov:.4f}); goal (0.05 below, within 10 "
-                      f"minutes of training) {'met' if markov - b >= 0.05 else 'NOT met'}."]
+        lines += ["", (f"S. aureus: the best architecture is **{best.split('-')[-1]}** at test perplexity {b:.4f}, "
+                       f"{markov - b:.4f} below the best Markov chain ({markov:.4f}); goal (0.05 below, within 10 "
+                       f"minutes of training) {'met' if markov - b >= 0.05 else 'NOT met'}.")]
     if "random" in results:
         ok = abs(results["random"]["perplexity"]["test"] - 4) <= 0.02
         lines.append(f"Uniform random genome: {results['random']['perplexity']['test']:.4f} (goal 4.00 +/- 0.02: "
@@ -163,14 +163,14 @@ def render(results: dict, args, load: list[float]) -> str:
     s = results.get("speed")
     if s:
         ref = s["engine_windows_per_s"]
-        lines += ["", f"Scoring speed of `{s['model']}` (context {s['context']}): the engine in process scores "
+        lines += ["", (f"Scoring speed of `{s['model']}` (context {s['context']}): the engine in process scores "
                       f"{ref:,.0f} windows/s ({ref * s['context']:,.0f} bases/s; the reference). `seqzoo score "
                       f"--local` on 20,000 windows: {s['score_bases_per_s']:,.0f} bases/s "
                       f"({s['score_windows_per_s'] / ref:.2f}x the engine's windows/s, start-up and writing "
                       f"included); `seqzoo variants --local --scores llr` on the 109 bundled variants: "
                       f"{s['variants_per_s']:.1f} variants/s ({s['variant_wall']:.1f} s in all, process start-up "
                       f"included; {s['variants_per_s'] * 2 / ref:.3f}x the engine's windows/s counting two windows "
-                      "a variant)."]
+                      "a variant).")]
     return "\n".join(lines)
 
 
