@@ -100,6 +100,7 @@ def main() -> int:
     import onnxruntime as ort
     from seqzoo.serving.engine import Engine
     from seqzoo.serving.ig_rule import IG_STEPS
+    from seqzoo.serving.ism import ism as mutagenesis
     from seqzoo.zoo.registry import open_zoo
 
     if args.dry_run:
@@ -125,7 +126,7 @@ def main() -> int:
     ig = rate(lambda: engine.integrated_gradients(onehot, selector), n_ig, args.seconds)
     n_ism = 2 if args.dry_run else 16
     codes = np.random.default_rng(4).integers(0, 4, (n_ism, engine.length)).astype(np.uint8)
-    ism = rate(lambda: engine.ism(codes, engine.selector(n_ism)), n_ism, args.seconds)
+    ism = rate(lambda: mutagenesis(engine, codes, engine.selector(n_ism)), n_ism, args.seconds)
     ceiling = compute_ceiling(mv, engine, args.seconds)
     served = serving(zoo, args.device, engine, args.seconds)
     work = zoo.parent / "gpu-check"

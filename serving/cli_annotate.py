@@ -129,7 +129,7 @@ def _local(args) -> Source:
 def _server(args) -> Source:
     from seqzoo.serving.annotate import check_model
     from seqzoo.serving.client import AnnotationClient, SeqZooClient, read_token
-    from seqzoo.zoo.alphabets import alphabet_from_dict
+    from seqzoo.zoo.inputs import alphabet_from_dict
     from seqzoo.zoo.io.genome import ContigNames
 
     client = SeqZooClient(args.server, token=read_token(args.token_file), tls_ca=args.tls_ca)
@@ -155,7 +155,7 @@ def _dask(args) -> Source:
     from seqzoo.serving.annotate import check_model
     from seqzoo.serving.dask.annotate import AnnotateJob, annotate_pieces
     from seqzoo.serving.dask.cli import cluster_of
-    from seqzoo.zoo.alphabets import alphabet_from_dict
+    from seqzoo.zoo.inputs import alphabet_from_dict
     from seqzoo.zoo.io.genome import Genome
     from seqzoo.zoo.registry import open_zoo
 

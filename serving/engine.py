@@ -23,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 from seqzoo.serving.ig_rule import IG_RULE, IG_STEPS, ig_nodes, ig_rows
-from seqzoo.zoo.alphabets import Alphabet, ProductAlphabet, alphabet_from_dict
+from seqzoo.zoo.alphabets import Alphabet, ProductAlphabet
 from seqzoo.zoo.errors import InputError, IntegrityError, NotFoundError, UnavailableError
 from seqzoo.zoo.expect import compare_expect, expect_inputs
 from seqzoo.zoo.graphs import LOGPROBS, TRACK, track_probs
-from seqzoo.zoo.inputs import Inputs
+from seqzoo.zoo.inputs import Inputs, alphabet_from_dict
 from seqzoo.zoo.registry import ModelVersion
 
 log = logging.getLogger(__name__)
@@ -482,50 +482,6 @@ class Engine:
             target = chunk[:, 1:].astype(np.int64)
             picked = -np.take_along_axis(logprobs[:, :-1], np.minimum(target, 3)[:, :, None], axis=2)[:, :, 0]
             out[i:i + len(chunk), 1:] = np.where(target < 4, picked, np.nan)
-        return out
-
-    def ism(self, codes: np.ndarray, selector: np.ndarray) -> np.ndarray:
-        """In-silico mutagenesis through the forward graph: every single substitution.
-
-        Entry [i, j, a] is ``sum(selector * (probs(mutant) - probs(sequence i)))`` where the
-        mutant has letter a at position j; the reference letter's entry is 0. For a structure
-        model the base changes and the structure stays: column ``s * M + t`` holds the
-        substitution to base s at a position of structure t, other columns are 0.
-
-        Parameters
-        ----------
-        codes : np.ndarray, shape=(N, L), uint8
-        selector : np.ndarray, shape=(N, C), float32
-
-        Returns
-        -------
-        np.ndarray, shape=(N, L, A), float32
-        """
-        codes = self.check_codes(codes)
-        selector = np.asarray(selector, dtype=np.float32)
-        n, length = codes.shape
-        if selector.shape != (n, len(self.classes)):
-            raise InputError(f"selector must be [{n}, {len(self.classes)}], got {selector.shape}")
-        out = np.zeros((n, length, self.alphabet.size), dtype=np.float32)
-        if isinstance(self.alphabet, ProductAlphabet):
-            n_bases, m = self.alphabet.sequence.size, self.alphabet.structure.size
-        else:  # a multimodal model: the sequence's letters at the sequence's positions (tracks stay)
-            n_bases, m = getattr(self.alphabet, "sequence", self.alphabet).size, 1
-        positions = np.arange(self.length if self.packed else length)
-        for i in range(n):
-            ref = codes[i]
-            ref_score = float(self.predict(ref[None])[0] @ selector[i])
-            if isinstance(self.alphabet, ProductAlphabet):  # keep each position's structure element
-                struct = np.where(ref < self.alphabet.size, ref % m, ref.astype(np.int64) - self.alphabet.size)
-            else:
-                struct = np.zeros(length, dtype=np.int64)
-            mutants = np.repeat(ref[None], len(positions) * n_bases, axis=0)  # [L * B, L]
-            rows = np.arange(len(positions) * n_bases)
-            pos = np.repeat(positions, n_bases)
-            base = np.tile(np.arange(n_bases), length)
-            mutants[rows, pos] = (base * m + struct[pos]).astype(np.uint8)
-            scores = self.predict(mutants) @ selector[i] - ref_score
-            out[i, pos, base * m + struct[pos]] = scores
         return out
 
     def describe(self) -> dict:

@@ -22,8 +22,9 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 from seqzoo.serving.scoring import check_lengths, locate, tracks_of
-from seqzoo.zoo.alphabets import ProductAlphabet, alphabet_from_dict
+from seqzoo.zoo.alphabets import ProductAlphabet
 from seqzoo.zoo.errors import InputError, SeqzooError
+from seqzoo.zoo.inputs import alphabet_from_dict
 from seqzoo.zoo.registry import ModelVersion
 
 ATTRIBUTION_METHODS = ("ig", "saliency", "ism", "hypothetical")
@@ -98,7 +99,9 @@ class LocalScorer(_Identified):
         codes = self.engine.encode(list(sequences), convert_tu=convert_tu, tracks=tracks)
         selector = self.engine.selector(len(codes), target)
         if method == "ism":
-            return self.engine.ism(codes, selector)
+            from seqzoo.serving.ism import ism
+
+            return ism(self.engine, codes, selector)
         onehot = self.engine.alphabet.one_hot(codes)
         if method == "saliency":
             return self.engine.gradient(onehot, selector)[1]

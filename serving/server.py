@@ -40,6 +40,7 @@ from seqzoo.serving.admission import Admission, TokenAuth
 from seqzoo.serving.annotation_service import register as register_annotation
 from seqzoo.serving.batcher import let_go
 from seqzoo.serving.ig_rule import IG_STEPS, ig_rows
+from seqzoo.serving.ism import ism
 from seqzoo.serving.memory import MemoryKeeper
 from seqzoo.serving.oip_service import SERVICE as OIP_SERVICE
 from seqzoo.serving.oip_service import OipServicer
@@ -309,7 +310,7 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
                 job = served.lane.submit("saliency", lambda i, j: engine.gradient(onehot[i:j], selector[i:j])[1],
                                          n, 256, deadline)
             elif request.method == pb.ISM:
-                job = served.lane.submit("ism", lambda i, j: engine.ism(codes[i:j], selector[i:j]), n, 1, deadline)
+                job = served.lane.submit("ism", lambda i, j: ism(engine, codes[i:j], selector[i:j]), n, 1, deadline)
             else:
                 raise InputError(f"field 'method' {request.method} is not IG, SALIENCY, ISM or HYPOTHETICAL")
             probs_future = served.batcher.submit(codes, deadline)

@@ -3,12 +3,12 @@ import pytest
 from seqzoo.zoo.alphabets import (
     Alphabet,
     ProductAlphabet,
-    alphabet_from_dict,
     get_alphabet,
     reverse_complement,
     structure_alphabet,
 )
 from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.inputs import alphabet_from_dict
 
 
 def test_dna_round_trip_case_insensitive_and_unknown_code():

@@ -16,6 +16,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from seqzoo.serving.engine import Engine
 from seqzoo.serving.ig_rule import ig_nodes
+from seqzoo.serving.ism import ism as mutagenesis
 from seqzoo.zoo.alphabets import ProductAlphabet, get_alphabet, structure_alphabet
 from seqzoo.zoo.errors import InputError, NotFoundError
 from seqzoo.zoo.manifest import write_manifest
@@ -211,7 +212,7 @@ def test_gradient_ig_and_ism_match_numpy(toy):
     # completeness: IG sums to f(x) - f(baseline) (up to the Riemann error)
     base = reference_probs(np.zeros_like(onehot), w, b)[:, 1]
     np.testing.assert_allclose(ig.sum(axis=(1, 2)), probs[:, 1] - base, atol=2e-3)
-    ism = engine.ism(codes, sel)
+    ism = mutagenesis(engine, codes, sel)
     assert ism.shape == (4, 12, 4)
     i, j, letter = 2, 7, (int(codes[2, 7]) + 1) % 4
     mutant = codes[2:3].copy()
@@ -260,7 +261,7 @@ def test_structure_model_folds_when_no_structure_is_given(tmp_path):
         engine.encode(seqs, given[:1])
     # ISM changes the base and keeps each position's structure element
     sel = engine.selector(2)
-    ism = engine.ism(codes, sel)
+    ism = mutagenesis(engine, codes, sel)
     m = engine.alphabet.structure.size
     j, base = 3, 1
     mutant = codes[:1].copy()
@@ -282,7 +283,7 @@ def test_real_pum2_graphs_agree_with_each_other(published_model):
     ig = engine.integrated_gradients(onehot, sel, steps=100)
     base = engine.gradient(np.zeros_like(onehot), sel)[0]
     np.testing.assert_allclose(ig.sum(axis=(1, 2)), probs[:, -1] - base[:, -1], atol=0.02)
-    ism = engine.ism(codes[:1], sel[:1])
+    ism = mutagenesis(engine, codes[:1], sel[:1])
     j = 100
     letter = (int(codes[0, j]) + 2) % 4
     mutant = codes[:1].copy()

@@ -42,7 +42,7 @@ def test_inputs_pack_each_track_into_its_own_codes_and_columns():
     sequences, tracks = inputs.decode(codes)
     assert sequences == ["ACGN", "UUUU"] and tracks == {"region": ["55CC33", "IIII3N"]}
     assert inputs.baseline[:4].sum() == 0 and np.all(inputs.baseline[4:, 4:] == 0.25)
-    from seqzoo.zoo.alphabets import alphabet_from_dict
+    from seqzoo.zoo.inputs import alphabet_from_dict
 
     assert alphabet_from_dict(json.loads(json.dumps(inputs.to_dict()))) == inputs
     for tracks, message in (({}, "track 'region' is missing"),

@@ -20,7 +20,7 @@ import numpy as np
 import onnxruntime as ort
 from seqzoo.zoo.registry import open_zoo
 from seqzoo.zoo.expect import check_embedded_cards, check_expect
-from seqzoo.zoo.alphabets import alphabet_from_dict
+from seqzoo.zoo.inputs import alphabet_from_dict
 from seqzoo.cli import main
 import pkgutil, seqzoo.serving, seqzoo.zoo, seqzoo.v1
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from seqzoo.training.models import load_run
 from seqzoo.training.train import predict
-from seqzoo.zoo.alphabets import alphabet_from_dict
+from seqzoo.zoo.inputs import alphabet_from_dict
 from seqzoo.zoo.io.fasta import read_fasta
 
 from seqzoo.cli import main

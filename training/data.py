@@ -239,6 +239,30 @@ def read_multilabel_fasta(path: str | os.PathLike, class_names: Sequence[str] | 
     return data, [(path, r) for r in records]
 
 
+def _read_frame(path: Path):
+    """(pandas DataFrame, row -> "file:line" namer) of a CSV / TSV / parquet table; errors name the file."""
+    import pandas as pd
+
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    name = path.name.lower().removesuffix(".gz")
+    try:
+        if name.endswith(".parquet"):
+            frame = pd.read_parquet(path)
+            row_name = lambda i: f"{path}: row {i + 1}"
+        else:
+            sep = "," if name.endswith(".csv") else "\t"
+            frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, compression="infer")
+            row_name = lambda i: f"{path}:{i + 2}"
+    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+        raise InputError(f"{path}: unreadable file ({exc})") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: file is empty") from None
+    except Exception as exc:  # noqa: BLE001 - parser errors of pandas/pyarrow: one line naming the file
+        raise InputError(f"{path}: cannot read the table ({str(exc).splitlines()[0]})") from None
+    return frame, row_name
+
+
 def read_table(path: str | os.PathLike, sequence_column: str, label_columns: Sequence[str],
                structure_column: str | None = None, track_columns: dict[str, str] | None = None) -> LabelledSet:
     """Read a CSV / TSV / parquet table of sequences and labels.
@@ -257,26 +281,8 @@ def read_table(path: str | os.PathLike, sequence_column: str, label_columns: Seq
     track_columns : dict of track name -> column, optional
         Columns of per-position track letters (the set's ``tracks``).
     """
-    import pandas as pd
-
     path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    name = path.name.lower().removesuffix(".gz")
-    try:
-        if name.endswith(".parquet"):
-            frame = pd.read_parquet(path)
-            row_name = lambda i: f"{path}: row {i + 1}"
-        else:
-            sep = "," if name.endswith(".csv") else "\t"
-            frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, compression="infer")
-            row_name = lambda i: f"{path}:{i + 2}"
-    except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
-        raise InputError(f"{path}: unreadable file ({exc})") from None
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{path}: file is empty") from None
-    except Exception as exc:  # noqa: BLE001 - parser errors of pandas/pyarrow: one line naming the file
-        raise InputError(f"{path}: cannot read the table ({str(exc).splitlines()[0]})") from None
+    frame, row_name = _read_frame(path)
     if not len(label_columns):
         raise InputError("no label column given (--label-columns A,B)")
     track_columns = dict(track_columns or {})

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from seqzoo.zoo.alphabets import ProductAlphabet, alphabet_from_dict
+from seqzoo.zoo.alphabets import ProductAlphabet
 from seqzoo.zoo.errors import InputError, NotFoundError
+from seqzoo.zoo.inputs import alphabet_from_dict
 from seqzoo.zoo.io.atomic import write_text
 from seqzoo.zoo.motifs_io import Motif, consensus, write_meme
 

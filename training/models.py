@@ -290,7 +290,7 @@ def load_run(run_dir: str | Path) -> tuple[SequenceCNN | Ensemble, dict]:
     (model, config)
         ``config`` is config.json as a dict.
     """
-    from seqzoo.zoo.alphabets import alphabet_from_dict
+    from seqzoo.zoo.inputs import alphabet_from_dict
 
     run_dir = Path(run_dir)
     try:

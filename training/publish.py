@@ -22,9 +22,10 @@ from pathlib import Path
 
 import numpy as np
 from seqzoo.training.provenance import provenance
-from seqzoo.zoo.alphabets import ProductAlphabet, alphabet_from_dict
+from seqzoo.zoo.alphabets import ProductAlphabet
 from seqzoo.zoo.card import SCHEMA_VERSION, card_text, input_section, read_card, validate_card
 from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.inputs import alphabet_from_dict
 from seqzoo.zoo.refs import validate_name
 from seqzoo.zoo.registry import LocalZoo, ModelVersion
 

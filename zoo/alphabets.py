@@ -287,24 +287,6 @@ def structure_alphabet(kind: str = "annotated") -> Alphabet:
     raise InputError(f"structure alphabet {kind!r} is not one of annotated, dot-bracket")
 
 
-def alphabet_from_dict(data: dict) -> Alphabet | ProductAlphabet:
-    """Rebuild an alphabet from its card entry (``to_dict``); an entry with ``tracks`` is a
-    multimodal model's packed inputs (``seqzoo.zoo.inputs.Inputs``)."""
-    if data.get("tracks"):
-        from seqzoo.zoo.inputs import inputs_from_dict
-
-        return inputs_from_dict(data)
-    try:
-        base = Alphabet(data["name"], data["letters"], data.get("unknown_letters", "N"), data.get("unknown", "zero"))
-        if data.get("structure"):
-            s = data["structure"]
-            return ProductAlphabet(base, Alphabet(s["name"], s["letters"], s.get("unknown_letters", ""),
-                                                  s.get("unknown", "zero")))
-        return base
-    except KeyError as exc:
-        raise InputError(f"alphabet entry is missing the field {exc.args[0]!r}") from None
-
-
 def reverse_complement(sequence: str, rna: bool = False) -> str:
     """Reverse complement of a DNA (or, with ``rna``, RNA) string; case kept, IUPAC codes complemented."""
     return sequence.translate(_RNA_COMPLEMENT if rna else _DNA_COMPLEMENT)[::-1]

@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from seqzoo.zoo.alphabets import ProductAlphabet, alphabet_from_dict
+from seqzoo.zoo.alphabets import ProductAlphabet
 from seqzoo.zoo.card import METADATA_KEY
 from seqzoo.zoo.errors import InputError, IntegrityError
 from seqzoo.zoo.graphs import GRAPHS, card_graphs, cpu_session
-from seqzoo.zoo.inputs import Inputs
+from seqzoo.zoo.inputs import Inputs, alphabet_from_dict
 
 EXPECT_TOLERANCE = 1e-4
 

@@ -11,7 +11,8 @@ input i only. The network slices the one-hot back into its inputs (``slices``).
 Each input has an integrated-gradients baseline, the value of every one-hot column at the start of
 the path (DeepRiPe: 0 for the sequence, 0.25 for the region type); ``baseline`` is the [L, A]
 array of it. A track whose source is ``structure`` is folded from the sequence by ViennaRNA when
-a request does not bring it.
+a request does not bring it. ``alphabet_from_dict`` rebuilds any model's input alphabet (plain,
+sequence x structure, or packed inputs) from its card entry.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from seqzoo.zoo.alphabets import INVALID, Alphabet
+from seqzoo.zoo.alphabets import INVALID, Alphabet, ProductAlphabet
 from seqzoo.zoo.errors import InputError
 
 STRUCTURE = "structure"  # the track name (and source) of a folded-structure input
@@ -213,14 +214,27 @@ class Inputs:
                 "tracks": [t.to_dict() for t in self.tracks]}
 
 
+def _alphabet(d: dict, unknown_letters: str = "N") -> Alphabet:
+    return Alphabet(d["name"], d["letters"], d.get("unknown_letters", unknown_letters), d.get("unknown", "zero"))
+
+
 def inputs_from_dict(data: dict) -> Inputs:
     """Rebuild Inputs from its card entry (the alphabet entry that has ``tracks``)."""
-    def alphabet(d: dict) -> Alphabet:
-        return Alphabet(d["name"], d["letters"], d.get("unknown_letters", "N"), d.get("unknown", "zero"))
-
     try:
-        return Inputs(alphabet(data), int(data["length"]), tuple(
-            TrackInput(t["name"], alphabet(t["alphabet"]), int(t["length"]), float(t.get("baseline", 0.0)),
+        return Inputs(_alphabet(data), int(data["length"]), tuple(
+            TrackInput(t["name"], _alphabet(t["alphabet"]), int(t["length"]), float(t.get("baseline", 0.0)),
                        t.get("source", "letters")) for t in data["tracks"]), float(data.get("baseline", 0.0)))
     except KeyError as exc:
         raise InputError(f"input entry is missing the field {exc.args[0]!r}") from None
+
+
+def alphabet_from_dict(data: dict) -> Alphabet | ProductAlphabet | Inputs:
+    """Rebuild an alphabet from its card entry (``to_dict``); an entry with ``tracks`` is a
+    multimodal model's packed inputs (``seqzoo.zoo.inputs.Inputs``)."""
+    if data.get("tracks"):
+        return inputs_from_dict(data)
+    try:
+        base = _alphabet(data)
+        return ProductAlphabet(base, _alphabet(data["structure"], "")) if data.get("structure") else base
+    except KeyError as exc:
+        raise InputError(f"alphabet entry is missing the field {exc.args[0]!r}") from None

@@ -98,7 +98,7 @@ def score_variants(client, vcf: str, genome: str, model, output: str, scores: li
     """
     from seqzoo.serving.effects import check_rc_rule, check_scores
     from seqzoo.serving.variant_writer import open_writer
-    from seqzoo.zoo.alphabets import alphabet_from_dict
+    from seqzoo.zoo.inputs import alphabet_from_dict
     from seqzoo.zoo.io.vcf import VcfReader
 
     started = time.monotonic()
