@@ -160,3 +160,15 @@ def test_bad_lm_input_is_one_line(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0], err
         assert not (tmp_path / "run").exists()
+
+
+def test_llr_is_a_language_models_score_only():
+    from seqzoo.serving.effects import check_scores, effect_scores
+
+    check_scores(["llr", "diff"], {"task": "language_model"}, "lm:1")
+    with pytest.raises(InputError, match="score 'llr' is a language model's log-likelihood ratio; model pum2:1"):
+        check_scores(["llr"], {"task": "binary"}, "pum2:1")
+    with pytest.raises(InputError, match="score 'log2fc' is for probabilities"):
+        check_scores(["log2fc"], {"task": "language_model"}, "lm:1")
+    ref, alt = np.array([[-130.0, 3.7]]), np.array([[-128.5, 3.6]])
+    np.testing.assert_allclose(effect_scores(ref, alt, ["llr"])["llr"], [[1.5, -0.1]], atol=1e-5)
