@@ -108,8 +108,9 @@ class Model:
 
     def score_variants(self, vcf: str, genome: str, scores: Sequence[str] = ("diff",), strand: str = "+",
                        rc_rule: str | None = None, contig_map: str | None = None, genome_cache: str | None = None,
-                       max_n_fraction: float = 0.5):
-        """Variant effects of a VCF on a reference genome, as ``seqzoo variants -o X.parquet`` writes them.
+                       max_n_fraction: float = 0.5, track_sources: dict[str, str] | None = None):
+        """Variant effects of a VCF on a reference genome, as ``seqzoo variants -o X.parquet`` writes them
+        (a multimodal model: ``track_sources={"region": "regions.bed"}``, see ``--track-source``).
 
         Returns
         -------
@@ -124,7 +125,8 @@ class Model:
         with tempfile.TemporaryDirectory(prefix="seqzoo-variants-") as tmp:
             out = Path(tmp) / "variants.parquet"
             score_vcf(self._scorer, vcf, genome, str(out), parse_scores(list(scores)), strand, rc_rule, contig_map,
-                      genome_cache, max_n_fraction)
+                      genome_cache, max_n_fraction,
+                      track_sources=[f"{name}={path}" for name, path in (track_sources or {}).items()])
             return pd.read_parquet(out)
 
     def close(self) -> None:

@@ -17,6 +17,8 @@ import threading
 import time
 from collections import Counter
 
+from seqzoo.zoo.errors import InputError
+
 log = logging.getLogger(__name__)
 
 
@@ -46,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", help="class to explain (default: the last class, a binary model's positive)")
     parser.add_argument("--ig-steps", type=int, default=0,
                         help="integrated-gradients steps per window (default 0: 50 midpoint steps)")
+    parser.add_argument("--track-source", action="append", default=[], metavar="NAME=BED",
+                        help="a multimodal model's track at each variant: a BED whose intervals name one letter "
+                             "each (e.g. region type); repeat per track")
     parser.add_argument("--max-n-fraction", type=float, default=0.5,
                         help="skip windows more than this fraction N (default 0.5)")
     parser.add_argument("--chunk-size", type=int, default=10_000, help="VCF records per chunk (default 10000)")
@@ -107,7 +112,6 @@ def prefetch(items, depth: int = 1):
 
 
 def _check_args(args) -> None:
-    from seqzoo.zoo.errors import InputError
 
     if (args.attribution_out or args.plots) and not args.attribution:
         raise InputError("--attribution-out and --plots need --attribution ig|ism")
@@ -129,6 +133,9 @@ def run(args) -> int:
     if args.dask:
         from seqzoo.serving.dask.cli import run_variants
 
+        if args.track_source:
+            raise InputError("--track-source: scoring a multimodal model's variants on Dask is not supported; "
+                             "use --local or --server")
         return run_variants(args)
     names = parse_scores(args.scores)
     output_format(args.output)
@@ -138,6 +145,7 @@ def run(args) -> int:
 def _run(args, names: list[str]) -> int:
     from seqzoo.serving.effects import check_rc_rule, check_scores
     from seqzoo.serving.scorers import open_scorer
+    from seqzoo.serving.track_sources import check_sources, open_sources
     from seqzoo.serving.variant_attribution import VariantExplainer
     from seqzoo.serving.variant_scoring import chunk_windows, fixed_length, score_rows
     from seqzoo.serving.variant_writer import open_writer, skip_code
@@ -159,6 +167,11 @@ def _run(args, names: list[str]) -> int:
         length = fixed_length(scorer)
         check_rc_rule(scorer.alphabet, args.rc_average, args.strand)
         check_scores(names, scorer.card, scorer.ref)
+        sources = open_sources(args.track_source)
+        check_sources(scorer.alphabet, sources, scorer.ref)
+        if sources and args.attribution:
+            raise InputError("--attribution with --track-source is not supported: score the variants, then "
+                             "explain the windows with seqzoo attribute")
         writer = open_writer(args.output, reader.vcf, scorer.identity, length, scorer.classes, names, args.strand,
                              args.rc_average)
         if args.attribution:
@@ -168,7 +181,7 @@ def _run(args, names: list[str]) -> int:
             chunks = prefetch((chunk, chunk_windows(scorer, chunk, genome, strand, args.max_n_fraction))
                               for chunk in reader.chunks(args.chunk_size))
             for chunk, rows in chunks:
-                values, scored = score_rows(scorer, rows, names, args.rc_average)
+                values, scored = score_rows(scorer, rows, names, args.rc_average, sources)
                 writer.write_chunk(chunk, rows, values)
                 counts.update(skip_code(row.skip) if row.skip else "scored" for row in rows)
                 if explainer is not None:

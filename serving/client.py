@@ -340,9 +340,10 @@ class VariantsClient:
         return rpc_error(exc)
 
     def request(self, model: str, ref_windows: list[str], alt_windows: list[str], names: list[str],
-                rc_rule: str | None) -> vpb.ScoreVariantsRequest:
+                rc_rule: str | None, tracks: dict[str, list[str]] | None = None) -> vpb.ScoreVariantsRequest:
         return vpb.ScoreVariantsRequest(model=model, ref_windows=ref_windows, alt_windows=alt_windows,
-                                        scores=names, rc_average=rc_rule or "")
+                                        scores=names, rc_average=rc_rule or "",
+                                        tracks=[pb.Track(name=k, values=list(v)) for k, v in (tracks or {}).items()])
 
     def call(self, request: vpb.ScoreVariantsRequest, timeout: float | None = None):
         """One ScoreVariants call; server errors come back as seqzoo errors."""
@@ -367,7 +368,8 @@ class VariantsClient:
         return scores_of(response), list(response.results)
 
     def score_windows_many(self, model: str, ref_windows: list[str], alt_windows: list[str], names: list[str],
-                           rc_rule: str | None, batch: int = 1024) -> dict[str, np.ndarray]:
+                           rc_rule: str | None, batch: int = 1024, tracks: dict[str, list[str]] | None = None
+                           ) -> dict[str, np.ndarray]:
         """Score N window pairs in requests of ``batch`` pairs, ``in_flight`` at a time, in order.
 
         Returns
@@ -378,8 +380,9 @@ class VariantsClient:
         parts: list[dict] = []
         starts = list(range(0, len(ref_windows), batch))
         for start in starts:
+            part = {k: v[start:start + batch] for k, v in (tracks or {}).items()}
             request = self.request(model, ref_windows[start:start + batch], alt_windows[start:start + batch],
-                                   names, rc_rule)
+                                   names, rc_rule, part)
             pending.append((start, self.stub.ScoreVariants.future(request, **self.client.call_options())))
             if len(pending) >= self.in_flight:
                 parts.append(self._result(pending.pop(0)[1]))

@@ -186,13 +186,18 @@ def pair_sequences(ref_windows: list[str], alt_windows: list[str], rc_rule: str 
     return sequences
 
 
-def encode_pairs(engine, ref_windows: list[str], alt_windows: list[str], rc_rule: str | None):
-    """uint8 codes of :func:`pair_sequences` (T read as U for RNA models); an encoding error names
+def encode_pairs(engine, ref_windows: list[str], alt_windows: list[str], rc_rule: str | None,
+                 tracks: dict[str, list[str]] | None = None):
+    """uint8 codes of :func:`pair_sequences` (T read as U for RNA models; a multimodal model's
+    ``tracks``, one string per variant, shared by its ref and alt windows); an encoding error names
     the window the caller sent (``alt window 0``), not its place in the combined list."""
     from seqzoo.zoo.errors import SeqzooError
 
+    if tracks and rc_rule is not None:
+        raise InputError("--rc-average does not apply to a multimodal model (its tracks have a strand)")
+    paired = {name: list(values) + list(values) for name, values in (tracks or {}).items()} or None
     try:
-        return engine.encode(pair_sequences(ref_windows, alt_windows, rc_rule), convert_tu=True)
+        return engine.encode(pair_sequences(ref_windows, alt_windows, rc_rule), convert_tu=True, tracks=paired)
     except SeqzooError as exc:
         if exc.index is None or exc.noun != "sequence":
             raise
@@ -229,7 +234,8 @@ def scores_from_probs(probs: np.ndarray, n: int, names: list[str], rc_rule: str 
 
 
 def score_windows(engine, ref_windows: list[str], alt_windows: list[str], names: list[str],
-                  rc_rule: str | None = None, batch: int = PREDICT_BATCH) -> dict[str, np.ndarray]:
+                  rc_rule: str | None = None, batch: int = PREDICT_BATCH,
+                  tracks: dict[str, list[str]] | None = None) -> dict[str, np.ndarray]:
     """Scores of N variant window pairs through an in-process engine (``seqzoo variants --local``).
 
     Parameters
@@ -242,6 +248,8 @@ def score_windows(engine, ref_windows: list[str], alt_windows: list[str], names:
     batch : int
         Windows per forward pass: bounds the graph's activation memory (a 4,096-window pass of
         a 200-nt CNN holds ~0.5 GB) without costing speed on CPU.
+    tracks : dict of str -> list of str, optional
+        A multimodal model's tracks at each variant (N strings each), shared by ref and alt.
 
     Returns
     -------
@@ -249,5 +257,5 @@ def score_windows(engine, ref_windows: list[str], alt_windows: list[str], names:
     """
     if not ref_windows:
         return {name: np.zeros((0, len(engine.classes)), dtype=np.float32) for name in names}
-    probs = engine.predict(encode_pairs(engine, ref_windows, alt_windows, rc_rule), batch)
+    probs = engine.predict(encode_pairs(engine, ref_windows, alt_windows, rc_rule, tracks), batch)
     return scores_from_probs(probs, len(ref_windows), names, rc_rule)

@@ -86,10 +86,11 @@ class LocalScorer(_Identified):
             except SeqzooError as exc:
                 raise locate(exc, batch) from None
 
-    def score_windows(self, ref: list[str], alt: list[str], names: list[str], rc_rule: str | None) -> dict:
+    def score_windows(self, ref: list[str], alt: list[str], names: list[str], rc_rule: str | None,
+                      tracks: dict[str, list[str]] | None = None) -> dict:
         from seqzoo.serving.effects import score_windows
 
-        return score_windows(self.engine, ref, alt, names, rc_rule)
+        return score_windows(self.engine, ref, alt, names, rc_rule, tracks=tracks)
 
     def attribute(self, sequences: list[str], method: str = "ig", target: str | int | None = None,
                   steps: int = 0, convert_tu: bool = True, tracks: dict[str, list[str]] | None = None) -> np.ndarray:
@@ -236,10 +237,10 @@ class RemoteScorer(_Identified):
             raise
 
     def score_windows(self, ref: list[str], alt: list[str], names: list[str], rc_rule: str | None,
-                      batch: int = 1024) -> dict:
+                      tracks: dict[str, list[str]] | None = None, batch: int = 1024) -> dict:
         from seqzoo.serving.client import VariantsClient
 
-        return VariantsClient(self.client).score_windows_many(self.ref, ref, alt, names, rc_rule, batch)
+        return VariantsClient(self.client).score_windows_many(self.ref, ref, alt, names, rc_rule, batch, tracks)
 
     def attribute(self, sequences: list[str], method: str = "ig", target: str | None = None,
                   steps: int = 0, convert_tu: bool = True, tracks: dict[str, list[str]] | None = None) -> np.ndarray:

@@ -14,7 +14,7 @@ from seqzoo.zoo.errors import InputError
 
 
 def score_chunk(scorer, records: list, genome, names: list[str], strand: str = "+", rc_rule: str | None = None,
-                max_n_fraction: float = 0.5) -> tuple[list, list, list[int]]:
+                max_n_fraction: float = 0.5, sources: dict | None = None) -> tuple[list, list, list[int]]:
     """Windows and effect scores of a chunk of VCF records.
 
     Parameters
@@ -24,6 +24,8 @@ def score_chunk(scorer, records: list, genome, names: list[str], strand: str = "
     genome : Genome
     names : list of str
         Score names (``diff``, ``log2fc``, ...; see ``serving.effects``).
+    sources : dict of str -> LetterTrack, optional
+        A multimodal model's track sources (``serving.track_sources``).
 
     Returns
     -------
@@ -32,7 +34,7 @@ def score_chunk(scorer, records: list, genome, names: list[str], strand: str = "
         row, a dict name -> float32 [C] or None for a skipped row; ``scored``: the scored rows' indices.
     """
     rows = chunk_windows(scorer, records, genome, strand, max_n_fraction)
-    values, scored = score_rows(scorer, rows, names, rc_rule)
+    values, scored = score_rows(scorer, rows, names, rc_rule, sources)
     return rows, values, scored
 
 
@@ -44,13 +46,18 @@ def chunk_windows(scorer, records: list, genome, strand: str = "+", max_n_fracti
     return build_windows(records, genome, fixed_length(scorer), strand, is_rna(scorer.alphabet), max_n_fraction)
 
 
-def score_rows(scorer, rows: list, names: list[str], rc_rule: str | None = None) -> tuple[list, list[int]]:
-    """(values, scored) of a chunk's windows: the effect scores of the rows not skipped."""
+def score_rows(scorer, rows: list, names: list[str], rc_rule: str | None = None,
+               sources: dict | None = None) -> tuple[list, list[int]]:
+    """(values, scored) of a chunk's windows: the effect scores of the rows not skipped (a
+    multimodal model's tracks read from ``sources`` at each row's coordinates)."""
+    from seqzoo.serving.track_sources import variant_tracks
+
     scored = [i for i, row in enumerate(rows) if row.skip is None]
     values: list = [None] * len(rows)
     if scored:
+        tracks = variant_tracks([rows[i] for i in scored], sources or {}, scorer.alphabet)
         result = scorer.score_windows([rows[i].ref_window for i in scored], [rows[i].alt_window for i in scored],
-                                      names, rc_rule)
+                                      names, rc_rule, tracks=tracks)
         for k, i in enumerate(scored):
             values[i] = {name: result[name][k] for name in names}
     return values, scored
@@ -60,31 +67,32 @@ def fixed_length(scorer) -> int:
     """The model's window length; a model that takes any length cannot place variants."""
     if not scorer.length:
         raise InputError(f"model {scorer.ref} takes any length; variant windows need a fixed one")
-    if getattr(scorer.alphabet, "tracks", None):
-        raise InputError(f"model {scorer.ref} is multimodal (inputs: sequence, "
-                         f"{', '.join(t.name for t in scorer.alphabet.tracks)}); variant windows carry the sequence "
-                         "only, and reading tracks at a variant's coordinates is not supported yet")
     return int(scorer.length)
 
 
 def score_vcf(scorer, vcf: str, genome: str, output: str, names: list[str], strand: str = "+",
               rc_rule: str | None = None, contig_map: str | None = None, genome_cache: str | None = None,
-              max_n_fraction: float = 0.5, chunk_size: int = 10_000) -> int:
-    """Score every variant of ``vcf`` into ``output`` (.vcf[.gz], .tsv or .parquet); the rows written."""
+              max_n_fraction: float = 0.5, chunk_size: int = 10_000, track_sources: list[str] | None = None) -> int:
+    """Score every variant of ``vcf`` into ``output`` (.vcf[.gz], .tsv or .parquet); the rows written.
+    ``track_sources``: a multimodal model's ``NAME=BED`` letter tracks (``serving.track_sources``)."""
     from seqzoo.serving.effects import check_rc_rule, check_scores
+    from seqzoo.serving.track_sources import check_sources, open_sources
     from seqzoo.serving.variant_writer import open_writer
     from seqzoo.zoo.io.genome import Genome
     from seqzoo.zoo.io.vcf import VcfReader
 
     check_rc_rule(scorer.alphabet, rc_rule, strand)
     check_scores(names, scorer.card, scorer.ref)
+    sources = open_sources(track_sources)
+    check_sources(scorer.alphabet, sources, scorer.ref)
     reader = VcfReader(vcf)
     try:
         with Genome(genome, contig_map=contig_map, cache=genome_cache) as ref_genome, \
                 open_writer(output, reader.vcf, scorer.identity, fixed_length(scorer), scorer.classes, names,
                             strand, rc_rule) as writer:
             for chunk in reader.chunks(chunk_size):
-                rows, values, _ = score_chunk(scorer, chunk, ref_genome, names, strand, rc_rule, max_n_fraction)
+                rows, values, _ = score_chunk(scorer, chunk, ref_genome, names, strand, rc_rule, max_n_fraction,
+                                              sources)
                 writer.write_chunk(chunk, rows, values)
     finally:
         reader.close()

@@ -59,6 +59,20 @@ def _rc_rule(text: str) -> str | None:
     return None if text in ("", "none") else text
 
 
+def _tracks(request, n: int) -> dict[str, list[str]] | None:
+    """A windows request's tracks (name -> one string per window pair), checked against its size."""
+    if request.tracks and request.variants:
+        raise InputError("tracks go with windows; for coordinates the server has no track source")
+    tracks = {}
+    for track in request.tracks:
+        if track.name in tracks:
+            raise InputError(f"track {track.name!r} is given twice")
+        if len(track.values) != n:
+            raise InputError(f"track {track.name!r} has {len(track.values)} values for {n} window pairs")
+        tracks[track.name] = list(track.values)
+    return tracks or None
+
+
 class VariantsServicer(vpb_grpc.VariantsServicer):
     """seqzoo.v1.Variants over a ModelStore (and an optional genome)."""
 
@@ -125,12 +139,13 @@ class VariantsServicer(vpb_grpc.VariantsServicer):
             else:
                 ref, alt, results = self._windows(engine, request)
             n = len(ref)
+            tracks = _tracks(request, n)
             scores = np.zeros((len(names), 0, len(engine.classes)), dtype=np.float32)
             if n:
                 if engine.structure_form:  # folding: off the event loop
-                    codes = await loop.run_in_executor(None, encode_pairs, engine, ref, alt, rc_rule)
+                    codes = await loop.run_in_executor(None, encode_pairs, engine, ref, alt, rc_rule, tracks)
                 else:
-                    codes = encode_pairs(engine, ref, alt, rc_rule)
+                    codes = encode_pairs(engine, ref, alt, rc_rule, tracks)
                 remaining = context.time_remaining()
                 deadline = None if remaining is None else time.monotonic() + remaining
                 probs = await served.batcher.submit(codes, deadline)

@@ -5,6 +5,7 @@ client, the Python API, seqzoo score, OIP)."""
 from __future__ import annotations
 
 import json
+import math
 
 import grpc
 import numpy as np
@@ -215,3 +216,38 @@ def test_bad_tracks_are_named_and_nothing_is_written(region_data, tmp_path, caps
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
     assert not (tmp_path / "run").exists() and not (tmp_path / "zoo" / "bad").exists()
+
+
+def test_variants_read_each_track_at_the_variants_coordinates(published, tmp_path, capsys):
+    rng = np.random.default_rng(5)
+    sequence = "".join(rng.choice(list("ACGT"), 2000))
+    (tmp_path / "g.fa").write_text(f">chr1\n{sequence}\n")
+    cuts = [0, 300, 700, 1100, 1500, 2000]
+    (tmp_path / "regions.bed").write_text("".join(f"chr1\t{a}\t{b}\t{'5C3I3'[i]}\n"
+                                                  for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:]))))
+    lines = ["##fileformat=VCFv4.2", "##contig=<ID=chr1,length=2000>", "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
+    lines += [f"chr1\t{pos}\t.\t{sequence[pos - 1]}\t{'A' if sequence[pos - 1] != 'A' else 'G'}\t.\t.\t."
+              for pos in (150, 690, 1200)]
+    (tmp_path / "v.vcf").write_text("\n".join(lines) + "\n")
+    base = ["variants", "--model", "regions", "--vcf", str(tmp_path / "v.vcf"), "--genome", str(tmp_path / "g.fa"),
+            "--scores", "diff", "--quiet"]
+    assert main([*base, "--local", "--zoo", str(published), "-o", str(tmp_path / "x.tsv")]) == 2
+    assert "give --track-source region=FILE.bed" in capsys.readouterr().err
+    engine = Engine.load(published / "regions" / "1", device="cpu", threads=1)
+    c = 689  # the second variant's first REF base, 0-based
+    ref = sequence[c - 20:c + 20]
+    alt = ref[:20] + ("A" if sequence[c] != "A" else "G") + ref[21:]
+    track = "".join("5C3I3"[next(i for i in range(5) if cuts[i] <= p < cuts[i + 1])] for p in range(c - 30, c + 30))
+    probs = engine.predict(engine.encode([ref, alt], tracks={"region": [track, track]}))
+    server = ServerThread(published)
+    try:
+        outputs = []
+        for where in (["--local", "--zoo", str(published)], ["--server", server.target]):
+            out = tmp_path / f"{where[0][2:]}.tsv"
+            assert main([*base, *where, "--track-source", f"region={tmp_path / 'regions.bed'}", "-o", str(out)]) == 0
+            outputs.append(out.read_text().splitlines()[1:])
+    finally:
+        server.drain()
+    assert outputs[0] == outputs[1] and len(outputs[0]) == 4
+    row = dict(zip(outputs[0][0].split("\t"), outputs[0][2].split("\t")))
+    assert math.isclose(float(row["bound_diff"]), float(probs[1, 1] - probs[0, 1]), abs_tol=1e-5)

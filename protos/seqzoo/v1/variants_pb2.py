@@ -22,23 +22,24 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from seqzoo.v1 import seqzoo_pb2 as seqzoo_dot_v1_dot_seqzoo__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18seqzoo/v1/variants.proto\x12\tseqzoo.v1\"V\n\x12VariantCoordinates\x12\r\n\x05\x63hrom\x18\x01 \x01(\t\x12\x0b\n\x03pos\x18\x02 \x01(\x03\x12\n\n\x02id\x18\x03 \x01(\t\x12\x0b\n\x03ref\x18\x04 \x01(\t\x12\x0b\n\x03\x61lt\x18\x05 \x01(\t\"\xcc\x01\n\x14ScoreVariantsRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x13\n\x0bref_windows\x18\x02 \x03(\t\x12\x13\n\x0b\x61lt_windows\x18\x03 \x03(\t\x12/\n\x08variants\x18\x04 \x03(\x0b\x32\x1d.seqzoo.v1.VariantCoordinates\x12\x0e\n\x06strand\x18\x05 \x01(\t\x12\x16\n\x0emax_n_fraction\x18\x06 \x01(\x01\x12\x0e\n\x06scores\x18\x07 \x03(\t\x12\x12\n\nrc_average\x18\x08 \x01(\t\"\x8f\x01\n\rVariantResult\x12\x0f\n\x07variant\x18\x01 \x01(\x03\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x0e\n\x06strand\x18\x03 \x01(\t\x12\x11\n\tref_match\x18\x04 \x01(\x05\x12\x0c\n\x04skip\x18\x05 \x01(\t\x12\x0b\n\x03row\x18\x06 \x01(\x03\x12\x10\n\x08ref_span\x18\x07 \x03(\x03\x12\x10\n\x08\x61lt_span\x18\x08 \x03(\x03\"\xaa\x01\n\x15ScoreVariantsResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07\x63lasses\x18\x02 \x03(\t\x12\x13\n\x0bscore_names\x18\x03 \x03(\t\x12\x0e\n\x06scores\x18\x04 \x01(\x0c\x12\r\n\x05shape\x18\x05 \x03(\x03\x12\x12\n\nrc_average\x18\x06 \x01(\t\x12)\n\x07results\x18\x07 \x03(\x0b\x32\x18.seqzoo.v1.VariantResult2^\n\x08Variants\x12R\n\rScoreVariants\x12\x1f.seqzoo.v1.ScoreVariantsRequest\x1a .seqzoo.v1.ScoreVariantsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18seqzoo/v1/variants.proto\x12\tseqzoo.v1\x1a\x16seqzoo/v1/seqzoo.proto\"V\n\x12VariantCoordinates\x12\r\n\x05\x63hrom\x18\x01 \x01(\t\x12\x0b\n\x03pos\x18\x02 \x01(\x03\x12\n\n\x02id\x18\x03 \x01(\t\x12\x0b\n\x03ref\x18\x04 \x01(\t\x12\x0b\n\x03\x61lt\x18\x05 \x01(\t\"\xee\x01\n\x14ScoreVariantsRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x13\n\x0bref_windows\x18\x02 \x03(\t\x12\x13\n\x0b\x61lt_windows\x18\x03 \x03(\t\x12/\n\x08variants\x18\x04 \x03(\x0b\x32\x1d.seqzoo.v1.VariantCoordinates\x12\x0e\n\x06strand\x18\x05 \x01(\t\x12\x16\n\x0emax_n_fraction\x18\x06 \x01(\x01\x12\x0e\n\x06scores\x18\x07 \x03(\t\x12\x12\n\nrc_average\x18\x08 \x01(\t\x12 \n\x06tracks\x18\t \x03(\x0b\x32\x10.seqzoo.v1.Track\"\x8f\x01\n\rVariantResult\x12\x0f\n\x07variant\x18\x01 \x01(\x03\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x0e\n\x06strand\x18\x03 \x01(\t\x12\x11\n\tref_match\x18\x04 \x01(\x05\x12\x0c\n\x04skip\x18\x05 \x01(\t\x12\x0b\n\x03row\x18\x06 \x01(\x03\x12\x10\n\x08ref_span\x18\x07 \x03(\x03\x12\x10\n\x08\x61lt_span\x18\x08 \x03(\x03\"\xaa\x01\n\x15ScoreVariantsResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x0f\n\x07\x63lasses\x18\x02 \x03(\t\x12\x13\n\x0bscore_names\x18\x03 \x03(\t\x12\x0e\n\x06scores\x18\x04 \x01(\x0c\x12\r\n\x05shape\x18\x05 \x03(\x03\x12\x12\n\nrc_average\x18\x06 \x01(\t\x12)\n\x07results\x18\x07 \x03(\x0b\x32\x18.seqzoo.v1.VariantResult2^\n\x08Variants\x12R\n\rScoreVariants\x12\x1f.seqzoo.v1.ScoreVariantsRequest\x1a .seqzoo.v1.ScoreVariantsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'seqzoo.v1.variants_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VARIANTCOORDINATES']._serialized_start=39
-  _globals['_VARIANTCOORDINATES']._serialized_end=125
-  _globals['_SCOREVARIANTSREQUEST']._serialized_start=128
-  _globals['_SCOREVARIANTSREQUEST']._serialized_end=332
-  _globals['_VARIANTRESULT']._serialized_start=335
-  _globals['_VARIANTRESULT']._serialized_end=478
-  _globals['_SCOREVARIANTSRESPONSE']._serialized_start=481
-  _globals['_SCOREVARIANTSRESPONSE']._serialized_end=651
-  _globals['_VARIANTS']._serialized_start=653
-  _globals['_VARIANTS']._serialized_end=747
+  _globals['_VARIANTCOORDINATES']._serialized_start=63
+  _globals['_VARIANTCOORDINATES']._serialized_end=149
+  _globals['_SCOREVARIANTSREQUEST']._serialized_start=152
+  _globals['_SCOREVARIANTSREQUEST']._serialized_end=390
+  _globals['_VARIANTRESULT']._serialized_start=393
+  _globals['_VARIANTRESULT']._serialized_end=536
+  _globals['_SCOREVARIANTSRESPONSE']._serialized_start=539
+  _globals['_SCOREVARIANTSRESPONSE']._serialized_end=709
+  _globals['_VARIANTS']._serialized_start=711
+  _globals['_VARIANTS']._serialized_end=805
 # @@protoc_insertion_point(module_scope)

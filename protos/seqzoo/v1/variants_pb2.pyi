@@ -1,3 +1,4 @@
+from seqzoo.v1 import seqzoo_pb2 as _seqzoo_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -21,7 +22,7 @@ class VariantCoordinates(_message.Message):
     def __init__(self, chrom: _Optional[str] = ..., pos: _Optional[int] = ..., id: _Optional[str] = ..., ref: _Optional[str] = ..., alt: _Optional[str] = ...) -> None: ...
 
 class ScoreVariantsRequest(_message.Message):
-    __slots__ = ("model", "ref_windows", "alt_windows", "variants", "strand", "max_n_fraction", "scores", "rc_average")
+    __slots__ = ("model", "ref_windows", "alt_windows", "variants", "strand", "max_n_fraction", "scores", "rc_average", "tracks")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     REF_WINDOWS_FIELD_NUMBER: _ClassVar[int]
     ALT_WINDOWS_FIELD_NUMBER: _ClassVar[int]
@@ -30,6 +31,7 @@ class ScoreVariantsRequest(_message.Message):
     MAX_N_FRACTION_FIELD_NUMBER: _ClassVar[int]
     SCORES_FIELD_NUMBER: _ClassVar[int]
     RC_AVERAGE_FIELD_NUMBER: _ClassVar[int]
+    TRACKS_FIELD_NUMBER: _ClassVar[int]
     model: str
     ref_windows: _containers.RepeatedScalarFieldContainer[str]
     alt_windows: _containers.RepeatedScalarFieldContainer[str]
@@ -38,7 +40,8 @@ class ScoreVariantsRequest(_message.Message):
     max_n_fraction: float
     scores: _containers.RepeatedScalarFieldContainer[str]
     rc_average: str
-    def __init__(self, model: _Optional[str] = ..., ref_windows: _Optional[_Iterable[str]] = ..., alt_windows: _Optional[_Iterable[str]] = ..., variants: _Optional[_Iterable[_Union[VariantCoordinates, _Mapping]]] = ..., strand: _Optional[str] = ..., max_n_fraction: _Optional[float] = ..., scores: _Optional[_Iterable[str]] = ..., rc_average: _Optional[str] = ...) -> None: ...
+    tracks: _containers.RepeatedCompositeFieldContainer[_seqzoo_pb2.Track]
+    def __init__(self, model: _Optional[str] = ..., ref_windows: _Optional[_Iterable[str]] = ..., alt_windows: _Optional[_Iterable[str]] = ..., variants: _Optional[_Iterable[_Union[VariantCoordinates, _Mapping]]] = ..., strand: _Optional[str] = ..., max_n_fraction: _Optional[float] = ..., scores: _Optional[_Iterable[str]] = ..., rc_average: _Optional[str] = ..., tracks: _Optional[_Iterable[_Union[_seqzoo_pb2.Track, _Mapping]]] = ...) -> None: ...
 
 class VariantResult(_message.Message):
     __slots__ = ("variant", "key", "strand", "ref_match", "skip", "row", "ref_span", "alt_span")
