@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from itertools import pairwise
 
 import grpc
 import numpy as np
@@ -224,7 +225,7 @@ def test_variants_read_each_track_at_the_variants_coordinates(published, tmp_pat
     (tmp_path / "g.fa").write_text(f">chr1\n{sequence}\n")
     cuts = [0, 300, 700, 1100, 1500, 2000]
     (tmp_path / "regions.bed").write_text("".join(f"chr1\t{a}\t{b}\t{'5C3I3'[i]}\n"
-                                                  for i, (a, b) in enumerate(zip(cuts[:-1], cuts[1:]))))
+                                                  for i, (a, b) in enumerate(pairwise(cuts))))
     lines = ["##fileformat=VCFv4.2", "##contig=<ID=chr1,length=2000>", "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO"]
     lines += [f"chr1\t{pos}\t.\t{sequence[pos - 1]}\t{'A' if sequence[pos - 1] != 'A' else 'G'}\t.\t.\t."
               for pos in (150, 690, 1200)]
