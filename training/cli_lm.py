@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--patience", type=int, default=3, help="epochs without a better validation perplexity")
     parser.add_argument("--time-limit", type=float, metavar="SECONDS", help="stop after the epoch that passes it")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--threads", type=int, help="CPU threads for PyTorch")
     parser.add_argument("--out", help="run directory (default: runs/NAME)")
     parser.add_argument("--zoo", metavar="DIR", help="zoo to publish into (default $SEQZOO_ZOO or ./zoo)")

@@ -240,9 +240,10 @@ def fit_lm(model: CausalLM, split: Split, val_positions: list[np.ndarray], epoch
     learning rate halves when validation perplexity stops falling; ``patience`` epochs without
     a fall stop training; ``time_limit`` seconds stop it after the epoch that passes them.
     """
+    from seqzoo.training.train import choose_device
     from tqdm import tqdm
 
-    dev = torch.device(device)
+    dev = choose_device(device)
     model.to(dev)
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)

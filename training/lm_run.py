@@ -49,7 +49,7 @@ class LMOptions:
     patience: int = 3
     time_limit: float | None = None
     seed: int = 0
-    device: str = "cpu"
+    device: str = "auto"
     quiet: bool = False
 
 
@@ -93,13 +93,14 @@ def run_lm(options: LMOptions) -> dict:
     model = CausalLM(options.arch, options.layers, options.hidden, options.context)
     result = fit_lm(model, split, val_at, options.epochs, options.batch, options.learning_rate, options.patience,
                     options.seed, options.device, options.quiet, options.time_limit)
-    val_ppl = perplexity(model, val, val_at, device=options.device)
-    test_ppl, surprisal = perplexity(model, test, test_at, device=options.device, per_position=True)
+    device = next(model.parameters()).device  # where fit_lm put it (``auto``: CUDA when there is one)
+    val_ppl = perplexity(model, val, val_at, device=device)
+    test_ppl, surprisal = perplexity(model, test, test_at, device=device, per_position=True)
     out = Path(options.out)
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    torch.save(model.state_dict(), tmp / "weights.pt")
+    torch.save({k: v.cpu() for k, v in model.state_dict().items()}, tmp / "weights.pt")
     config = {"kind": "language_model", "model": model.config(), "alphabet": ALPHABET.to_dict(),
               "training": {"learning_rate": options.learning_rate, "batch": options.batch, "epochs": options.epochs,
                            "patience": options.patience, "seed": options.seed, "time_limit": options.time_limit},
