@@ -41,12 +41,20 @@ def seqzoo(*args: str) -> dict:
 
 
 def train(data: Path, work: Path, name: str, seed: int, tracks: list[str]) -> dict:
-    start = time.perf_counter()
-    summary = seqzoo("train", "--name", name, "--class", f"unbound={data / 'negative.fa'}", "--class",
-                     f"bound={data / 'positive.fa'}", *tracks, "--seed", str(seed), "--out", str(work / "runs" / name),
-                     "--zoo", str(work / "zoo"), "--force", "--quiet", "--json", "--threads", "2")
-    return {"auroc": summary["metrics"]["test"]["auroc"]["bound"], "ap": summary["metrics"]["test"]["ap"]["bound"],
-            "seconds": time.perf_counter() - start, "path": summary["path"]}
+    """Train and publish one model (a run directory left by an interrupted publish is published as it is)."""
+    run = work / "runs" / name
+    if (run / "card.json").exists():
+        card = json.loads((run / "card.json").read_text())
+        published = seqzoo("zoo", "export", str(run), "--name", name, "--zoo", str(work / "zoo"), "--json")
+        metrics, seconds, path = card["metrics"], card["training"]["seconds"], published["path"]
+    else:
+        start = time.perf_counter()
+        summary = seqzoo("train", "--name", name, "--class", f"unbound={data / 'negative.fa'}", "--class",
+                         f"bound={data / 'positive.fa'}", *tracks, "--seed", str(seed), "--out", str(run),
+                         "--zoo", str(work / "zoo"), "--force", "--quiet", "--json", "--threads", "2")
+        metrics, seconds, path = summary["metrics"], time.perf_counter() - start, summary["path"]
+    return {"auroc": metrics["test"]["auroc"]["bound"], "ap": metrics["test"]["ap"]["bound"], "seconds": seconds,
+            "path": path}
 
 
 def region_attribution(path: str, run: Path, limit: int = 300) -> dict:
