@@ -37,7 +37,8 @@ def seqzoo(*args: str) -> dict:
     result = subprocess.run([PY, "-m", "seqzoo", *args], capture_output=True, text=True, cwd=REPO, check=False)
     if result.returncode:
         raise RuntimeError(f"seqzoo {' '.join(args[:3])} failed:\n{result.stderr[-3000:]}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    lines = result.stdout.strip().splitlines()
+    return json.loads(lines[-1]) if lines else {}
 
 
 def train(data: Path, work: Path, name: str, seed: int, tracks: list[str]) -> dict:
@@ -45,8 +46,10 @@ def train(data: Path, work: Path, name: str, seed: int, tracks: list[str]) -> di
     run = work / "runs" / name
     if (run / "card.json").exists():
         card = json.loads((run / "card.json").read_text())
-        published = seqzoo("zoo", "export", str(run), "--name", name, "--zoo", str(work / "zoo"), "--json")
-        metrics, seconds, path = card["metrics"], card["training"]["seconds"], published["path"]
+        if not (work / "zoo" / name).exists():
+            seqzoo("zoo", "export", str(run), "--name", name, "--zoo", str(work / "zoo"))
+        path = str(max((work / "zoo" / name).iterdir(), key=lambda v: int(v.name)))
+        metrics, seconds = card["metrics"], card["training"]["seconds"]
     else:
         start = time.perf_counter()
         summary = seqzoo("train", "--name", name, "--class", f"unbound={data / 'negative.fa'}", "--class",
