@@ -72,6 +72,16 @@ def with_tracks(records: Iterable, tracks: dict[str, dict[str, str]], files: dic
         yield Tracked(record, found)
 
 
+def request_tracks(messages) -> dict[str, list[str]]:
+    """The tracks of a request (``seqzoo.v1.Track`` messages) as name -> strings; a name twice is an error."""
+    tracks: dict[str, list[str]] = {}
+    for track in messages:
+        if track.name in tracks:
+            raise InputError(f"track {track.name!r} is given twice")
+        tracks[track.name] = list(track.values)
+    return tracks
+
+
 def tracks_of(batch: list) -> dict[str, list[str]] | None:
     """A batch's track letters (name -> one string per record), or None when it has none."""
     first = getattr(batch[0], "tracks", None)

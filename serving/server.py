@@ -44,6 +44,7 @@ from seqzoo.serving.ism import ism
 from seqzoo.serving.memory import MemoryKeeper
 from seqzoo.serving.oip_service import SERVICE as OIP_SERVICE
 from seqzoo.serving.oip_service import OipServicer
+from seqzoo.serving.scoring import request_tracks
 from seqzoo.serving.status import abort, status_of
 from seqzoo.serving.store import ModelStore, Served
 from seqzoo.serving.telemetry import Metrics
@@ -132,12 +133,8 @@ def _decode_request(served: Served, request, max_sequences: int) -> np.ndarray:
         raise InputError(f"the request has {len(request.sequences)} sequences; the limit is {max_sequences}")
     if not request.sequences:
         raise InputError("the batch is empty: give codes or sequences")
-    tracks = {}
-    for track in request.tracks:
-        if track.name in tracks:
-            raise InputError(f"track {track.name!r} is given twice")
-        tracks[track.name] = list(track.values)
-    return engine.encode(list(request.sequences), list(request.structures) or None, request.convert_tu, tracks)
+    return engine.encode(list(request.sequences), list(request.structures) or None, request.convert_tu,
+                         request_tracks(request.tracks))
 
 
 class SeqZooServicer(pb_grpc.SeqZooServicer):

@@ -29,6 +29,7 @@ from seqzoo.serving.effects import (
     scores_from_probs,
 )
 from seqzoo.serving.reference import server_genome
+from seqzoo.serving.scoring import request_tracks
 from seqzoo.serving.windows import STRANDS, build_windows
 from seqzoo.v1 import variants_pb2 as vpb
 from seqzoo.v1 import variants_pb2_grpc as vpb_grpc
@@ -63,13 +64,10 @@ def _tracks(request, n: int) -> dict[str, list[str]] | None:
     """A windows request's tracks (name -> one string per window pair), checked against its size."""
     if request.tracks and request.variants:
         raise InputError("tracks go with windows; for coordinates the server has no track source")
-    tracks = {}
-    for track in request.tracks:
-        if track.name in tracks:
-            raise InputError(f"track {track.name!r} is given twice")
-        if len(track.values) != n:
-            raise InputError(f"track {track.name!r} has {len(track.values)} values for {n} window pairs")
-        tracks[track.name] = list(track.values)
+    tracks = request_tracks(request.tracks)
+    for name, values in tracks.items():
+        if len(values) != n:
+            raise InputError(f"track {name!r} has {len(values)} values for {n} window pairs")
     return tracks or None
 
 
