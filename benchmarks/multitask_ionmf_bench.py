@@ -5,8 +5,9 @@
 Takes the multitask model that ``benchmarks/multitask_bench.py`` trained (26 iONMF experiments
 pooled, chromosome hold-out; WORK/runs/multitask) and:
 
-1. publishes it with ``seqzoo zoo export`` (ONNX graphs, parity, interpretation: per-task kernel,
-   TF-MoDISco attribution and optimised motifs matched to ATtRACT by TOMTOM);
+1. publishes it with ``seqzoo zoo export --motif-database attract`` (ONNX graphs, parity,
+   interpretation: per-task kernel, TF-MoDISco attribution and optimised motifs matched to ATtRACT
+   by TOMTOM on the forward strand: the sites are RNA written in DNA letters);
 2. scores each experiment's own iONMF test file (sites ``class:1`` against genomic background
    ``class:0``, 1:4, 101 nt) with that task's column: test AUROC and AP per task, beside the
    iDeep values retrained by Avsec et al. 2018 where the issue names them;
@@ -44,7 +45,8 @@ def publish(work: Path) -> Path:
     zoo = work / "zoo"
     if not (zoo / "ionmf-multitask").exists():
         subprocess.run([PY, "-m", "seqzoo", "zoo", "export", str(work / "runs" / "multitask"), "--name",
-                        "ionmf-multitask", "--zoo", str(zoo)], check=True, cwd=REPO, capture_output=True)
+                        "ionmf-multitask", "--zoo", str(zoo), "--motif-database", "attract"], check=True, cwd=REPO,
+                       capture_output=True)
     return zoo
 
 

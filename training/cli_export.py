@@ -16,12 +16,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR")
     parser.add_argument("--name", required=True, help="model name in the zoo")
     parser.add_argument("--description", default=None)
+    parser.add_argument("--motif-database", metavar="NAME|MEME",
+                        help="jaspar2024, attract or a MEME file (default: by the model's alphabet)")
 
 
 def run(args, zoo) -> int:
     from seqzoo.training.publish import publish_run
     from seqzoo.zoo.cli import emit
 
-    mv = publish_run(args.run_dir, zoo, args.name, description=args.description)
+    mv = publish_run(args.run_dir, zoo, args.name, description=args.description, database=args.motif_database)
     emit(args, mv.to_dict(), f"published {mv.name}:{mv.version} ({mv.digest}) at {mv.path}")
     return 0

@@ -109,6 +109,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
     run.add_argument("--zoo", metavar="DIR", help="zoo to publish into (default $SEQZOO_ZOO or ./zoo)")
     run.add_argument("--no-publish", action="store_true", help="write the run directory only")
+    run.add_argument("--motif-database", metavar="NAME|MEME",
+                     help="match the learned motifs against jaspar2024, attract or a MEME file (default: JASPAR for "
+                          "DNA, ATtRACT for RNA; CLIP sites in DNA letters: attract)")
 
 
 @dataclass
@@ -478,7 +481,7 @@ def run(args) -> int:
         from seqzoo.training.publish import publish_run
         from seqzoo.zoo.registry import open_zoo
 
-        mv = publish_run(out, open_zoo(args.zoo), args.name)
+        mv = publish_run(out, open_zoo(args.zoo), args.name, database=args.motif_database)
         info.update(version=mv.version, digest=mv.digest, path=str(mv.path), run=str(out))
     _print_summary(args, info, prep, metrics, baseline, result)
     return 0

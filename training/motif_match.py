@@ -174,8 +174,8 @@ def match_motifs(pwms: Sequence[np.ndarray], letters: str, database: str | os.Pa
         The motifs' alphabet (must equal the database's, with T and U interchangeable).
     database : shipped name, MEME path, or None (the default database of ``alphabet_name``)
     alphabet_name : str, optional
-        ``dna`` or ``rna``; guessed from ``letters`` (U means RNA) when omitted. RNA is matched
-        on the forward strand only.
+        ``dna`` or ``rna``; guessed from ``letters`` (U means RNA) when omitted. RNA, and any
+        motif against an RNA database, is matched on the forward strand only.
     top : int
         How many matches to keep per motif, best first.
 
@@ -188,7 +188,10 @@ def match_motifs(pwms: Sequence[np.ndarray], letters: str, database: str | os.Pa
     db = load_database(database, alphabet_name)
     if not _nucleotides_equal(letters, db.letters):
         raise InputError(f"motifs over {letters} cannot be matched against {db.path.name} ({db.letters})")
-    p, q = compare(pwms, [m.pwm for m in db.motifs], reverse_complement=alphabet_name == "dna", n_jobs=n_jobs)
+    # an RNA database (ATtRACT) holds strand-specific RNA-binding motifs: forward strand only, even for
+    # motifs learned from CLIP sites written in DNA letters
+    stranded = alphabet_name != "dna" or "U" in db.letters
+    p, q = compare(pwms, [m.pwm for m in db.motifs], reverse_complement=not stranded, n_jobs=n_jobs)
     results = []
     for i in range(len(pwms)):
         order = np.lexsort((p[i], q[i]))[:top]

@@ -36,7 +36,8 @@ EXPECT_COUNT = 4
 CARRIED_SUFFIXES = (".png", ".svg", ".html", ".meme", ".tsv")
 
 
-def publish_run(run_dir: str | os.PathLike, zoo: LocalZoo, name: str, description: str | None = None) -> ModelVersion:
+def publish_run(run_dir: str | os.PathLike, zoo: LocalZoo, name: str, description: str | None = None,
+                database: str | None = None) -> ModelVersion:
     """Export, check, describe and publish a training run as the next version of ``name``.
 
     Parameters
@@ -48,6 +49,10 @@ def publish_run(run_dir: str | os.PathLike, zoo: LocalZoo, name: str, descriptio
         The model's name in the zoo (validated before any work).
     description : str, optional
         Overrides the card's description.
+    database : str, optional
+        The motif database the interpretation matches against (``jaspar2024``, ``attract``, a MEME
+        file; default by alphabet: JASPAR for DNA, ATtRACT for RNA). CLIP sites read as DNA
+        letters are RNA-binding: give ``attract``.
 
     Returns
     -------
@@ -65,7 +70,7 @@ def publish_run(run_dir: str | os.PathLike, zoo: LocalZoo, name: str, descriptio
     with tempfile.TemporaryDirectory(prefix=".staging-", dir=zoo.root) as staging:
         staging = Path(staging)
         spec, graphs, parity = export_step(model, config, staging)
-        interpretation = interpretation_step(run_dir, staging, {**run_card, "name": name})
+        interpretation = interpretation_step(run_dir, staging, {**run_card, "name": name}, database)
         card = card_step(run_dir, staging, config, run_card, spec, graphs, parity, interpretation, name,
                          description)
         (staging / "card.json").write_text(card_text(card))
@@ -91,7 +96,7 @@ def export_step(model, config: dict, staging: Path) -> tuple:
     return spec, graphs, parity
 
 
-def interpretation_step(run_dir: Path, staging: Path, run_card: dict) -> dict:
+def interpretation_step(run_dir: Path, staging: Path, run_card: dict, database: str | None = None) -> dict:
     """Step 2: bring the run's interpretation products into the version.
 
     Copies plots, report.html, motifs.meme and tables the run wrote (see CARRIED_SUFFIXES) and
@@ -104,7 +109,7 @@ def interpretation_step(run_dir: Path, staging: Path, run_card: dict) -> dict:
     from seqzoo.training.interpret import interpret_run
     from seqzoo.training.report import write_report
 
-    result = interpret_run(run_dir, staging)  # motifs.meme + interpretation/ (issue 6)
+    result = interpret_run(run_dir, staging, database=database)  # motifs.meme + interpretation/ (issue 6)
     write_report(staging / "report.html", {**run_card, "motifs": result["motifs"]}, result["summary"], [staging])
     return {"motifs": result["motifs"]}
 
