@@ -15,7 +15,6 @@ defaults). Results go to WORK/results.json as they come; BENCHMARKS.md gets "ion
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import subprocess
@@ -38,14 +37,11 @@ def split_file(source: Path, folder: Path) -> dict[str, Path]:
     """The class:1 and class:0 records of an iONMF FASTA as two FASTA files (written once)."""
     out = {"bound": folder / f"{source.name}.bound.fa", "unbound": folder / f"{source.name}.unbound.fa"}
     if not out["bound"].exists():
+        from seqzoo.zoo.io.fasta import read_fasta
+
         records = {"bound": [], "unbound": []}
-        with gzip.open(source, "rt") as f:
-            header = None
-            for line in f:
-                if line.startswith(">"):
-                    header = line
-                elif header is not None:
-                    records["bound" if "class:1" in header else "unbound"].append(header + line)
+        for r in read_fasta(source):
+            records["bound" if "class:1" in r.header else "unbound"].append(f">{r.header}\n{r.sequence}\n")
         for kind, path in out.items():
             path.write_text("".join(records[kind]))
     return out
