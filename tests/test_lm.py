@@ -53,6 +53,10 @@ def test_held_out_stretches_never_touch_training():
         split_genome(contigs, 20, holdout_contigs=["c"])
     with pytest.raises(InputError, match="the training stretches hold no window"):
         split_genome({"a": np.zeros(1000, dtype=np.uint8)}, 20, holdout_contigs=["a"])
+    from seqzoo.training.lm import eval_positions
+
+    assert len(eval_positions(np.zeros(30, dtype=np.uint8), 40, 10)) == 0  # shorter than a window: not scored
+    assert eval_positions(np.zeros(50, dtype=np.uint8), 40, 10).tolist() == list(range(20, 50))
     for n, length in ((1000, 40), (1001, 40), (40, 40), (97, 41)):  # every base from L // 2 on, once
         _, spans = eval_windows(np.arange(n) % 4, length)
         starts, firsts = tile(n, length)

@@ -118,6 +118,8 @@ def eval_positions(stretch: np.ndarray, context: int, max_order: int) -> np.ndar
     // 2 on, whose base and ``max_order`` preceding bases are known."""
     from seqzoo.training.markov import _valid
 
+    if len(stretch) < context:  # no whole window fits: nothing is scored here (short contigs' tails)
+        return np.zeros(0, dtype=np.int64)
     valid = _valid(stretch, max_order)
     valid[:context // 2] = False
     return np.flatnonzero(valid)
