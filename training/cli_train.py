@@ -210,7 +210,7 @@ def prepare(args, quiet: bool) -> Prepared:
         raise InputError(f"--length {length} must be positive")
     sets = {"train": train, "test": test}
     start = time.perf_counter()
-    structures = _structures(sets, form, args.fold_processes, quiet) if form else {}
+    structures = data.set_structures(sets, form, args.fold_processes, quiet) if form else {}
     pads = ("F", "T") if form == "annotated" else (".", ".")
     inputs, track_values = _tracks(args, sets, {"train": where, "test": test_where}, alphabet, length, quiet)
     fold_seconds = time.perf_counter() - start
@@ -262,27 +262,9 @@ def _tracks(args, sets: dict, records: dict, alphabet, length: int, quiet: bool)
 
     def fold() -> dict:
         return {name: data.centre(s, length, "F", "T")
-                for name, s in _structures(sets, "annotated", args.fold_processes, quiet).items()}
+                for name, s in data.set_structures(sets, "annotated", args.fold_processes, quiet).items()}
 
     return tracks.track_inputs(options, sets, records, alphabet, length, fold)
-
-
-def _structures(sets: dict, form: str, processes: int | None, quiet: bool) -> dict:
-    """Each set's structures in ``form``: the ones its records carry (lengths checked), else folded."""
-    from seqzoo.zoo import structure as fold
-
-    structures = {}
-    for name, ds in sets.items():
-        if ds is None:
-            continue
-        if ds.structures is not None:
-            for i, (s, t) in enumerate(zip(ds.sequences, ds.structures)):
-                if len(s) != len(t):
-                    raise InputError(f"{ds.origins[i]}: structure is {len(t)} long but the sequence {len(s)}")
-            structures[name] = fold.convert(ds.structures, form)
-        else:
-            structures[name] = fold.structures(ds.sequences, form, processes, progress=not quiet)
-    return structures
 
 
 def hyperparameters_from(args) -> dict:

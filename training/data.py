@@ -425,3 +425,22 @@ def leak_mask(sequences: Sequence[str], others: Sequence[Sequence[str]], alphabe
     for group in others:
         keys.update(_key(s) for s in group)
     return np.array([_key(s) not in keys and not is_all_unknown(s, alphabet) for s in sequences], dtype=bool)
+
+
+def set_structures(sets: dict, form: str, processes: int | None = None, quiet: bool = True) -> dict:
+    """Each set's (name -> LabelledSet or None) structures in ``form``: the ones its records carry
+    (lengths checked), else folded by ViennaRNA (``processes``; a progress bar unless ``quiet``)."""
+    from seqzoo.zoo import structure as fold
+
+    structures = {}
+    for name, ds in sets.items():
+        if ds is None:
+            continue
+        if ds.structures is not None:
+            for i, (s, t) in enumerate(zip(ds.sequences, ds.structures)):
+                if len(s) != len(t):
+                    raise InputError(f"{ds.origins[i]}: structure is {len(t)} long but the sequence {len(s)}")
+            structures[name] = fold.convert(ds.structures, form)
+        else:
+            structures[name] = fold.structures(ds.sequences, form, processes, progress=not quiet)
+    return structures
