@@ -1,8 +1,8 @@
 """A language model's per-base surprisal along a genome: -ln p(base | the bases before it).
 
 ``seqzoo annotate`` on a language model writes this track. A stretch is read with ``B = L // 2``
-bases before it and tiled with the model's windows of ``L`` bases, each scoring its second half,
-so every base is scored once with at least ``B`` (at most ``L - 1``) bases of context. On the
+bases before it and tiled with the model's windows of ``L`` bases (``zoo.tiling``), so every base
+is scored once with at least ``B`` (at most ``L - 1``) bases of context. On the
 minus strand the stretch is reverse-complemented: the value at p is the surprisal of the
 complementary base reading 3' to 5'. Unknown bases get NaN (no value in the track).
 """
@@ -13,23 +13,9 @@ from collections.abc import Iterator
 
 import numpy as np
 from seqzoo.zoo.alphabets import reverse_complement
+from seqzoo.zoo.tiling import tile
 
 CHUNK = 1 << 15  # positions read and scored at a time
-
-
-def tile(n: int, length: int) -> tuple[list[int], list[int]]:
-    """Window starts over a stretch of ``n`` codes and the offset each starts scoring from: window
-    k scores [first_k, length), together every offset from length // 2 on exactly once."""
-    burn = length // 2
-    step = length - burn
-    starts = list(range(0, n - length + 1, step))
-    if starts[-1] + length < n:
-        starts.append(n - length)
-    firsts, covered = [], burn
-    for s in starts:
-        firsts.append(max(covered, s + burn) - s)
-        covered = s + length
-    return starts, firsts
 
 
 def stretch_surprisal(engine, codes: np.ndarray) -> np.ndarray:

@@ -13,10 +13,10 @@ import pytest
 import torch
 from seqzoo.serving.client import SeqZooClient
 from seqzoo.serving.engine import Engine
-from seqzoo.serving.surprisal import tile
 from seqzoo.training import markov
-from seqzoo.training.lm import eval_windows, split_genome
+from seqzoo.training.lm import split_genome
 from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.tiling import tile
 from test_server import ServerThread
 
 from seqzoo.cli import main
@@ -29,11 +29,11 @@ def test_markov_chains_know_the_limits():
     rng = np.random.default_rng(0)
     uniform = rng.integers(0, 4, 200_000).astype(np.uint8)
     positions = [np.arange(markov.MAX_ORDER, 100_000)]
-    fit = markov.best_order([uniform[100_000:]], [uniform[:100_000]], positions, [uniform[:100_000]], positions)
+    fit, _ = markov.best_order([uniform[100_000:]], [uniform[:100_000]], positions, [uniform[:100_000]], positions)
     assert fit["order"] <= 2 and abs(fit["perplexity"]["test"] - 4.0) < 0.02
     unit = rng.integers(0, 4, 37).astype(np.uint8)
     repeat = np.tile(unit, 3000)
-    fit = markov.best_order([repeat[:80_000]], [repeat[80_000:]], [np.arange(10, len(repeat) - 80_000)],
+    fit, _ = markov.best_order([repeat[:80_000]], [repeat[80_000:]], [np.arange(10, len(repeat) - 80_000)],
                             [repeat[80_000:]], [np.arange(10, len(repeat) - 80_000)])
     assert fit["perplexity"]["test"] < 1.02
     # order 0 is the base composition, with add-0.5 smoothing
@@ -57,10 +57,9 @@ def test_held_out_stretches_never_touch_training():
 
     assert len(eval_positions(np.zeros(30, dtype=np.uint8), 40, 10)) == 0  # shorter than a window: not scored
     assert eval_positions(np.zeros(50, dtype=np.uint8), 40, 10).tolist() == list(range(20, 50))
+    assert tile(39, 40) == ([], [])  # shorter than a window: no window
     for n, length in ((1000, 40), (1001, 40), (40, 40), (97, 41)):  # every base from L // 2 on, once
-        _, spans = eval_windows(np.arange(n) % 4, length)
         starts, firsts = tile(n, length)
-        assert [f for f, _ in spans] == firsts
         scored = np.concatenate([np.arange(s + f, s + length) for s, f in zip(starts, firsts)])
         assert sorted(scored.tolist()) == list(range(length // 2, n))
 

@@ -6,8 +6,9 @@ both strands of the training stretches; validation and test are held-out stretch
 contig (by default its last ``holdout_fraction``: validation the first half of that, test the
 last; or whole contigs), never overlapping training. Perplexity is exp of the mean negative log
 likelihood (natural log) per predicted base; N positions are never predicted. Evaluation tiles a
-stretch with windows of the context length, each scoring only its second half, so every scored
-base has at least context / 2 bases before it; the same positions score the Markov baseline.
+stretch with windows of the context length (``zoo.tiling``, the rule the surprisal track uses too),
+so every scored base has at least context / 2 bases before it; the same positions score the Markov
+baseline.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from seqzoo.zoo.alphabets import get_alphabet
 from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.tiling import tile
 from torch import nn
 
 ARCHS = ("gru", "lstm", "cnn")
@@ -86,31 +88,6 @@ def split_genome(contigs: dict[str, np.ndarray], context: int, holdout_fraction:
 
 def both_strands(stretches: list[np.ndarray]) -> list[np.ndarray]:
     return [s for stretch in stretches for s in (stretch, reverse_complement(stretch))]
-
-
-def eval_windows(stretch: np.ndarray, context: int) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """Windows [W, context] tiling a stretch, and for each the (first, end) window offsets it scores.
-
-    Window k starts at k * (context - burn) and scores offsets burn..context-1 (``burn`` =
-    context // 2), so the windows score each position from ``burn`` on exactly once; the last
-    window ends at the stretch's end.
-    """
-    burn = context // 2
-    step = context - burn
-    n = len(stretch)
-    if n < context:
-        return np.zeros((0, context), dtype=np.uint8), []
-    starts = list(range(0, n - context + 1, step))
-    scored_to = starts[-1] + context
-    if scored_to < n:
-        starts.append(n - context)
-    windows = np.stack([stretch[s:s + context] for s in starts])
-    spans, covered = [], burn
-    for s in starts:
-        first = max(covered, s + burn) - s
-        spans.append((first, context))
-        covered = s + context
-    return windows, spans
 
 
 def eval_positions(stretch: np.ndarray, context: int, max_order: int) -> np.ndarray:
@@ -194,18 +171,16 @@ def perplexity(model: CausalLM, stretches: list[np.ndarray], positions: list[np.
     total, count, surprisal = 0.0, 0, []
     with torch.no_grad():
         for stretch, where in zip(stretches, positions):
-            windows, spans = eval_windows(stretch, model.context)
+            starts, firsts = tile(len(stretch), model.context)
             values = np.full(len(stretch), np.nan)
-            starts = _starts(len(stretch), model.context)
-            for lo in range(0, len(windows), batch):
-                x = torch.as_tensor(windows[lo:lo + batch], device=device)
-                logp = model(_onehot(x)).float().cpu().numpy()  # [B, L, 4]: position t predicts t + 1
-                for b in range(len(x)):
-                    first, end = spans[lo + b]
-                    t = np.arange(max(first, 1), end)
-                    bases = windows[lo + b, t]
+            for lo in range(0, len(starts), batch):
+                windows = np.stack([stretch[s:s + model.context] for s in starts[lo:lo + batch]])
+                logp = model(_onehot(torch.as_tensor(windows, device=device))).float().cpu().numpy()
+                for b, (start, first) in enumerate(zip(starts[lo:lo + batch], firsts[lo:lo + batch])):
+                    t = np.arange(max(first, 1), model.context)  # offset t is predicted at t - 1
+                    bases = windows[b, t]
                     known = bases < 4
-                    values[starts[lo + b] + t[known]] = -logp[b, t[known] - 1, bases[known]]
+                    values[start + t[known]] = -logp[b, t[known] - 1, bases[known]]
             chosen = values[where]
             if np.isnan(chosen).any():
                 raise InputError("internal: an evaluation position was not scored")
@@ -214,14 +189,6 @@ def perplexity(model: CausalLM, stretches: list[np.ndarray], positions: list[np.
             surprisal.append(chosen)
     ppl = float(np.exp(total / max(count, 1)))
     return (ppl, surprisal) if per_position else ppl
-
-
-def _starts(n: int, context: int) -> list[int]:
-    step = context - context // 2
-    starts = list(range(0, n - context + 1, step))
-    if starts and starts[-1] + context < n:
-        starts.append(n - context)
-    return starts
 
 
 @dataclass

@@ -26,7 +26,7 @@ from seqzoo.training.lm import (
     perplexity,
     split_genome,
 )
-from seqzoo.training.markov import MAX_ORDER, best_order
+from seqzoo.training.markov import MAX_ORDER, best_order, surprisal
 from seqzoo.zoo.errors import InputError
 from seqzoo.zoo.io.fasta import read_fasta
 
@@ -88,14 +88,14 @@ def run_lm(options: LMOptions) -> dict:
     test_at = [eval_positions(s, options.context, MAX_ORDER) for s in test]
     if not sum(len(p) for p in test_at) or not sum(len(p) for p in val_at):
         raise InputError(f"the held-out stretches are too short to score with a context of {options.context}")
-    markov = best_order(both_strands(split.train), val, val_at, test, test_at)
+    markov, markov_table = best_order(both_strands(split.train), val, val_at, test, test_at)
     torch.manual_seed(options.seed)
     model = CausalLM(options.arch, options.layers, options.hidden, options.context)
     result = fit_lm(model, split, val_at, options.epochs, options.batch, options.learning_rate, options.patience,
                     options.seed, options.device, options.quiet, options.time_limit)
     device = next(model.parameters()).device  # where fit_lm put it (``auto``: CUDA when there is one)
     val_ppl = perplexity(model, val, val_at, device=device)
-    test_ppl, surprisal = perplexity(model, test, test_at, device=device, per_position=True)
+    test_ppl, per_base = perplexity(model, test, test_at, device=device, per_position=True)
     out = Path(options.out)
     tmp = out.with_name(f".{out.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -119,20 +119,12 @@ def run_lm(options: LMOptions) -> dict:
     (tmp / "metrics.json").write_text(json.dumps(metrics, indent=1))
     longest = max(range(len(test)), key=lambda i: len(test[i]))  # the report's example stretch
     np.savez_compressed(tmp / "surprisal.npz", codes=test[longest], positions=test_at[longest],
-                        model=surprisal[longest],
-                        markov=_markov_surprisal(split, test[longest], test_at[longest], markov["order"]))
+                        model=per_base[longest],
+                        markov=surprisal(markov_table, markov["order"], test[longest], test_at[longest]))
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
     return metrics
-
-
-def _markov_surprisal(split, stretch: np.ndarray, positions: np.ndarray, k: int) -> np.ndarray:
-    from seqzoo.training.markov import _context_index, fit
-
-    table = fit(both_strands(split.train), k)
-    ctx = _context_index(np.minimum(stretch, 3).astype(np.int64), k)
-    return -table[ctx[positions], stretch[positions].astype(np.int64)]
 
 
 def load_lm(run_dir: str | os.PathLike) -> tuple[CausalLM, dict]:

@@ -47,28 +47,34 @@ def _valid(codes: np.ndarray, k: int) -> np.ndarray:
     return ok
 
 
+def surprisal(table: np.ndarray, k: int, stretch: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """-ln p of the base at each of ``positions`` of ``stretch`` under the order-k chain ``table``."""
+    ctx = _context_index(np.minimum(stretch, 3).astype(np.int64), k)
+    return -table[ctx[positions], stretch[positions].astype(np.int64)]
+
+
 def log_likelihood(table: np.ndarray, k: int, stretches: list[np.ndarray], positions: list[np.ndarray]) -> tuple:
     """(sum of log p, count) over the given positions of each stretch."""
-    total, count = 0.0, 0
-    for codes, where in zip(stretches, positions):
-        ctx = _context_index(np.minimum(codes, 3).astype(np.int64), k)
-        total += float(table[ctx[where], codes[where].astype(np.int64)].sum())
-        count += len(where)
-    return total, count
+    total = -sum(float(surprisal(table, k, codes, where).sum()) for codes, where in zip(stretches, positions))
+    return total, sum(len(where) for where in positions)
 
 
 def best_order(train: list[np.ndarray], val: list[np.ndarray], val_positions: list[np.ndarray],
-               test: list[np.ndarray], test_positions: list[np.ndarray], max_order: int = MAX_ORDER) -> dict:
-    """The order with the lowest validation perplexity, and its validation and test perplexities.
+               test: list[np.ndarray], test_positions: list[np.ndarray], max_order: int = MAX_ORDER
+               ) -> tuple[dict, np.ndarray]:
+    """The order with the lowest validation perplexity, its validation and test perplexities, and
+    its table (log-probabilities [4**k, 4]; each order is fitted once).
 
     Positions must have at least ``max_order`` known bases before them (``positions`` ensures it).
     """
-    per_order = {}
+    per_order, best = {}, None
     for k in range(max_order + 1):
         table = fit(train, k)
         ll, n = log_likelihood(table, k, val, val_positions)
         per_order[k] = float(np.exp(-ll / n))
-    k = min(per_order, key=per_order.get)
-    ll, n = log_likelihood(fit(train, k), k, test, test_positions)
+        if best is None or per_order[k] < per_order[best[0]]:
+            best = (k, table)
+    k, table = best
+    ll, n = log_likelihood(table, k, test, test_positions)
     return {"order": k, "perplexity": {"val": per_order[k], "test": float(np.exp(-ll / n))},
-            "val_by_order": {str(o): round(p, 5) for o, p in per_order.items()}}
+            "val_by_order": {str(o): round(p, 5) for o, p in per_order.items()}}, table
