@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def read_tracks(pairs: list[str]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
     """``--track NAME=FILE`` options -> ({name: {record name: letters}}, {name: file})."""
-    from seqzoo.zoo.io.fasta import read_fasta
+    from seqzoo.zoo.io.fasta import read_by_name
 
     tracks, files = {}, {}
     for pair in pairs:
@@ -54,12 +54,8 @@ def read_tracks(pairs: list[str]) -> tuple[dict[str, dict[str, str]], dict[str, 
             raise InputError(f"--track {pair!r}: expected NAME=FILE")
         if name in tracks:
             raise InputError(f"--track {name!r} is given twice")
-        letters = {}
-        for record in read_fasta(path, structures=False):
-            if record.name in letters:
-                raise InputError(f"{path}:{record.line}: record {record.name!r} appears twice")
-            letters[record.name] = record.sequence
-        tracks[name], files[name] = letters, path
+        tracks[name] = {record_name: r.sequence for record_name, r in read_by_name(path).items()}
+        files[name] = path
     return tracks, files
 
 

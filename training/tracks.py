@@ -18,7 +18,7 @@ from pathlib import Path
 from seqzoo.zoo.alphabets import get_alphabet, structure_alphabet
 from seqzoo.zoo.errors import InputError
 from seqzoo.zoo.inputs import STRUCTURE, Inputs, TrackInput
-from seqzoo.zoo.io.fasta import read_fasta
+from seqzoo.zoo.io.fasta import read_by_name, read_fasta
 
 
 @dataclass
@@ -101,20 +101,16 @@ def read_track(option: TrackOption, dataset, records: list | None) -> tuple[list
     if not records:
         raise InputError(f"--track {option.name}={option.path}: a table's tracks come from its columns "
                          "(--track-column NAME=COLUMN)")
-    found = read_fasta(option.path, structures=False)
     names = [r.name for _, r in records]
     if len(set(names)) == len(names):
-        by_name = {}
-        for r in found:
-            if r.name in by_name:
-                raise InputError(f"{option.path}:{r.line}: record {r.name!r} appears twice")
-            by_name[r.name] = r
+        by_name = read_by_name(option.path)
         missing = next((i for i, n in enumerate(names) if n not in by_name), None)
         if missing is not None:
             path, record = records[missing]
             raise InputError(f"{option.path}: no record {names[missing]!r} (the sequence of {path}:{record.line})")
         chosen = [by_name[n] for n in names]
     else:
+        found = read_fasta(option.path, structures=False)
         if len(found) != len(records):
             raise InputError(f"{option.path}: {len(found)} records but {len(records)} sequences (the sequences' "
                              "names repeat, so the track must list the same records in the same order)")

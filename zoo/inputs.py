@@ -146,15 +146,13 @@ class Inputs:
 
         return one_hot(codes, self.table)
 
-    def track_names(self, given: Mapping[str, object] | None) -> list[str]:
-        """The tracks a request must bring (every letters track); unknown names are refused."""
-        given = given or {}
+    def check_names(self, given: Mapping[str, object]) -> None:
+        """Refuse a track name that is not one of this model's inputs."""
         known = {t.name for t in self.tracks}
         for name in given:
             if name not in known:
                 raise InputError(f"track {name!r} is not an input of this model (inputs: sequence, "
                                  f"{', '.join(sorted(known))})")
-        return [t.name for t in self.tracks if t.source == "letters"]
 
     def encode(self, sequences: Sequence[str], tracks: Mapping[str, Sequence[str]] | None = None,
                convert_tu: bool = False) -> np.ndarray:
@@ -169,7 +167,7 @@ class Inputs:
             Read T as U for an RNA sequence alphabet (and U as T for DNA).
         """
         tracks = dict(tracks or {})
-        self.track_names(tracks)
+        self.check_names(tracks)
         blocks = [self._block("sequence", self.sequence, self.length, sequences, convert_tu)]
         for track in self.tracks:
             values = tracks.get(track.name)

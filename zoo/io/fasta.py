@@ -237,6 +237,17 @@ def read_fasta(path: str | os.PathLike, structures: bool = True) -> list[FastaRe
     return records
 
 
+def read_by_name(path: str | os.PathLike, structures: bool = False) -> dict[str, FastaRecord]:
+    """Every record of a FASTA file by its name (file order); a name that appears twice is an error
+    naming the file and line (a lookup by name would be ambiguous)."""
+    by_name: dict[str, FastaRecord] = {}
+    for record in read_fasta(path, structures):
+        if record.name in by_name:
+            raise InputError(f"{path}:{record.line}: record {record.name!r} appears twice")
+        by_name[record.name] = record
+    return by_name
+
+
 def read_range(path: str | os.PathLike, start: int, end: int, structures: bool = True) -> list[FastaRecord]:
     """The records of a plain FASTA whose header starts in bytes ``[start, end)``.
 
