@@ -331,7 +331,7 @@ def export_graphs(model: nn.Module, spec: ExportSpec, folder: str | os.PathLike)
     _export(_trace(_ig_fn, model, (onehot, alphas, selector), _TracedIG, spec.baseline), (onehot, alphas, selector),
             ("onehot", "alphas", "selector"), ("attributions",), spec, folder / "ig.onnx")
     graphs = graph_descriptions(spec)
-    if Track.supports(model) and not spec.length_dynamic and len(getattr(model, "slices", [0])) == 1:
+    if Track.supports(model) and not spec.length_dynamic:
         track = Track(model).eval()
         windows = track.phases * -(-TRACK_WINDOWS // track.phases)  # a whole number of phases
         segment = torch.from_numpy(spec.table[rng.integers(0, a, size=(2, length - 1 + windows))])

@@ -82,8 +82,8 @@ def export_spec(model, config: dict):
     from seqzoo.training.export import make_spec
 
     alphabet = alphabet_from_dict(config["alphabet"])
-    return make_spec(model, alphabet.table, int(getattr(alphabet, "total_length", config["length"])),
-                     len(config["classes"]), getattr(alphabet, "baseline", None))
+    return make_spec(model, alphabet.table, int(model.length), len(config["classes"]),
+                     getattr(alphabet, "baseline", None))
 
 
 def export_step(model, config: dict, staging: Path) -> tuple:

@@ -43,8 +43,11 @@ class Track(nn.Module):
 
     @staticmethod
     def supports(model: nn.Module) -> bool:
+        """Convolutional, without a recurrent layer, over one input (a multimodal model's tracks
+        are not windows of the genome)."""
         params = getattr(model, "params", None)
-        return params is not None and params["rnn"] == "none" and hasattr(model, "convs")
+        return (params is not None and params["rnn"] == "none" and hasattr(model, "convs")
+                and len(getattr(model, "slices", ())) <= 1)
 
     def _head(self, h: torch.Tensor, q: int) -> torch.Tensor:
         """Logits [B, q, C] of the first q windows of one lattice h [B, K, n]."""
