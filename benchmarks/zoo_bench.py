@@ -109,8 +109,9 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     from seqzoo.zoo.expect import check_expect
+    from seqzoo.zoo.index import write_index
     from seqzoo.zoo.registry import open_zoo
-    from seqzoo.zoo.remote import push, write_index
+    from seqzoo.zoo.remote import push
 
     work = Path(tempfile.mkdtemp(prefix="zoo-bench-"))
     try:

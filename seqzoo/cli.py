@@ -32,7 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "attribute": ("seqzoo.serving.cli_attribute", "explain sequences: integrated gradients for TF-MoDISco (.npz)"),
 }
 # actions one wing adds to another's command, so the zoo wing never imports training
-EXTRA_ACTIONS: dict[str, dict[str, str]] = {"zoo": {"export": "seqzoo.training.cli_export"}}
+EXTRA_ACTIONS: dict[str, dict[str, str]] = {"zoo": {"export": "seqzoo.training.cli_export",
+                                                     "build": "seqzoo.training.cli_build"}}
 
 
 def build_parser() -> argparse.ArgumentParser:

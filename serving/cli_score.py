@@ -46,14 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def read_tracks(pairs: list[str]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
     """``--track NAME=FILE`` options -> ({name: {record name: letters}}, {name: file})."""
     from seqzoo.zoo.io.fasta import read_by_name
+    from seqzoo.zoo.options import pairs as name_value
 
     tracks, files = {}, {}
-    for pair in pairs:
-        name, sep, path = pair.partition("=")
-        if not sep or not name or not path:
-            raise InputError(f"--track {pair!r}: expected NAME=FILE")
-        if name in tracks:
-            raise InputError(f"--track {name!r} is given twice")
+    for name, path in name_value(pairs, "--track", "FILE").items():
         tracks[name] = {record_name: r.sequence for record_name, r in read_by_name(path).items()}
         files[name] = path
     return tracks, files

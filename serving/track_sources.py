@@ -52,13 +52,10 @@ class LetterTrack:
 
 def open_sources(pairs: list[str] | None) -> dict[str, LetterTrack]:
     """``NAME=BED`` options -> LetterTrack per name."""
+    from seqzoo.zoo.options import pairs as name_value
+
     sources = {}
-    for pair in pairs or ():
-        name, sep, path = pair.partition("=")
-        if not sep or not name or not path:
-            raise InputError(f"--track-source {pair!r}: expected NAME=BED")
-        if name in sources:
-            raise InputError(f"--track-source {name!r} is given twice")
+    for name, path in name_value(pairs, "--track-source", "BED").items():
         if not os.path.isfile(path):
             raise InputError(f"--track-source {name}={path}: no such file")
         sources[name] = LetterTrack(path, name)

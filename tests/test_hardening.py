@@ -107,7 +107,7 @@ ZERO = "sha256:" + "0" * 64
     [], {"index_version": 1}, {"index_version": 2, "models": {}},  # ... or the whole index
     {"index_version": 1, "models": {"../x": {"versions": {}}}}, {"index_version": 1, "models": {"pum2": []}}])
 def test_a_crafted_index_is_refused_cleanly(zoo_copy, empty_zoo, index):
-    from seqzoo.zoo.remote import write_index
+    from seqzoo.zoo.index import write_index
 
     if isinstance(index, dict) and "versions" in index:
         write_index(str(zoo_copy))

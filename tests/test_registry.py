@@ -223,7 +223,7 @@ def test_cli_list_show_verify(published_model, capsys):
     root = str(published_model.zoo_root)
     assert main(["zoo", "list", "--zoo", root]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["NAME", "VERSION", "DIGEST", "CREATED", "TASK", "CLASSES", "AUROC"]
+    assert out[0].split() == ["NAME", "VERSION", "DIGEST", "CREATED", "TASK", "CLASSES", "AUROC", "DEPRECATED"]
     assert out[1].split()[:2] == ["pum2", "1"] and out[1].split()[2] == published_model.digest[:19]
     assert main(["zoo", "list", "--zoo", root, "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)

@@ -15,9 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from seqzoo.zoo.errors import SeqzooError
+from seqzoo.zoo.index import list_remote, write_index
 from seqzoo.zoo.manifest import verify_folder
 from seqzoo.zoo.registry import open_zoo
-from seqzoo.zoo.remote import list_remote, pull, write_index
+from seqzoo.zoo.remote import pull
 from test_zoo_remote import StaticServer
 
 FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

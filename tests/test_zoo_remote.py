@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 from seqzoo.zoo.errors import ConflictError, InputError, IntegrityError, NotFoundError, UnavailableError
+from seqzoo.zoo.index import list_remote, write_index
 from seqzoo.zoo.manifest import MANIFEST
 from seqzoo.zoo.registry import open_zoo
-from seqzoo.zoo.remote import CLAIM, list_remote, pull, push, write_index
+from seqzoo.zoo.remote import CLAIM, pull, push
 
 from seqzoo.cli import main
 

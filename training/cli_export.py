@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import argparse
 
+from seqzoo.training.cli_about import about_from_args, warn_unstated
+from seqzoo.training.cli_about import add_arguments as add_about_arguments
+
 HELP = "publish a training run directory into the zoo"
 
 
@@ -18,12 +21,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--description", default=None)
     parser.add_argument("--motif-database", metavar="NAME|MEME",
                         help="jaspar2024, attract or a MEME file (default: by the model's alphabet)")
+    add_about_arguments(parser)
 
 
 def run(args, zoo) -> int:
     from seqzoo.training.publish import publish_run
     from seqzoo.zoo.cli import emit
 
-    mv = publish_run(args.run_dir, zoo, args.name, description=args.description, database=args.motif_database)
+    about = about_from_args(args)
+    warn_unstated(about, "zoo export")
+    mv = publish_run(args.run_dir, zoo, args.name, description=args.description, database=args.motif_database,
+                     about=about)
     emit(args, mv.to_dict(), f"published {mv.name}:{mv.version} ({mv.digest}) at {mv.path}")
     return 0

@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from seqzoo.training.cli_about import about_from_args, warn_unstated
+from seqzoo.training.cli_about import add_arguments as add_about_arguments
 from seqzoo.zoo.errors import InputError
 
 
@@ -46,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-publish", action="store_true", help="write the run directory only")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
+    add_about_arguments(parser)
 
 
 def run(args) -> int:
@@ -55,6 +58,7 @@ def run(args) -> int:
 
     if not args.no_publish:
         validate_name(args.name)
+        about = about_from_args(args)
     for flag in ("layers", "hidden", "context", "epochs", "batch", "patience"):
         if getattr(args, flag) < 1:
             raise InputError(f"--{flag} must be at least 1")
@@ -73,7 +77,8 @@ def run(args) -> int:
         from seqzoo.training.lm_publish import publish_lm
         from seqzoo.zoo.registry import open_zoo
 
-        mv = publish_lm(out, open_zoo(args.zoo), args.name)
+        warn_unstated(about, "lm")
+        mv = publish_lm(out, open_zoo(args.zoo), args.name, about=about)
         info.update(version=mv.version, path=str(mv.path), digest=mv.digest)
     markov = metrics["markov"]
     summary = {**info, "seconds": round(time.perf_counter() - start, 1), "perplexity": metrics["perplexity"],

@@ -18,7 +18,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from seqzoo.training.cli_about import about_from_args, warn_unstated
+from seqzoo.training.cli_about import add_arguments as add_about_arguments
 from seqzoo.zoo.errors import ConflictError, InputError
+from seqzoo.zoo.options import pairs
 from seqzoo.zoo.refs import validate_name
 
 HYPERPARAMETER_FLAGS = {
@@ -55,6 +58,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       metavar="LABEL=PATH", help="one FASTA (plain or gz) per class; repeat per class")
     data.add_argument("--test-class", dest="test_classes", action="append", type=_class_pair, default=[],
                       metavar="LABEL=PATH", help="a held-out test FASTA per class (default: split off)")
+    data.add_argument("--class-match", dest="class_matches", action="append", default=[], metavar="LABEL=TEXT",
+                      help="only the records of LABEL's files (train and test) whose header contains TEXT: one "
+                           "labelled FASTA read as several classes (iONMF: bound=class:1, unbound=class:0)")
     data.add_argument("--fasta", help="one multi-label FASTA whose headers are class indices (>0,2)")
     data.add_argument("--test-fasta", help="its held-out test file")
     data.add_argument("--class-names", help="comma-separated names of the --fasta class indices")
@@ -112,6 +118,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--motif-database", metavar="NAME|MEME",
                      help="match the learned motifs against jaspar2024, attract or a MEME file (default: JASPAR for "
                           "DNA, ATtRACT for RNA; CLIP sites in DNA letters: attract)")
+    add_about_arguments(parser)
 
 
 @dataclass
@@ -141,8 +148,9 @@ def read_inputs(args) -> tuple:
     if sum(given) != 1:
         raise InputError("give exactly one input: --class LABEL=PATH (repeat), --fasta PATH or --table PATH")
     if args.classes:
-        train, where = data.read_class_files(args.classes)
-        test, test_where = (data.read_class_files(args.test_classes) if args.test_classes else (None, []))
+        matches = pairs(args.class_matches, "--class-match", "TEXT")
+        train, where = data.read_class_files(args.classes, matches)
+        test, test_where = (data.read_class_files(args.test_classes, matches) if args.test_classes else (None, []))
         if test is not None and test.classes != train.classes:
             if sorted(test.classes) != sorted(train.classes):
                 raise InputError(f"--test-class labels {test.classes} differ from --class labels {train.classes}")
@@ -165,6 +173,8 @@ def read_inputs(args) -> tuple:
         if test is not None and test.classes != train.classes:
             raise InputError(f"{args.test_table}: classes {test.classes} differ from the training table's "
                              f"{train.classes}")
+    if args.class_matches and not args.classes:
+        raise InputError("--class-match applies to --class LABEL=PATH inputs")
     if args.test_classes and not args.classes or args.test_fasta and not args.fasta or \
             args.test_table and not args.table:
         raise InputError("the test set must come in the same form as the training input")
@@ -446,6 +456,7 @@ def run(args) -> int:
         raise ConflictError(f"{out} exists (use --force to replace it, or --out DIR)")
     if not args.no_publish:
         validate_name(args.name)  # before training: the zoo would refuse it at the end
+        about = about_from_args(args)
     params = hyperparameters_from(args)
     prep = prepare(args, args.quiet)
     workdir = _temporary_dir(out)
@@ -463,7 +474,8 @@ def run(args) -> int:
         from seqzoo.training.publish import publish_run
         from seqzoo.zoo.registry import open_zoo
 
-        mv = publish_run(out, open_zoo(args.zoo), args.name, database=args.motif_database)
+        warn_unstated(about, "train")
+        mv = publish_run(out, open_zoo(args.zoo), args.name, database=args.motif_database, about=about)
         info.update(version=mv.version, digest=mv.digest, path=str(mv.path), run=str(out))
     _print_summary(args, info, prep, metrics, baseline, result)
     return 0

@@ -132,13 +132,17 @@ def _check_structures(structures: list[str | None], origins: list[str]) -> list[
     return structures  # type: ignore[return-value]
 
 
-def read_class_files(pairs: Sequence[tuple[str, str | os.PathLike]]) -> tuple[LabelledSet, list]:
+def read_class_files(pairs: Sequence[tuple[str, str | os.PathLike]], matches: dict[str, str] | None = None
+                     ) -> tuple[LabelledSet, list]:
     """Read one FASTA file per class (pysster's input).
 
     Parameters
     ----------
     pairs : list of (label, path)
         Class name and file; a label may repeat (its files are concatenated).
+    matches : {label: text}, optional
+        Keep only the records of that label's files whose header contains the text (one labelled
+        file read as several classes: iONMF's ``class:1`` / ``class:0`` headers).
 
     Returns
     -------
@@ -151,10 +155,18 @@ def read_class_files(pairs: Sequence[tuple[str, str | os.PathLike]]) -> tuple[La
     classes = list(dict.fromkeys(label for label, _ in pairs))
     if len(classes) < 2:
         raise InputError(f"only one class ({classes[0]!r}): a classifier needs at least two --class labels")
+    matches = matches or {}
+    for label in matches:
+        if label not in classes:
+            raise InputError(f"--class-match {label}: no --class {label}=PATH (classes: {', '.join(classes)})")
     sequences, structures, origins, files, where, label_index, chroms = [], [], [], [], [], [], []
     for label, path in pairs:
         path = Path(path)
         records = read_fasta(path)
+        if label in matches:
+            records = [r for r in records if matches[label] in r.header]
+            if not records:
+                raise InputError(f"{path}: no record header contains {matches[label]!r} (--class-match {label})")
         files.append({"path": str(path), "sha256": sha256_hex(path), "class": label, "records": len(records)})
         for r in records:
             sequences.append(r.sequence)

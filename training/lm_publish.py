@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 from seqzoo.training.provenance import provenance
-from seqzoo.zoo.card import SCHEMA_VERSION, card_text, input_section, validate_card
+from seqzoo.zoo.card import SCHEMA_VERSION, about_section, card_text, input_section, validate_card
 from seqzoo.zoo.refs import validate_name
 from seqzoo.zoo.registry import LocalZoo, ModelVersion
 
@@ -18,8 +18,10 @@ EXPECT_COUNT = 4
 CLASSES = ["log_likelihood", "perplexity"]
 
 
-def publish_lm(run_dir: str | os.PathLike, zoo: LocalZoo, name: str, description: str | None = None) -> ModelVersion:
-    """Export, check, describe and publish a language-model run as the next version of ``name``."""
+def publish_lm(run_dir: str | os.PathLike, zoo: LocalZoo, name: str, description: str | None = None,
+               about: dict | None = None) -> ModelVersion:
+    """Export, check, describe and publish a language-model run as the next version of ``name``
+    (``about``: what the publisher states, as for ``publish_run``)."""
     from seqzoo.training.lm import ALPHABET
     from seqzoo.training.lm_export import export_lm
     from seqzoo.training.lm_report import write_report
@@ -42,7 +44,6 @@ def publish_lm(run_dir: str | os.PathLike, zoo: LocalZoo, name: str, description
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "description": description or (f"character-level {config['model']['arch'].upper()} language model of "
                                            f"{Path(genome['path']).name} (context {context})"),
-            "license": "MIT", "citation": "",
             "task": "language_model", "classes": CLASSES,
             "input": input_section(ALPHABET, context, None),
             "output": {"activation": "none", "name": "probs"},
@@ -63,6 +64,7 @@ def publish_lm(run_dir: str | os.PathLike, zoo: LocalZoo, name: str, description
             "motifs": [], "graphs": graphs, "parity": parity,
             "expect": _expect(run_dir, staging / "model.onnx", context),
             "provenance": provenance(),
+            **about_section(about, CLASSES, f"{name} metadata"),
         }
         validate_card(card, str(run_dir))
         (staging / "card.json").write_text(card_text(card))

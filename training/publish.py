@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from seqzoo.training.provenance import provenance
 from seqzoo.zoo.alphabets import ProductAlphabet
-from seqzoo.zoo.card import SCHEMA_VERSION, card_text, input_section, read_card, validate_card
+from seqzoo.zoo.card import SCHEMA_VERSION, about_section, card_text, input_section, read_card, validate_card
 from seqzoo.zoo.errors import InputError
 from seqzoo.zoo.inputs import alphabet_from_dict
 from seqzoo.zoo.refs import validate_name
@@ -37,7 +37,7 @@ CARRIED_SUFFIXES = (".png", ".svg", ".html", ".meme", ".tsv")
 
 
 def publish_run(run_dir: str | os.PathLike, zoo: LocalZoo, name: str, description: str | None = None,
-                database: str | None = None) -> ModelVersion:
+                database: str | None = None, about: dict | None = None, report: bool = True) -> ModelVersion:
     """Export, check, describe and publish a training run as the next version of ``name``.
 
     Parameters
@@ -53,6 +53,12 @@ def publish_run(run_dir: str | os.PathLike, zoo: LocalZoo, name: str, descriptio
         The motif database the interpretation matches against (``jaspar2024``, ``attract``, a MEME
         file; default by alphabet: JASPAR for DNA, ATtRACT for RNA). CLIP sites read as DNA
         letters are RNA-binding: give ``attract``.
+    about : dict, optional
+        What the publisher states about the model (zoo.card.about_section: licence, citation,
+        authors, tags, species, assembly, class descriptions, dataset, recipe); unstated fields stay
+        empty in the card, never a default.
+    report : bool
+        Render report.html into the version (``seqzoo report REF`` renders it later otherwise).
 
     Returns
     -------
@@ -70,9 +76,9 @@ def publish_run(run_dir: str | os.PathLike, zoo: LocalZoo, name: str, descriptio
     with tempfile.TemporaryDirectory(prefix=".staging-", dir=zoo.root) as staging:
         staging = Path(staging)
         spec, graphs, parity = export_step(model, config, staging)
-        interpretation = interpretation_step(run_dir, staging, {**run_card, "name": name}, database)
+        interpretation = interpretation_step(run_dir, staging, {**run_card, "name": name}, database, report)
         card = card_step(run_dir, staging, config, run_card, spec, graphs, parity, interpretation, name,
-                         description)
+                         description, about)
         (staging / "card.json").write_text(card_text(card))
         return zoo.publish(staging, name, stamp=stamp_graphs)
 
@@ -96,12 +102,14 @@ def export_step(model, config: dict, staging: Path) -> tuple:
     return spec, graphs, parity
 
 
-def interpretation_step(run_dir: Path, staging: Path, run_card: dict, database: str | None = None) -> dict:
+def interpretation_step(run_dir: Path, staging: Path, run_card: dict, database: str | None = None,
+                        report: bool = True) -> dict:
     """Step 2: bring the run's interpretation products into the version.
 
-    Copies plots, report.html, motifs.meme and tables the run wrote (see CARRIED_SUFFIXES) and
-    returns the card fields they stand for (``motifs`` from the run's card). The interpretation
-    engineer's report/motif calls belong here.
+    Copies plots, motifs.meme and tables the run wrote (see CARRIED_SUFFIXES), interprets the
+    model (motifs.meme, interpretation/) and, with ``report``, renders report.html; returns the
+    card fields they stand for (``motifs``). Without the report a version is smaller (the shipped
+    registry); ``seqzoo report REF`` renders it from interpretation/ on demand.
     """
     for path in sorted(run_dir.iterdir()):
         if path.is_file() and not path.is_symlink() and path.suffix in CARRIED_SUFFIXES:
@@ -110,19 +118,18 @@ def interpretation_step(run_dir: Path, staging: Path, run_card: dict, database: 
     from seqzoo.training.report import write_report
 
     result = interpret_run(run_dir, staging, database=database)  # motifs.meme + interpretation/ (issue 6)
-    write_report(staging / "report.html", {**run_card, "motifs": result["motifs"]}, result["summary"], [staging])
+    if report:
+        write_report(staging / "report.html", {**run_card, "motifs": result["motifs"]}, result["summary"], [staging])
     return {"motifs": result["motifs"]}
 
 
 def card_step(run_dir: Path, staging: Path, config: dict, run_card: dict, spec, graphs: dict, parity: dict,
-              interpretation: dict, name: str, description: str | None) -> dict:
+              interpretation: dict, name: str, description: str | None, about: dict | None = None) -> dict:
     """Step 3: the complete card (name and version provisional until the zoo stamps them)."""
     alphabet = alphabet_from_dict(config["alphabet"])
     input_ = input_section(alphabet, config["length"], config.get("structure"), spec.length_dynamic, spec.min_length)
     card = {
         "description": f"{config['task']} classifier of {', '.join(config['classes'])}",
-        "license": "MIT",
-        "citation": "",
         "training": {},
         "hyperparameters": dict(config.get("model") or {}),
         "metrics": {},
@@ -142,6 +149,7 @@ def card_step(run_dir: Path, staging: Path, config: dict, run_card: dict, spec, 
         "parity": parity,
         "expect": expect_entries(run_dir, staging / "model.onnx", alphabet),
         "provenance": provenance(),
+        **about_section(about, list(config["classes"]), f"{name} metadata"),
     }
     if description:
         card["description"] = description
@@ -178,7 +186,10 @@ def expect_entries(run_dir: Path, model_path: Path, alphabet, count: int = EXPEC
 
 
 def stamp_graphs(folder: Path, card: dict) -> None:
-    """The zoo's stamp: the final card into each ONNX file's metadata (card.json is written by the zoo)."""
+    """The zoo's stamp: the final card into each ONNX file's metadata (card.json is written by the
+    zoo), then the graphs' parameters into one shared weights.bin (training/shared_weights.py)."""
     from seqzoo.training.export import embed_card
+    from seqzoo.training.shared_weights import share_weights
 
     embed_card(folder, card_text(card))
+    share_weights(folder)

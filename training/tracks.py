@@ -19,6 +19,7 @@ from seqzoo.zoo.alphabets import get_alphabet, structure_alphabet
 from seqzoo.zoo.errors import InputError
 from seqzoo.zoo.inputs import STRUCTURE, Inputs, TrackInput
 from seqzoo.zoo.io.fasta import read_by_name, read_fasta
+from seqzoo.zoo.options import pairs
 
 
 @dataclass
@@ -36,18 +37,6 @@ class TrackOption:
         return self.name == STRUCTURE and self.path is None and self.column is None
 
 
-def _pairs(values: Sequence[str], flag: str) -> dict[str, str]:
-    out = {}
-    for value in values or ():
-        name, sep, rest = value.partition("=")
-        if not sep or not name.strip() or not rest.strip():
-            raise InputError(f"{flag} {value!r}: expected NAME=VALUE")
-        if name.strip() in out:
-            raise InputError(f"{flag} {name.strip()!r} is given twice")
-        out[name.strip()] = rest.strip()
-    return out
-
-
 def parse_tracks(tracks: Sequence[str], columns: Sequence[str], alphabets: Sequence[str],
                  baselines: Sequence[str]) -> list[TrackOption]:
     """The track options, checked: ``--track NAME=FILE`` or ``--track structure``,
@@ -57,7 +46,7 @@ def parse_tracks(tracks: Sequence[str], columns: Sequence[str], alphabets: Seque
         if value.strip() == STRUCTURE:
             options.setdefault(STRUCTURE, TrackOption(STRUCTURE))
             continue
-        for name, path in _pairs([value], "--track").items():
+        for name, path in pairs([value], "--track", "FILE").items():
             if name in options:
                 raise InputError(f"--track {name!r} is given twice")
             if not Path(path).is_file():
@@ -66,12 +55,12 @@ def parse_tracks(tracks: Sequence[str], columns: Sequence[str], alphabets: Seque
                 raise InputError(f"--track {name}={path}: numeric (bigWig) tracks are not supported yet; "
                                  "give per-position letters (FASTA or a table column)")
             options[name] = TrackOption(name, path=Path(path))
-    for name, column in _pairs(columns, "--track-column").items():
+    for name, column in pairs(columns, "--track-column", "COLUMN").items():
         if name in options:
             raise InputError(f"--track-column {name!r}: the track is already given by --track")
         options[name] = TrackOption(name, column=column)
-    for flag, given in (("--track-alphabet", _pairs(alphabets, "--track-alphabet")),
-                        ("--track-baseline", _pairs(baselines, "--track-baseline"))):
+    for flag, given in (("--track-alphabet", pairs(alphabets, "--track-alphabet", "LETTERS")),
+                        ("--track-baseline", pairs(baselines, "--track-baseline"))):
         for name, value in given.items():
             if name not in options:
                 raise InputError(f"{flag} {name}: no such track (tracks: {', '.join(options) or 'none'})")

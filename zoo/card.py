@@ -112,3 +112,28 @@ def input_section(alphabet, length: int, structure: str | None, length_dynamic: 
 
         section["structure"] = {"form": structure, "predictor": "ViennaRNA", "version": vienna_version()}
     return section
+
+
+ABOUT_FIELDS = ("license", "citation", "authors", "tags", "species", "assembly", "class_descriptions", "dataset",
+                "recipe")
+
+
+def about_section(about: dict | None, classes: list[str], where: str = "model metadata") -> dict:
+    """The card's descriptive fields from what the publisher stated (``seqzoo train --licence ...``
+    or a catalogue recipe): licence and citation (None when not stated: never a default), authors,
+    tags, species, assembly, a description per class, the dataset's source and the recipe that
+    built the model. An unknown field, or a description of a class the model does not have, is
+    refused naming it."""
+    about = dict(about or {})
+    unknown = sorted(set(about) - set(ABOUT_FIELDS))
+    if unknown:
+        raise InputError(f"{where}: unknown field {unknown[0]!r} (fields: {', '.join(ABOUT_FIELDS)})")
+    described = dict(about.get("class_descriptions") or {})
+    for name in described:
+        if name not in classes:
+            raise InputError(f"{where}: a description of class {name!r}, which the model does not have "
+                             f"(classes: {', '.join(classes)})")
+    return {"license": about.get("license") or None, "citation": about.get("citation") or None,
+            "authors": list(about.get("authors") or []), "tags": list(dict.fromkeys(about.get("tags") or [])),
+            "species": about.get("species"), "assembly": about.get("assembly"), "class_descriptions": described,
+            "dataset": about.get("dataset"), "recipe": about.get("recipe")}

@@ -1,4 +1,5 @@
-"""``seqzoo zoo``: list, show, verify, pull, push, index and export zoo models (also as a Triton repository).
+"""``seqzoo zoo``: list, show, search, verify, pull, push, index, deprecate and export zoo models (also as
+a Triton repository).
 
 Tables for people, ``--json`` for pipelines. The local zoo is ``--zoo DIR`` (default
 ``$SEQZOO_ZOO`` or ``./zoo``); remote registries are URLs (``file://``, ``http(s)://``, ``s3://``
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
-ACTIONS = ("list", "show", "verify", "pull", "push", "index", "export-triton")
+ACTIONS = ("list", "show", "search", "verify", "pull", "push", "index", "deprecate", "export-triton")
 
 
 def add_arguments(parser: argparse.ArgumentParser, extra: dict | None = None) -> None:
@@ -28,8 +30,15 @@ def add_arguments(parser: argparse.ArgumentParser, extra: dict | None = None) ->
     p = sub.add_parser("list", parents=[common], help="list model versions (local, or of a registry)")
     p.add_argument("--registry", metavar="URL", help="list a remote registry instead of the local zoo")
     p.add_argument("name", nargs="?", help="only this model")
-    p = sub.add_parser("show", parents=[common], help="show a version's model card")
+    p = sub.add_parser("show", parents=[common], help="show a version's model card (local, or of a registry)")
     p.add_argument("ref", help="name, name:latest, name:3 or name@sha256:...")
+    p.add_argument("--registry", metavar="URL", help="show a version of a remote registry (its card is checked "
+                   "against the version's manifest)")
+    p = sub.add_parser("search", parents=[common], help="find models by name, description, tags, classes, species "
+                       "or motif matches")
+    p.add_argument("text", help="words that must all occur (any case)")
+    p.add_argument("--registry", metavar="URL", help="search a remote registry instead of the local zoo")
+    p.add_argument("--all", action="store_true", help="every matching version, not only the latest of each model")
     p = sub.add_parser("verify", parents=[common], help="check digests and re-run the card's expect entries")
     p.add_argument("ref")
     p = sub.add_parser("pull", parents=[common], help="copy a version from a registry into the local zoo")
@@ -38,8 +47,16 @@ def add_arguments(parser: argparse.ArgumentParser, extra: dict | None = None) ->
     p = sub.add_parser("push", parents=[common], help="upload a local version to a registry")
     p.add_argument("ref")
     p.add_argument("--registry", metavar="URL", required=True)
-    p = sub.add_parser("index", parents=[common], help="rewrite index.json of a zoo folder or registry (for http)")
+    p = sub.add_parser("index", parents=[common], help="rewrite index.json (and a folder's index.html) of a zoo "
+                       "folder or registry (for http)")
     p.add_argument("--registry", metavar="URL", help="registry to index (default: the local zoo)")
+    p.add_argument("--url", help="where the folder is served (the pull commands of index.html; kept from the last "
+                   "index when omitted)")
+    p = sub.add_parser("deprecate", parents=[common], help="mark a version deprecated in the index (its files stay "
+                       "immutable and pullable by digest)")
+    p.add_argument("ref")
+    p.add_argument("--reason", required=True, help="why (shown by list, search, pull and index.html)")
+    p.add_argument("--registry", metavar="URL", help="a writable registry (default: the local zoo)")
     p = sub.add_parser("export-triton", parents=[common], help="write a Triton model repository (config.pbtxt, "
                        "<version>/model.onnx) of zoo versions")
     p.add_argument("refs", nargs="+", metavar="REF", help="versions to export (several versions of a name: one model)")
@@ -62,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "extra_run", None) is not None:
         return args.extra_run(args, zoo)
     options = {"timeout": args.timeout, "s3_endpoint": args.s3_endpoint}
-    return {"list": _list, "show": _show, "verify": _verify, "pull": _pull, "push": _push,
-            "index": _index, "export-triton": _export_triton}[args.action](args, zoo, options)
+    return {"list": _list, "show": _show, "search": _search, "verify": _verify, "pull": _pull, "push": _push,
+            "index": _index, "deprecate": _deprecate, "export-triton": _export_triton}[args.action](args, zoo, options)
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -84,43 +101,64 @@ def _short(digest: str | None) -> str | None:
     return digest[:19] if digest else digest
 
 
-def _headline(card: dict) -> str | None:
-    test = (card.get("metrics") or {}).get("test") or {}
-    auroc = test.get("auroc")
-    if isinstance(auroc, dict) and auroc:
-        return f"{sum(auroc.values()) / len(auroc):.3f}"
-    return f"{auroc:.3f}" if isinstance(auroc, (int, float)) else None
+def _index_of(args, zoo, options) -> dict:
+    """The index of ``--registry``, else of the local zoo folder."""
+    from seqzoo.zoo.index import build_index
+    from seqzoo.zoo.remote import open_remote
+
+    if getattr(args, "registry", None):
+        return open_remote(args.registry, **options).index()
+    return build_index(open_remote(str(zoo.root), **options)) if zoo.root.is_dir() else {"models": {}}
+
+
+def _shown_rows(rows: list[dict]) -> list[dict]:
+    return [{**r, "digest": _short(r.get("digest")), "classes": ",".join(r.get("classes") or []),
+             "auroc": (r.get("metrics") or {}).get("auroc"),
+             "deprecated": (r.get("deprecated") or {}).get("reason")} for r in rows]
 
 
 # -- actions ------------------------------------------------------------------------------------
 def _list(args, zoo, options) -> int:
-    if args.registry:
-        from seqzoo.zoo.remote import list_remote
+    from seqzoo.zoo.index import rows
 
-        rows = [r for r in list_remote(args.registry, **options) if not args.name or r["name"] == args.name]
-    else:
-        rows = [{**mv.to_dict(), "created": mv.card.get("created"), "task": mv.card.get("task"),
-                 "classes": mv.card.get("classes"), "auroc": _headline(mv.card)} for mv in zoo.list(args.name)]
-    shown = [{**r, "digest": _short(r.get("digest")),
-              "classes": ",".join(r.get("classes") or [])} for r in rows]
-    emit(args, rows, table(shown, ["name", "version", "digest", "created", "task", "classes"]
-                            + (["auroc"] if not args.registry else [])) if rows else "no models")
+    found = [r for r in rows(_index_of(args, zoo, options)) if not args.name or r["name"] == args.name]
+    emit(args, found, table(_shown_rows(found), ["name", "version", "digest", "created", "task", "classes", "auroc",
+                                                  "deprecated"]) if found else "no models")
+    return 0
+
+
+def _search(args, zoo, options) -> int:
+    from seqzoo.zoo.index import search
+
+    found = search(_index_of(args, zoo, options), args.text, every_version=args.all)
+    shown = [{**r, "matched": ",".join(r["matched"]), "description": (r.get("description") or "")[:60]}
+             for r in _shown_rows(found)]
+    emit(args, found, table(shown, ["name", "version", "task", "auroc", "matched", "deprecated", "description"])
+         if found else f"no model matches {args.text!r}")
     return 0
 
 
 def _show(args, zoo, options) -> int:
-    mv = zoo.resolve(args.ref)
-    card = mv.card
+    if args.registry:
+        from seqzoo.zoo.remote import remote_card
+
+        found = remote_card(args.ref, args.registry, **options)
+        head, card, files = found["version"], found["card"], found["files"]
+    else:
+        mv = zoo.resolve(args.ref)
+        head, card = mv.to_dict(), mv.card
+        files = {p.name: p.stat().st_size for p in sorted(mv.path.iterdir()) if p.is_file()}
     if args.json:
-        print(json.dumps({**mv.to_dict(), "card": card}, indent=1, sort_keys=True))
+        print(json.dumps({**head, "card": card}, indent=1, sort_keys=True))
         return 0
     inp = card.get("input", {})
     alphabet = inp.get("alphabet", {})
     structure = inp.get("structure")
     lines = [
-        f"{mv.name}:{mv.version}   {mv.digest}",
+        f"{head['name']}:{head['version']}   {head['digest']}",
         f"  {card.get('description', '')}",
-        f"created      {card.get('created')}   license {card.get('license') or '-'}",
+        f"created      {card.get('created')}   licence {card.get('license') or 'not stated'}",
+        f"citation     {card.get('citation') or 'not stated'}",
         f"task         {card.get('task')}: {', '.join(card.get('classes', []))} ({card['output']['activation']})",
         f"input        {alphabet.get('name')} {alphabet.get('letters')}"
         + (f" x {structure['form']} structure ({structure['predictor']} {structure.get('version')})" if structure
@@ -139,9 +177,18 @@ def _show(args, zoo, options) -> int:
     if motifs:
         lines.append(f"motifs       {len(motifs)}: " + ", ".join(
             f"{m['consensus']}" + (f" ({m['match']['name']})" if m.get("match") else "") for m in motifs[:5]))
-    files = sorted(p for p in mv.path.iterdir() if p.is_file())
-    lines.append("files        " + ", ".join(f"{p.name} ({p.stat().st_size / 1024:.0f} KiB)" for p in files))
-    lines.append(f"path         {mv.path}")
+    for key in ("species", "assembly", "authors", "tags"):
+        value = card.get(key)
+        if value:
+            lines.append(f"{key:<12} {', '.join(value) if isinstance(value, list) else value}")
+    for name, text in (card.get("class_descriptions") or {}).items():
+        lines.append(f"class        {name}: {text}")
+    if card.get("dataset"):
+        lines.append(f"dataset      {card['dataset'].get('source', '')} (licence "
+                     f"{card['dataset'].get('license') or 'not stated'})")
+    lines.append("files        " + ", ".join(f"{name} ({size / 1024:.0f} KiB)" for name, size in files.items()))
+    if not args.registry:
+        lines.append(f"path         {mv.path}")
     print("\n".join(lines))
     return 0
 
@@ -164,6 +211,7 @@ def _pull(args, zoo, options) -> int:
 
     start = time.perf_counter()
     mv = pull(args.ref, args.registry, zoo, **options)
+    _warn_deprecated(args, options, mv)
     payload = {**mv.to_dict(), "registry": args.registry, "seconds": round(time.perf_counter() - start, 3)}
     emit(args, payload, f"pulled {mv.name}:{mv.version} ({mv.digest}) into {mv.path}")
     return 0
@@ -178,13 +226,31 @@ def _push(args, zoo, options) -> int:
     return 0
 
 
+def _warn_deprecated(args, options, mv) -> None:
+    from seqzoo.zoo.remote import open_remote
+
+    entry = open_remote(args.registry, **options).index()["models"].get(mv.name, {}).get("versions", {}).get(
+        str(mv.version), {})
+    if entry.get("deprecated"):
+        print(f"seqzoo zoo pull: {mv.name}:{mv.version} is deprecated: {entry['deprecated']['reason']}",
+              file=sys.stderr)
+
+
 def _index(args, zoo, options) -> int:
-    from seqzoo.zoo.remote import write_index
+    from seqzoo.zoo.index import write_index
 
     target = args.registry or str(zoo.root)
-    index = write_index(target, **options)
+    index = write_index(target, url=args.url, **options)
     count = sum(len(m["versions"]) for m in index["models"].values())
     emit(args, index, f"wrote {target.rstrip('/')}/index.json: {len(index['models'])} models, {count} versions")
+    return 0
+
+
+def _deprecate(args, zoo, options) -> int:
+    from seqzoo.zoo.index import deprecate
+
+    mark = deprecate(args.ref, args.reason, args.registry or str(zoo.root), **options)
+    emit(args, mark, f"deprecated {mark['name']}:{mark['version']} ({mark['digest']}): {mark['reason']}")
     return 0
 
 

@@ -93,22 +93,26 @@ def draw_weights(ax, weights: np.ndarray, letters: str, title: str = "", structu
         ax.set_title(title, fontsize=9)
 
 
+def figure_png(fig, dpi: int = 90) -> bytes:
+    """A matplotlib figure as PNG bytes (the figure is closed)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 def save_figure(fig, path: str | os.PathLike, dpi: int = 90) -> Path:
     """Save a matplotlib figure as PNG atomically, close it, return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    return write_bytes(path, buffer.getvalue())
+    return write_bytes(path, figure_png(fig, dpi))
 
 
-def save_pwm_logos(path: str | os.PathLike, panels: list[tuple[np.ndarray, str, str, bool]]) -> Path:
-    """Save one PNG with PWM logos stacked vertically.
+def pwm_logos(panels: list[tuple[np.ndarray, str, str, bool]], dpi: int = 90) -> bytes:
+    """PNG bytes of PWM logos stacked vertically.
 
     Parameters
     ----------
-    path : PNG destination
     panels : list of (pwm [W, A], letters, title, is_structure)
     """
     if not panels:
@@ -117,4 +121,11 @@ def save_pwm_logos(path: str | os.PathLike, panels: list[tuple[np.ndarray, str, 
     fig, axes = plt.subplots(len(panels), 1, figsize=(max(2.5, 0.32 * width), 1.4 * len(panels)), squeeze=False)
     for ax, (pwm, letters, title, structure) in zip(axes[:, 0], panels):
         draw_pwm(ax, pwm, letters, title, structure)
-    return save_figure(fig, path)
+    return figure_png(fig, dpi)
+
+
+def save_pwm_logos(path: str | os.PathLike, panels: list[tuple[np.ndarray, str, str, bool]]) -> Path:
+    """Save one PNG with PWM logos stacked vertically (``pwm_logos``) atomically at ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_bytes(path, pwm_logos(panels))

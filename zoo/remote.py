@@ -12,7 +12,7 @@ A remote registry has the local zoo's layout, ``<root>/<name>/<version>/{files..
   then drops the claim, so a killed push leaves no visible version and of two pushes of one
   version exactly one wins (the other gets ConflictError).
 - A static http server of a zoo folder works as a read-only registry through ``index.json`` at its
-  root (``write_index`` / ``seqzoo zoo index`` rewrite it atomically).
+  root (zoo/index.py: ``write_index`` / ``seqzoo zoo index`` rewrite it atomically).
 
 Every network call has a timeout; a registry that does not answer raises UnavailableError.
 """
@@ -20,7 +20,6 @@ Every network call has a timeout; a registry that does not answer raises Unavail
 from __future__ import annotations
 
 import asyncio
-import datetime
 import json
 import os
 import posixpath
@@ -40,12 +39,10 @@ from seqzoo.zoo.errors import (
     SeqzooError,
     UnavailableError,
 )
-from seqzoo.zoo.io.atomic import write_bytes
 from seqzoo.zoo.manifest import (
     CHUNK,
     MANIFEST,
     check_file,
-    manifest_bytes,
     parse_manifest,
     sha256_bytes,
     verify_folder,
@@ -169,6 +166,8 @@ class Remote:
     def index(self) -> dict:
         """The registry's index: index.json for http registries, a live listing for the others."""
         if not self.read_only:
+            from seqzoo.zoo.index import build_index
+
             return build_index(self)
         try:
             data = self.cat(INDEX)
@@ -251,6 +250,32 @@ def _is_network_error(exc: Exception) -> bool:
 
 def open_remote(url: str, timeout: float = DEFAULT_TIMEOUT, s3_endpoint: str | None = None) -> Remote:
     return Remote(url, timeout=timeout, s3_endpoint=s3_endpoint)
+
+
+def remote_card(ref: str, registry_url: str, timeout: float = DEFAULT_TIMEOUT,
+                s3_endpoint: str | None = None) -> dict:
+    """A registry version's card without pulling the version: ``{"version": {name, version,
+    digest}, "card": card, "files": {path: size}}``; the card's bytes are checked against the
+    version's manifest (whose digest the ref or index pins) and against the card schema."""
+    import hashlib
+
+    parsed = parse_ref(ref)
+    remote = open_remote(registry_url, timeout, s3_endpoint)
+    version, data, digest = remote.resolve(parsed)
+    where = f"{remote.url}/{parsed.name}/{version}"
+    manifest = parse_manifest(data, f"{where}/{MANIFEST}")
+    entry = manifest["files"].get(CARD_FILE)
+    if entry is None:
+        raise IntegrityError(f"{where}: the version has no {CARD_FILE}")
+    text = remote.cat(parsed.name, str(version), CARD_FILE)
+    if len(text) != entry["size"] or hashlib.sha256(text).hexdigest() != entry["sha256"]:
+        raise IntegrityError(f"{where}/{CARD_FILE}: does not match the version's manifest (changed or corrupted)")
+    try:
+        card = validate_card(json.loads(text), f"{where}/{CARD_FILE}")
+    except ValueError:
+        raise IntegrityError(f"{where}/{CARD_FILE} is not JSON") from None
+    return {"version": {"name": parsed.name, "version": version, "digest": digest}, "card": card,
+            "files": {rel: e["size"] for rel, e in sorted(manifest["files"].items())}}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,55 +434,4 @@ def _claim(remote: Remote, mv: ModelVersion, claim_ttl: float) -> None:
     raise ConflictError(f"{name}:{version}: could not claim the version in {remote.url} (another push races)")
 
 
-# ---------------------------------------------------------------------------------------------
-# index
-# ---------------------------------------------------------------------------------------------
-def build_index(remote: Remote) -> dict:
-    """The index of a writable registry: every complete version of every name, with its digest."""
-    models = {}
-    for name in remote.names():
-        versions = {}
-        for version in remote.versions(name):
-            data = remote.cat(name, str(version), MANIFEST)
-            manifest = parse_manifest(data, f"{remote.url}/{name}/{version}")
-            card = {}
-            if CARD_FILE in manifest["files"]:
-                try:
-                    card = json.loads(remote.cat(name, str(version), CARD_FILE))
-                except (ValueError, NotFoundError):
-                    card = {}
-            versions[str(version)] = {"digest": sha256_bytes(data), "created": card.get("created"),
-                                      "task": card.get("task"), "classes": card.get("classes"),
-                                      "size": sum(e["size"] for e in manifest["files"].values())}
-        if versions:
-            models[name] = {"versions": versions}
-    return {"index_version": INDEX_VERSION,
-            "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "models": models}
-
-
-def write_index(registry_url: str, timeout: float = DEFAULT_TIMEOUT, s3_endpoint: str | None = None) -> dict:
-    """Rewrite ``index.json`` at the registry's root (a local folder or s3; atomically) and return it."""
-    remote = open_remote(registry_url, timeout, s3_endpoint)
-    if remote.read_only:
-        raise InputError(f"registry {remote.url} is read-only (http): run `seqzoo zoo index` where the folder is")
-    index = build_index(remote)
-    data = manifest_bytes(index)
-    if remote.scheme == "file":
-        Path(remote.root).mkdir(parents=True, exist_ok=True)
-        write_bytes(Path(remote.root) / INDEX, data)
-    else:
-        remote.call(INDEX, remote.fs.pipe_file, remote.path(INDEX), data)  # one PUT: atomic on S3
-    return index
-
-
-def list_remote(registry_url: str, timeout: float = DEFAULT_TIMEOUT, s3_endpoint: str | None = None) -> list[dict]:
-    """Rows ``{"name", "version", "digest"}`` of every complete version in a registry."""
-    remote = open_remote(registry_url, timeout, s3_endpoint)
-    index = remote.index()
-    return [{"name": name, "version": int(v), **entry}
-            for name, model in sorted(index["models"].items())
-            for v, entry in sorted(model["versions"].items(), key=lambda kv: int(kv[0]))]
-
-
-__all__ = ["Remote", "build_index", "list_remote", "open_remote", "pull", "push", "write_index"]
+__all__ = ["Remote", "open_remote", "pull", "push", "remote_card"]

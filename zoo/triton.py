@@ -9,7 +9,8 @@ A zoo already has Triton's shape, ``<name>/<version>/model.onnx``; what Triton a
   the classes), dynamic batching with preferred batch sizes and a queue delay, and a version
   policy that serves exactly the exported versions;
 - ``labels.txt``: the classes, one per line, in the output's order;
-- ``<version>/model.onnx`` and ``<version>/card.json`` (the card beside the graph it describes).
+- ``<version>/model.onnx`` and ``<version>/card.json`` (the card beside the graph it describes), and
+  ``<version>/weights.bin``, the parameters model.onnx reads as ONNX external data.
 
 Versions of one name must share length and classes (one config describes them all). The
 repository is written under a temporary name and renamed: complete or absent.
@@ -92,8 +93,9 @@ def export_repository(versions: list, out: str | os.PathLike, max_batch: int = M
             for mv in by_name[name]:
                 folder = staging / str(mv.version)
                 folder.mkdir(exist_ok=True)
-                shutil.copyfile(mv.path / "model.onnx", folder / "model.onnx")
-                shutil.copyfile(mv.path / "card.json", folder / "card.json")
+                for file in ("model.onnx", "card.json", "weights.bin"):  # weights.bin: the graphs' shared
+                    if (mv.path / file).is_file():  # parameters (ONNX external data), where the version has it
+                        shutil.copyfile(mv.path / file, folder / file)
             (staging / "labels.txt").write_text("".join(f"{c}\n" for c in info["classes"]))
             (staging / "config.pbtxt").write_text(config_pbtxt(name, info["versions"], info["length"],
                                                                info["classes"], max_batch, preferred, queue_delay_us))

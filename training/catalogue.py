@@ -1,0 +1,154 @@
+"""The catalogue: one recipe per pretrained model (``catalogue/<name>.yaml``).
+
+A recipe says which dataset files a model is trained on (all under ``datasets/``, with their
+source, licence and citation), what the model is (description, per-class descriptions, species,
+assembly, authors, tags, the model's own licence and citation), the ``seqzoo train`` or ``seqzoo
+lm`` options that build it (flag names without ``--``; a list repeats the flag; ``true`` is a
+bare flag), and the test metrics it must reproduce, each within a tolerance. Paths in the options
+are relative to the catalogue's parent folder (the repository root) and must be files the recipe
+lists, so the recipe's digest (of its text and of every dataset file) changes when either does:
+``seqzoo zoo build`` rebuilds exactly the recipes whose digest no published version carries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.schemas import schema_errors
+
+# what the build itself sets, or what comes from the recipe's own fields
+RESERVED = {"name", "out", "zoo", "no-publish", "json", "quiet", "force", "threads", "device", "licence", "license",
+            "citation", "author", "tag", "species", "assembly", "class-description", "dataset-source",
+            "description"}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One parsed, checked recipe."""
+
+    name: str
+    path: Path
+    data: dict
+    root: Path
+
+    @cached_property
+    def file_digests(self) -> dict[str, str]:
+        """sha256 of every dataset file the recipe lists."""
+        out = {}
+        for name in self.data["dataset"]["files"]:
+            h = hashlib.sha256()
+            with open(self.root / name, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+            out[name] = h.hexdigest()
+        return out
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the whole recipe and its dataset files: the card's ``recipe.digest``."""
+        return _digest({"recipe": self.data, "files": self.file_digests})
+
+    @property
+    def training_digest(self) -> str:
+        """sha256 of what decides the trained weights (command, options, dataset files): a kept run
+        with this digest is reused when only the recipe's descriptions or expectations changed."""
+        return _digest({"command": self.data["command"], "options": self.data["options"], "files": self.file_digests})
+
+    def argv(self, out: Path, threads: int) -> list[str]:
+        """The ``seqzoo train|lm`` arguments that build it into run directory ``out`` (no publishing)."""
+        args = [self.data["command"], "--name", self.name, "--out", str(out), "--no-publish", "--json", "--quiet",
+                "--threads", str(threads)]
+        if self.data["command"] == "train":
+            args.append("--force")
+        for flag, value in self.data["options"].items():
+            for item in value if isinstance(value, list) else [value]:
+                if item is True:
+                    args.append(f"--{flag}")
+                elif item is not False:
+                    args += [f"--{flag}", self._resolved(str(item))]
+        return args
+
+    def _resolved(self, value: str) -> str:
+        head, sep, tail = value.rpartition("=")
+        path = tail if sep else value
+        return f"{head}{sep}{self.root / path}" if path.startswith("datasets/") else value
+
+    def about(self, digest: str) -> dict:
+        """The card's stated fields (zoo.card.about_section)."""
+        d = self.data
+        return {"license": d["license"], "citation": d["citation"], "authors": d["authors"], "tags": d["tags"],
+                "species": d.get("species"), "assembly": d.get("assembly"),
+                "class_descriptions": d.get("classes") or {}, "dataset": dict(d["dataset"]),
+                "recipe": {"name": self.name, "digest": digest}}
+
+    def check(self, summary: dict) -> list[dict]:
+        """Every expected metric against the run's ``--json`` summary: metric, value, expected,
+        tolerance, ok."""
+        rows = []
+        for want in self.data["expect"]:
+            value = summary
+            for key in want["metric"].split("."):
+                if not isinstance(value, dict) or key not in value:
+                    raise InputError(f"{self.path}: expect metric {want['metric']!r} is not in the run's summary "
+                                     f"(at {key!r})")
+                value = value[key]
+            if not isinstance(value, (int, float)):
+                raise InputError(f"{self.path}: expect metric {want['metric']!r} is not a number")
+            rows.append({"metric": want["metric"], "value": value, "expected": want["value"],
+                         "tolerance": want["tolerance"], "ok": abs(value - want["value"]) <= want["tolerance"]})
+        return rows
+
+
+def _digest(payload: dict) -> str:
+    return "sha256:" + hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def read_recipe(path: Path, root: Path) -> Recipe:
+    """Parse and check one recipe file (schema, name = file name, options, dataset files)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not YAML ({str(exc).splitlines()[0]})") from None
+    errors = schema_errors(data, "recipe")
+    if errors:
+        raise InputError(f"{path}: not a recipe: {errors[0]}")
+    if data["name"] != path.stem:
+        raise InputError(f"{path}: name {data['name']!r} differs from the file's name {path.stem!r}")
+    for flag in data["options"]:
+        if flag in RESERVED or flag.startswith("-"):
+            raise InputError(f"{path}: options.{flag}: set by the build or by the recipe's own fields, not an option")
+    listed = set(data["dataset"]["files"])
+    for name in listed:
+        if not (root / name).is_file():
+            raise InputError(f"{path}: dataset file {name} does not exist under {root}")
+    for flag, value in data["options"].items():
+        for item in value if isinstance(value, list) else [value]:
+            text = str(item).rpartition("=")[2]
+            if text.startswith("datasets/") and text not in listed:
+                raise InputError(f"{path}: options.{flag} reads {text}, which dataset.files does not list")
+    return Recipe(data["name"], path, data, root)
+
+
+def read_catalogue(folder: str | Path, only: list[str] | None = None) -> list[Recipe]:
+    """Every recipe of ``folder`` (``*.yaml``, sorted by name), or only the named ones."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: no such catalogue folder")
+    root = folder.resolve().parent
+    paths = sorted(folder.glob("*.yaml"))
+    if only:
+        known = {p.stem: p for p in paths}
+        for name in only:
+            if name not in known:
+                raise InputError(f"--only {name}: no recipe {folder / (name + '.yaml')}")
+        paths = [known[name] for name in only]
+    if not paths:
+        raise InputError(f"{folder}: no recipes (*.yaml)")
+    return [read_recipe(p, root) for p in paths]
