@@ -13,6 +13,8 @@ import gzip
 import json
 import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,3 +181,18 @@ def empty_zoo(tmp_path):
     from seqzoo.zoo.registry import open_zoo
 
     return open_zoo(tmp_path / "empty-zoo")
+
+
+class StaticServer:
+    """``python -m http.server`` on 127.0.0.1 over a folder (a real process, a real socket)."""
+
+    def __init__(self, folder: Path):
+        self.proc = subprocess.Popen([sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
+                                      "--directory", str(folder)], stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
+        line = self.proc.stdout.readline()  # "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
+        self.url = f"http://127.0.0.1:{int(line.split(' port ')[1].split()[0])}"
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)

@@ -212,7 +212,8 @@ def test_export_triton_writes_a_repository_triton_parses(published_model, tmp_pa
     assert main(["zoo", "export-triton", "pum2:1", str(out), "--zoo", zoo, "--max-batch-size", "512",
                  "--preferred-batch-sizes", "64,256"]) == 0
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == [
-        "pum2", "pum2/1", "pum2/1/card.json", "pum2/1/model.onnx", "pum2/config.pbtxt", "pum2/labels.txt"]
+        "pum2", "pum2/1", "pum2/1/card.json", "pum2/1/model.onnx", "pum2/1/weights.bin", "pum2/config.pbtxt",
+        "pum2/labels.txt"]
     result = subprocess.run([sys.executable, "-c", PARSE, str(out / "pum2" / "config.pbtxt")], capture_output=True,
                             text=True, check=True)
     config = json.loads(result.stdout)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import StaticServer
 from seqzoo.zoo.errors import ConflictError, InputError, IntegrityError, NotFoundError, UnavailableError
 from seqzoo.zoo.index import list_remote, write_index
 from seqzoo.zoo.manifest import MANIFEST
@@ -26,21 +27,6 @@ S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "A
 
 
 # -- servers --------------------------------------------------------------------------------------
-class StaticServer:
-    """``python -m http.server`` on 127.0.0.1 over a folder (a real process, a real socket)."""
-
-    def __init__(self, folder: Path):
-        self.proc = subprocess.Popen([sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1",
-                                      "--directory", str(folder)], stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
-        line = self.proc.stdout.readline()  # "Serving HTTP on 127.0.0.1 port 40123 (http://127.0.0.1:40123/) ..."
-        self.url = f"http://127.0.0.1:{int(line.split(' port ')[1].split()[0])}"
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
 @pytest.fixture
 def served(zoo_copy):
     """(zoo folder with index.json, its http URL); the folder may be changed by the test."""

@@ -45,8 +45,8 @@ def build(recipes: list[Recipe], zoo: LocalZoo, work: Path, jobs: int = 1, threa
     """Build every recipe the zoo lacks; one result per recipe, in the recipes' order.
 
     Each result: name, status (``up to date``, ``published``, ``outside tolerance``, ``failed``),
-    version and digest where published, checks (metric, value, expected, tolerance, ok), seconds,
-    and error for a failed run.
+    version, digest and publish_seconds where published, checks (metric, value, expected,
+    tolerance, ok), seconds (of training, also for a kept run), and error for a failed run.
     """
     done = published_digests(zoo)
     lock = threading.Lock()
@@ -85,9 +85,13 @@ def build(recipes: list[Recipe], zoo: LocalZoo, work: Path, jobs: int = 1, threa
                 f"{bad['tolerance']}: not published")
             return {**outcome, "status": "outside tolerance"}
         with lock:
+            publishing = time.perf_counter()
             mv = _publish(recipe, run_dir, zoo, digest)
-        log(f"{recipe.name}: published {mv.name}:{mv.version} ({mv.digest[:19]}) after {seconds:.0f} s")
-        return {**outcome, "status": "published", "version": mv.version, "digest": mv.digest}
+            publish_seconds = time.perf_counter() - publishing
+        log(f"{recipe.name}: published {mv.name}:{mv.version} ({mv.digest[:19]}): trained in {seconds:.0f} s, "
+            f"published in {publish_seconds:.0f} s")
+        return {**outcome, "status": "published", "version": mv.version, "digest": mv.digest,
+                "publish_seconds": publish_seconds}
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         return list(pool.map(one, recipes))

@@ -44,11 +44,9 @@ def kmer_surprisal(codes: np.ndarray, positions: np.ndarray, model: np.ndarray, 
 
 
 def _png(fig) -> str:
-    import io
+    from seqzoo.zoo.logos import figure_png
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    return base64.b64encode(buffer.getvalue()).decode()
+    return base64.b64encode(figure_png(fig, dpi=100)).decode()
 
 
 def write_report(run_dir: Path, path: Path, name: str) -> dict:
@@ -71,7 +69,6 @@ def write_report(run_dir: Path, path: Path, name: str) -> dict:
     ax.set(xlabel="epoch", ylabel="perplexity", title="perplexity per epoch")
     ax.legend()
     curves = _png(fig)
-    plt.close(fig)
     shown = slice(0, min(600, len(positions)))
     fig, ax = plt.subplots(figsize=(10, 3))
     ax.plot(positions[shown], model[shown], lw=0.8, label="model")
@@ -80,7 +77,6 @@ def write_report(run_dir: Path, path: Path, name: str) -> dict:
            title="-log p(base | preceding bases) along a held-out stretch")
     ax.legend()
     trace = _png(fig)
-    plt.close(fig)
     kmers = kmer_surprisal(codes, positions, model, markov)
 
     def table(rows: list[dict]) -> str:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 from seqzoo.training.metrics import auroc, average_precision, pr_curve, roc_curve
-from seqzoo.zoo.io.atomic import atomic_path
 
 
 def _pyplot():
@@ -23,8 +22,9 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    from seqzoo.zoo.logos import save_figure
+
+    save_figure(fig, path, dpi=110)
 
 
 def plot_roc(labels: np.ndarray, scores: np.ndarray, classes: list[str], path: str | Path, title: str = "") -> None:
@@ -40,7 +40,6 @@ def plot_roc(labels: np.ndarray, scores: np.ndarray, classes: list[str], path: s
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title or "ROC", xlim=(0, 1), ylim=(0, 1))
     ax.legend(loc="lower right", fontsize=8)
     _save(fig, path)
-    plt.close(fig)
 
 
 def plot_pr(labels: np.ndarray, scores: np.ndarray, classes: list[str], path: str | Path, title: str = "") -> None:
@@ -56,7 +55,6 @@ def plot_pr(labels: np.ndarray, scores: np.ndarray, classes: list[str], path: st
     ax.set(xlabel="recall", ylabel="precision", title=title or "precision-recall", xlim=(0, 1), ylim=(0, 1.02))
     ax.legend(loc="lower left", fontsize=8)
     _save(fig, path)
-    plt.close(fig)
 
 
 def plot_history(history: list[dict], path: str | Path, best_epoch: int | list[int] = 0) -> None:
@@ -87,4 +85,3 @@ def plot_history(history: list[dict], path: str | Path, best_epoch: int | list[i
     if len(members) > 1:
         right.legend(fontsize=6)
     _save(fig, path)
-    plt.close(fig)

@@ -47,7 +47,6 @@ def plot_track_maps(path: str | Path, maps: list[dict], title: str) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from seqzoo.zoo.io.atomic import atomic_path
 
     fig, axes = plt.subplots(len(maps), 1, figsize=(10, 1.2 + 0.45 * sum(len(m["letters"]) for m in maps)),
                              squeeze=False)
@@ -59,8 +58,6 @@ def plot_track_maps(path: str | Path, maps: list[dict], title: str) -> Path:
         ax.set_xlabel(f"{m['name']} position")
         fig.colorbar(image, ax=ax, fraction=0.02, pad=0.01)
     axes[0, 0].set_title(title)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    from seqzoo.zoo.logos import save_figure
+
+    return save_figure(fig, path, dpi=110)

@@ -36,14 +36,15 @@ def add_arguments(parser: argparse.ArgumentParser, extra: dict | None = None) ->
                    "against the version's manifest)")
     p = sub.add_parser("search", parents=[common], help="find models by name, description, tags, classes, species "
                        "or motif matches")
-    p.add_argument("text", help="words that must all occur (any case)")
+    p.add_argument("text", nargs="+", help="words that must all occur (any case)")
     p.add_argument("--registry", metavar="URL", help="search a remote registry instead of the local zoo")
     p.add_argument("--all", action="store_true", help="every matching version, not only the latest of each model")
     p = sub.add_parser("verify", parents=[common], help="check digests and re-run the card's expect entries")
     p.add_argument("ref")
     p = sub.add_parser("pull", parents=[common], help="copy a version from a registry into the local zoo")
     p.add_argument("ref")
-    p.add_argument("--registry", metavar="URL", required=True)
+    p.add_argument("--registry", metavar="URL", default=None,
+                   help="default $SEQZOO_REGISTRY, else the shipped registry (README: Pretrained models)")
     p = sub.add_parser("push", parents=[common], help="upload a local version to a registry")
     p.add_argument("ref")
     p.add_argument("--registry", metavar="URL", required=True)
@@ -130,11 +131,12 @@ def _list(args, zoo, options) -> int:
 def _search(args, zoo, options) -> int:
     from seqzoo.zoo.index import search
 
-    found = search(_index_of(args, zoo, options), args.text, every_version=args.all)
+    text = " ".join(args.text)
+    found = search(_index_of(args, zoo, options), text, every_version=args.all)
     shown = [{**r, "matched": ",".join(r["matched"]), "description": (r.get("description") or "")[:60]}
              for r in _shown_rows(found)]
     emit(args, found, table(shown, ["name", "version", "task", "auroc", "matched", "deprecated", "description"])
-         if found else f"no model matches {args.text!r}")
+         if found else f"no model matches {text!r}")
     return 0
 
 
@@ -207,12 +209,13 @@ def _verify(args, zoo, options) -> int:
 
 
 def _pull(args, zoo, options) -> int:
-    from seqzoo.zoo.remote import pull
+    from seqzoo.zoo.remote import default_registry, pull
 
+    registry = args.registry or default_registry()
     start = time.perf_counter()
-    mv = pull(args.ref, args.registry, zoo, **options)
-    _warn_deprecated(args, options, mv)
-    payload = {**mv.to_dict(), "registry": args.registry, "seconds": round(time.perf_counter() - start, 3)}
+    mv = pull(args.ref, registry, zoo, **options)
+    _warn_deprecated(registry, options, mv)
+    payload = {**mv.to_dict(), "registry": registry, "seconds": round(time.perf_counter() - start, 3)}
     emit(args, payload, f"pulled {mv.name}:{mv.version} ({mv.digest}) into {mv.path}")
     return 0
 
@@ -226,10 +229,10 @@ def _push(args, zoo, options) -> int:
     return 0
 
 
-def _warn_deprecated(args, options, mv) -> None:
+def _warn_deprecated(registry: str, options: dict, mv) -> None:
     from seqzoo.zoo.remote import open_remote
 
-    entry = open_remote(args.registry, **options).index()["models"].get(mv.name, {}).get("versions", {}).get(
+    entry = open_remote(registry, **options).index()["models"].get(mv.name, {}).get("versions", {}).get(
         str(mv.version), {})
     if entry.get("deprecated"):
         print(f"seqzoo zoo pull: {mv.name}:{mv.version} is deprecated: {entry['deprecated']['reason']}",

@@ -54,7 +54,9 @@ def index_entry(card: dict, digest: str, size: int) -> dict:
             "classes": card.get("classes"), "size": size, "description": card.get("description"),
             "license": card.get("license"), "tags": card.get("tags") or [], "species": card.get("species"),
             "assembly": card.get("assembly"), "class_descriptions": card.get("class_descriptions") or {},
-            "metrics": headline(card), "motifs": motifs, "recipe": (card.get("recipe") or {}).get("name")}
+            "metrics": headline(card), "motifs": motifs,
+            "matches": sorted({m["match"]["name"] for m in card.get("motifs") or [] if (m.get("match") or {}).get("name")}),
+            "recipe": (card.get("recipe") or {}).get("name")}
 
 
 def read_deprecations(remote: Remote) -> dict:
@@ -164,13 +166,13 @@ def deprecate(ref: str, reason: str, registry_url: str, timeout: float = DEFAULT
     return {"name": name, "version": version, "digest": digest, **mark}
 
 
-SEARCHED = ("name", "description", "tags", "classes", "class_descriptions", "motifs", "species", "assembly",
-            "recipe")
+SEARCHED = ("name", "description", "tags", "classes", "class_descriptions", "motifs", "matches", "species",
+            "assembly", "recipe")
 
 
 def search(index: dict, text: str, every_version: bool = False) -> list[dict]:
-    """Versions whose name, description, tags, classes (and their descriptions), motifs (consensus
-    and database match), species, assembly or recipe contain every word of ``text`` (any case);
+    """Versions whose name, description, tags, classes (and their descriptions), motifs (the top
+    ones' consensus, every motif's database match), species, assembly or recipe contain every word of ``text`` (any case);
     the latest matching version of each name unless ``every_version``. Each row has ``matched``:
     the fields where the words were found."""
     words = [w.lower() for w in text.split()]

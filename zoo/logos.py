@@ -94,10 +94,16 @@ def draw_weights(ax, weights: np.ndarray, letters: str, title: str = "", structu
 
 
 def figure_png(fig, dpi: int = 90) -> bytes:
-    """A matplotlib figure as PNG bytes (the figure is closed)."""
+    """A matplotlib figure as PNG bytes (the figure is closed), in a palette of 256 colours: plots
+    and logos lose nothing visible and shrink about threefold (reports, versions, registry)."""
+    from PIL import Image
+
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
     plt.close(fig)
+    image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB").quantize(256, method=Image.Quantize.MEDIANCUT)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue()
 
 

@@ -57,6 +57,14 @@ CLAIM = ".push-claim"
 DEFAULT_TIMEOUT = 30.0
 CLAIM_TTL = 3600.0
 ENV_S3_ENDPOINT = "SEQZOO_S3_ENDPOINT"
+# the registry shipped in the repository (registry/, built from catalogue/), as raw files over https
+SHIPPED_REGISTRY = "https://raw.githubusercontent.com/seqzoo/seqzoo/main/registry"
+ENV_REGISTRY = "SEQZOO_REGISTRY"
+
+
+def default_registry() -> str:
+    """``$SEQZOO_REGISTRY``, else the shipped registry's address (``seqzoo zoo pull``'s default)."""
+    return os.environ.get(ENV_REGISTRY) or SHIPPED_REGISTRY
 
 
 class Remote:
@@ -257,8 +265,6 @@ def remote_card(ref: str, registry_url: str, timeout: float = DEFAULT_TIMEOUT,
     """A registry version's card without pulling the version: ``{"version": {name, version,
     digest}, "card": card, "files": {path: size}}``; the card's bytes are checked against the
     version's manifest (whose digest the ref or index pins) and against the card schema."""
-    import hashlib
-
     parsed = parse_ref(ref)
     remote = open_remote(registry_url, timeout, s3_endpoint)
     version, data, digest = remote.resolve(parsed)
@@ -268,7 +274,7 @@ def remote_card(ref: str, registry_url: str, timeout: float = DEFAULT_TIMEOUT,
     if entry is None:
         raise IntegrityError(f"{where}: the version has no {CARD_FILE}")
     text = remote.cat(parsed.name, str(version), CARD_FILE)
-    if len(text) != entry["size"] or hashlib.sha256(text).hexdigest() != entry["sha256"]:
+    if len(text) != entry["size"] or sha256_bytes(text) != entry["sha256"]:
         raise IntegrityError(f"{where}/{CARD_FILE}: does not match the version's manifest (changed or corrupted)")
     try:
         card = validate_card(json.loads(text), f"{where}/{CARD_FILE}")
