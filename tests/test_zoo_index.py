@@ -73,7 +73,7 @@ def test_remote_list_show_search_and_pull_of_a_deprecated_version(indexed, publi
         assert main(["zoo", "search", "pum2", "--registry", url, "--json"]) == 0
         assert json.loads(capsys.readouterr().out)[0]["digest"] == published_model.digest
         assert main(["zoo", "pull", f"pum2@{published_model.digest}", "--registry", url, "--zoo",
-                     str(empty_zoo)]) == 0
+                     str(empty_zoo.root)]) == 0
         assert "pum2:1 is deprecated: retrained" in capsys.readouterr().err
         (indexed / "pum2" / "1" / "card.json").write_text("{}")
         assert main(["zoo", "show", "pum2", "--registry", url]) != 0
