@@ -104,12 +104,11 @@ def _short(digest: str | None) -> str | None:
 
 def _index_of(args, zoo, options) -> dict:
     """The index of ``--registry``, else of the local zoo folder."""
-    from seqzoo.zoo.index import build_index
-    from seqzoo.zoo.remote import open_remote
+    from seqzoo.zoo.index import read_index
 
     if getattr(args, "registry", None):
-        return open_remote(args.registry, **options).index()
-    return build_index(open_remote(str(zoo.root), **options)) if zoo.root.is_dir() else {"models": {}}
+        return read_index(args.registry, **options)
+    return read_index(str(zoo.root), **options) if zoo.root.is_dir() else {"models": {}}
 
 
 def _shown_rows(rows: list[dict]) -> list[dict]:
@@ -230,9 +229,9 @@ def _push(args, zoo, options) -> int:
 
 
 def _warn_deprecated(registry: str, options: dict, mv) -> None:
-    from seqzoo.zoo.remote import open_remote
+    from seqzoo.zoo.index import read_index
 
-    entry = open_remote(registry, **options).index()["models"].get(mv.name, {}).get("versions", {}).get(
+    entry = read_index(registry, **options)["models"].get(mv.name, {}).get("versions", {}).get(
         str(mv.version), {})
     if entry.get("deprecated"):
         print(f"seqzoo zoo pull: {mv.name}:{mv.version} is deprecated: {entry['deprecated']['reason']}",

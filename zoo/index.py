@@ -132,9 +132,15 @@ def write_index(registry_url: str, timeout: float = DEFAULT_TIMEOUT, s3_endpoint
     return index
 
 
+def read_index(registry_url: str, timeout: float = DEFAULT_TIMEOUT, s3_endpoint: str | None = None) -> dict:
+    """A registry's index: the stored index.json of an http registry, built live for the others."""
+    remote = open_remote(registry_url, timeout, s3_endpoint)
+    return remote.index() if remote.read_only else build_index(remote)
+
+
 def list_remote(registry_url: str, timeout: float = DEFAULT_TIMEOUT, s3_endpoint: str | None = None) -> list[dict]:
     """Rows ``{"name", "version", "digest", ...}`` of every complete version in a registry."""
-    return rows(open_remote(registry_url, timeout, s3_endpoint).index())
+    return rows(read_index(registry_url, timeout, s3_endpoint))
 
 
 def rows(index: dict) -> list[dict]:

@@ -172,11 +172,8 @@ class Remote:
 
     # -- listing ---------------------------------------------------------------------------------
     def index(self) -> dict:
-        """The registry's index: index.json for http registries, a live listing for the others."""
-        if not self.read_only:
-            from seqzoo.zoo.index import build_index
-
-            return build_index(self)
+        """The registry's stored index.json, checked against its schema (what an http registry
+        lists; zoo.index.read_index builds it live for the others)."""
         try:
             data = self.cat(INDEX)
         except NotFoundError:
