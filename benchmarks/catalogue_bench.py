@@ -3,6 +3,7 @@ the time to build it on this machine, and the registry's size (issue 17).
 
     .venv/bin/python benchmarks/catalogue_bench.py [--catalogue catalogue] [--zoo registry]
                                                    [--work .bench/registry-build/work] [--jobs 1] [--threads 2]
+                                                   [--only NAME ...]
 
 Runs ``seqzoo zoo build`` (what is built already is skipped; kept runs are not retrained), then
 ``seqzoo zoo index``, and writes BENCHMARKS.md "catalogue": one row per recipe with the latest
@@ -50,13 +51,15 @@ def main() -> int:
     parser.add_argument("--work", default=".bench/registry-build/work")
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="build only these recipes (the table lists them)")
     parser.add_argument("--url", default="https://raw.githubusercontent.com/seqzoo/seqzoo/main/registry")
     args = parser.parse_args()
     work, zoo = Path(args.work), Path(args.zoo)
     work.mkdir(parents=True, exist_ok=True)
     load = [os.getloadavg()[0]]
     out, wall = seqzoo("zoo", "build", args.catalogue, "--zoo", str(zoo), "--work", str(work), "--jobs",
-                       str(args.jobs), "--threads", str(args.threads), "--json")
+                       str(args.jobs), "--threads", str(args.threads), "--json", *(["--only", *args.only] if args.only
+                                                                                 else []))
     load.append(os.getloadavg()[0])
     results = json.loads(out)
     saved = work / "timing.json"
