@@ -94,6 +94,7 @@ def test_build_checks_publishes_reuses_and_skips(shop, tmp_path):
     assert card["license"] == "CC-BY-4.0" and card["citation"] == "seqzoo tests" and card["tags"] == ["rbp", "test"]
     assert card["class_descriptions"] == {"bound": "a PUM2 site", "unbound": "another RBP's site"}
     assert card["dataset"]["license"] == "MIT" and card["species"] == "Homo sapiens"
+    assert {f["path"] for f in card["training"]["files"]} <= set(RECIPE["dataset"]["files"])  # as the recipe names them
     assert card["recipe"] == {"name": "tiny", "digest": read_catalogue(shop / "catalogue")[0].digest}
     files = {p.name for p in mv.path.iterdir()}
     assert "report.html" not in files and "weights.bin" in files

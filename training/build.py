@@ -106,7 +106,23 @@ def _kept_summary(run_dir: Path, training_digest: str) -> dict | None:
     return summary if summary.get("build", {}).get("training_digest") == training_digest else None
 
 
+def _portable(value, files: list[str]):
+    """``value`` (JSON) with every absolute path of a recipe's dataset file written as the recipe
+    names it (``datasets/...``), so a card says the same wherever the catalogue was built."""
+    if isinstance(value, dict):
+        return {k: _portable(v, files) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_portable(v, files) for v in value]
+    if isinstance(value, str):
+        return next((f for f in files if value.endswith("/" + f)), value)
+    return value
+
+
 def _publish(recipe: Recipe, run_dir: Path, zoo: LocalZoo, digest: str):
+    for name in ("card.json", "config.json"):  # the run's record of its data files
+        if (run_dir / name).is_file():
+            data = json.loads((run_dir / name).read_text())
+            write_text(run_dir / name, json.dumps(_portable(data, recipe.data["dataset"]["files"]), indent=1))
     about, description = recipe.about(digest), recipe.data["description"]
     if recipe.data["command"] == "lm":
         from seqzoo.training.lm_publish import publish_lm
