@@ -14,18 +14,38 @@ echo "== 1. train the PUM2 model and publish it into $ZOO"
 seqzoo train --name pum2 --alphabet rna \
   --class negative=$DATA/rbp/pum2.train.negative.fasta.gz --class positive=$DATA/rbp/pum2.train.positive.fasta.gz \
   --test-class negative=$DATA/rbp/pum2.test.negative.fasta.gz --test-class positive=$DATA/rbp/pum2.test.positive.fasta.gz \
+  --licence MIT --citation "seqzoo demo; data: Budach & Marsico 2018 (pysster), Heller et al. 2017 (ssHMM)" \
+  --species "Homo sapiens" --assembly hg19 --tag rbp --tag clip \
+  --class-description positive="a PUM2 binding site" --class-description negative="another RBP's binding site" \
   --zoo "$ZOO" --out "$OUT/runs/pum2" --force --json | tail -n 1 > "$OUT/train.json"
 cat "$OUT/train.json"
 
 echo "== 1b. train the S. aureus genome language model (GRU; the last 10% of the genome held out)"
 seqzoo lm --name saureus-lm --genome $DATA/genome/NCTC8325.fasta.gz --hidden 64 --layers 1 --epochs 2 \
-  --zoo "$ZOO" --out "$OUT/runs/saureus-lm" --quiet --json | tail -n 1 > "$OUT/lm.json"
+  --licence GPL-2.0-or-later --citation "seqzoo demo; genome: NCBI NC_007795.1 (sibelia-examples)" \
+  --species "Staphylococcus aureus NCTC 8325" --zoo "$ZOO" --out "$OUT/runs/saureus-lm" --quiet --json | tail -n 1 > "$OUT/lm.json"
 cat "$OUT/lm.json"
 
 echo "== 2. the zoo: list, show, verify (digests and the card's expected outputs)"
 seqzoo zoo list --zoo "$ZOO"
 seqzoo zoo verify pum2:latest --zoo "$ZOO"
 seqzoo zoo verify saureus-lm:latest --zoo "$ZOO"
+
+echo "== 2b. pretrained models: the shipped registry (registry/) served over http on loopback"
+REG_PORT=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python -m http.server "$REG_PORT" --bind 127.0.0.1 --directory registry > "$OUT/registry.log" 2>&1 &
+REGISTRY_SERVER=$!
+REGISTRY="http://127.0.0.1:$REG_PORT"
+for _ in $(seq 50); do
+  python -c "import urllib.request, sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "$REGISTRY/index.json" \
+    2>/dev/null && break
+  sleep 0.2
+done
+seqzoo zoo search qki --registry "$REGISTRY"
+DIGEST=$(seqzoo zoo list foxo1 --registry "$REGISTRY" --json | python -c 'import json,sys; print(json.load(sys.stdin)[-1]["digest"])')
+seqzoo zoo pull "foxo1@$DIGEST" --registry "$REGISTRY" --zoo "$ZOO"
+seqzoo zoo verify "foxo1@$DIGEST" --zoo "$ZOO"
+kill $REGISTRY_SERVER
 
 echo "== 3. serve the zoo over gRPC"
 PORT=$(python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

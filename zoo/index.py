@@ -30,16 +30,29 @@ DEPRECATIONS = "deprecations.json"
 TOP_MOTIFS = 3
 
 
+def positive_class(card: dict) -> str | None:
+    """A binary model's class of interest: the rarer one in its test set (the sites of a 1:4 set),
+    the last on a tie; None for other tasks."""
+    classes = card.get("classes") or []
+    if card.get("task") != "binary" or len(classes) != 2:
+        return None
+    counts = ((card.get("training") or {}).get("counts") or {}).get("test") or {}
+    return min(reversed(classes), key=lambda c: counts.get(c, 0))
+
+
 def headline(card: dict) -> dict:
-    """The card's headline test numbers: mean AUROC and AP over its classes, or a language
-    model's test perplexity."""
+    """The card's headline test numbers: a binary model's AUROC and AP of its positive class
+    (``positive_class``), the mean over classes of the others, or a language model's test
+    perplexity."""
     metrics = card.get("metrics") or {}
     if card.get("task") == "language_model":
         value = (metrics.get("perplexity") or {}).get("test")
         return {"perplexity": round(value, 4)} if isinstance(value, (int, float)) else {}
-    out = {}
+    out, positive = {}, positive_class(card)
     for key in ("auroc", "ap"):
         value = (metrics.get("test") or {}).get(key)
+        if positive is not None and isinstance(value, dict) and positive in value:
+            value = value[positive]
         numbers = [v for v in (value.values() if isinstance(value, dict) else [value]) if isinstance(v, (int, float))]
         if numbers:
             out[key] = round(sum(numbers) / len(numbers), 4)
