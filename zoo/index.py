@@ -31,19 +31,18 @@ TOP_MOTIFS = 3
 
 
 def positive_class(card: dict) -> str | None:
-    """A binary model's class of interest: the rarer one in its test set (the sites of a 1:4 set),
-    the last on a tie; None for other tasks."""
+    """A binary model's class of interest: the rarer one in its test set (the sites of a 1:4 set);
+    None for a balanced set and for other tasks."""
     classes = card.get("classes") or []
-    if card.get("task") != "binary" or len(classes) != 2:
-        return None
     counts = ((card.get("training") or {}).get("counts") or {}).get("test") or {}
-    return min(reversed(classes), key=lambda c: counts.get(c, 0))
+    if card.get("task") != "binary" or len(classes) != 2 or counts.get(classes[0]) == counts.get(classes[1]):
+        return None
+    return min(classes, key=lambda c: counts.get(c, 0))
 
 
 def headline(card: dict) -> dict:
     """The card's headline test numbers: a binary model's AUROC and AP of its positive class
-    (``positive_class``), the mean over classes of the others, or a language model's test
-    perplexity."""
+    (``positive_class``), else the mean over classes, or a language model's test perplexity."""
     metrics = card.get("metrics") or {}
     if card.get("task") == "language_model":
         value = (metrics.get("perplexity") or {}).get("test")

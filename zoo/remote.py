@@ -159,7 +159,10 @@ class Remote:
         where = "/".join(parts)
 
         def copy():
-            with self.fs.open(self.path(*parts), "rb", block_size=CHUNK) as src, open(target, "wb") as dst:
+            # http: one streaming GET (block_size 0); static servers such as python -m http.server answer no
+            # range requests, which a block-wise read of a file over one block needs
+            block_size = 0 if self.read_only else CHUNK
+            with self.fs.open(self.path(*parts), "rb", block_size=block_size) as src, open(target, "wb") as dst:
                 left = size + 1
                 while left > 0:
                     block = src.read(min(CHUNK, left))
