@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import StaticServer
+from conftest import REPO, StaticServer
 from seqzoo.zoo.index import write_index
 from seqzoo.zoo.manifest import sha256_file
 
@@ -59,7 +59,8 @@ def test_deprecation_marks_the_index_and_leaves_the_version(indexed, published_m
     assert "--reason must say why" in capsys.readouterr().err
 
 
-def test_remote_list_show_search_and_pull_of_a_deprecated_version(indexed, published_model, empty_zoo, capsys):
+def test_remote_list_show_search_and_pull_of_a_deprecated_version(indexed, published_model, empty_zoo, capsys,
+                                                                  monkeypatch):
     main(["zoo", "deprecate", "pum2:1", "--reason", "retrained", "--zoo", str(indexed)])
     capsys.readouterr()
     server = StaticServer(indexed)
@@ -70,8 +71,11 @@ def test_remote_list_show_search_and_pull_of_a_deprecated_version(indexed, publi
         assert main(["zoo", "show", "pum2", "--registry", url]) == 0
         text = capsys.readouterr().out
         assert text.startswith(f"pum2:1   {published_model.digest}") and "licence not stated" in text
+        monkeypatch.delenv("SEQZOO_ZOO")
+        monkeypatch.chdir(REPO)  # ./zoo is the source package: a registry's listing never opens a local zoo
         assert main(["zoo", "search", "pum2", "--registry", url, "--json"]) == 0
         assert json.loads(capsys.readouterr().out)[0]["digest"] == published_model.digest
+        monkeypatch.undo()
         assert main(["zoo", "pull", f"pum2@{published_model.digest}", "--registry", url, "--zoo",
                      str(empty_zoo.root)]) == 0
         assert "pum2:1 is deprecated: retrained" in capsys.readouterr().err

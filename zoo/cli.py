@@ -76,7 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser, extra: dict | None = None) ->
 def run(args: argparse.Namespace) -> int:
     from seqzoo.zoo.registry import open_zoo
 
-    zoo = open_zoo(args.zoo)
+    remote_only = args.action in ("list", "show", "search", "index", "deprecate") and getattr(args, "registry", None)
+    zoo = None if remote_only else open_zoo(args.zoo)  # a registry's listing needs no local zoo
     if getattr(args, "extra_run", None) is not None:
         return args.extra_run(args, zoo)
     options = {"timeout": args.timeout, "s3_endpoint": args.s3_endpoint}
