@@ -111,14 +111,18 @@ def test_build_checks_publishes_reuses_and_skips(shop, tmp_path):
                  "--jobs", "1", "--threads", "1", "--json"]) == 0
 
 
-def test_build_reports_a_failed_recipe(shop, tmp_path, capsys):
+def test_build_reports_failed_recipes_and_goes_on(shop, tmp_path, capsys):
     bad = {**RECIPE, "name": "broken", "options": {**RECIPE["options"], "kernel-num": 0}}
+    typo = {**RECIPE, "name": "typo", "expect": [{"metric": "metrics.test.auroc.nosuch", "value": 0.9,
+                                                  "tolerance": 0.01}]}
     folder = tmp_path / "cat"
     shutil.copytree(shop / "datasets", tmp_path / "datasets")
     write_recipe(tmp_path, bad)
+    write_recipe(tmp_path, typo)
     (tmp_path / "catalogue").rename(folder)
     assert main(["zoo", "build", str(folder), "--zoo", str(tmp_path / "zoo"), "--work", str(tmp_path / "w"),
                  "--json"]) == 1
-    [result] = json.loads(capsys.readouterr().out)
-    assert result["status"] == "failed" and "kernel" in result["error"]
+    broken, wrong = json.loads(capsys.readouterr().out)
+    assert broken["status"] == "failed" and "kernel" in broken["error"]
+    assert wrong["status"] == "failed" and "'metrics.test.auroc.nosuch' is not in the run's summary" in wrong["error"]
     assert open_zoo(tmp_path / "zoo").list() == []

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from seqzoo.training.catalogue import Recipe
+from seqzoo.zoo.errors import SeqzooError
 from seqzoo.zoo.io.atomic import write_text
 from seqzoo.zoo.registry import LocalZoo
 
@@ -77,17 +78,21 @@ def build(recipes: list[Recipe], zoo: LocalZoo, work: Path, jobs: int = 1, threa
         else:
             log(f"{recipe.name}: reusing the kept run {run_dir} (same options and data)")
         seconds = summary["build"]["seconds"]
-        checks = recipe.check(summary)
-        outcome = {"name": recipe.name, "checks": checks, "seconds": seconds}
-        if not all(c["ok"] for c in checks):
-            bad = next(c for c in checks if not c["ok"])
-            log(f"{recipe.name}: {bad['metric']} = {bad['value']:.4f}, expected {bad['expected']} +/- "
-                f"{bad['tolerance']}: not published")
-            return {**outcome, "status": "outside tolerance"}
-        with lock:
-            publishing = time.perf_counter()
-            mv = _publish(recipe, run_dir, zoo, digest)
-            publish_seconds = time.perf_counter() - publishing
+        try:
+            checks = recipe.check(summary)
+            outcome = {"name": recipe.name, "checks": checks, "seconds": seconds}
+            if not all(c["ok"] for c in checks):
+                bad = next(c for c in checks if not c["ok"])
+                log(f"{recipe.name}: {bad['metric']} = {bad['value']:.4f}, expected {bad['expected']} +/- "
+                    f"{bad['tolerance']}: not published")
+                return {**outcome, "status": "outside tolerance"}
+            with lock:
+                publishing = time.perf_counter()
+                mv = _publish(recipe, run_dir, zoo, digest)
+                publish_seconds = time.perf_counter() - publishing
+        except SeqzooError as exc:  # one recipe's bad expectation or failed export: the others go on
+            log(f"{recipe.name}: failed: {exc}")
+            return {"name": recipe.name, "status": "failed", "error": str(exc), "checks": [], "seconds": seconds}
         log(f"{recipe.name}: published {mv.name}:{mv.version} ({mv.digest[:19]}): trained in {seconds:.0f} s, "
             f"published in {publish_seconds:.0f} s")
         return {**outcome, "status": "published", "version": mv.version, "digest": mv.digest,
