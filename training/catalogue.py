@@ -39,14 +39,9 @@ class Recipe:
     @cached_property
     def file_digests(self) -> dict[str, str]:
         """sha256 of every dataset file the recipe lists."""
-        out = {}
-        for name in self.data["dataset"]["files"]:
-            h = hashlib.sha256()
-            with open(self.root / name, "rb") as f:
-                for chunk in iter(lambda: f.read(1 << 20), b""):
-                    h.update(chunk)
-            out[name] = h.hexdigest()
-        return out
+        from seqzoo.training.data import sha256_hex
+
+        return {name: sha256_hex(self.root / name) for name in self.data["dataset"]["files"]}
 
     @property
     def digest(self) -> str:
@@ -74,9 +69,8 @@ class Recipe:
         return args
 
     def _resolved(self, value: str) -> str:
-        head, sep, tail = value.rpartition("=")
-        path = tail if sep else value
-        return f"{head}{sep}{self.root / path}" if path.startswith("datasets/") else value
+        path = dataset_path(value)
+        return value if path is None else value.removesuffix(path) + str(self.root / path)
 
     def about(self, digest: str) -> dict:
         """The card's stated fields (zoo.card.about_section)."""
@@ -102,6 +96,12 @@ class Recipe:
             rows.append({"metric": want["metric"], "value": value, "expected": want["value"],
                          "tolerance": want["tolerance"], "ok": abs(value - want["value"]) <= want["tolerance"]})
         return rows
+
+
+def dataset_path(value: str) -> str | None:
+    """The ``datasets/...`` path an option value reads (``PATH`` or ``NAME=PATH``), else None."""
+    path = value.rpartition("=")[2]
+    return path if path.startswith("datasets/") else None
 
 
 def _digest(payload: dict) -> str:
@@ -130,8 +130,8 @@ def read_recipe(path: Path, root: Path) -> Recipe:
             raise InputError(f"{path}: dataset file {name} does not exist under {root}")
     for flag, value in data["options"].items():
         for item in value if isinstance(value, list) else [value]:
-            text = str(item).rpartition("=")[2]
-            if text.startswith("datasets/") and text not in listed:
+            text = dataset_path(str(item))
+            if text is not None and text not in listed:
                 raise InputError(f"{path}: options.{flag} reads {text}, which dataset.files does not list")
     return Recipe(data["name"], path, data, root)
 

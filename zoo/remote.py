@@ -52,7 +52,6 @@ from seqzoo.zoo.registry import LocalZoo, ModelVersion
 from seqzoo.zoo.schemas import check_document
 
 INDEX = "index.json"
-INDEX_VERSION = 1
 CLAIM = ".push-claim"
 DEFAULT_TIMEOUT = 30.0
 CLAIM_TTL = 3600.0
