@@ -62,7 +62,8 @@ class Model:
             Read T as U for RNA models (U as T for DNA models).
         tracks : dict of str -> list of str, optional
             A multimodal model's track inputs (the card's ``input.tracks``): name -> one string of
-            per-position letters per sequence. A ``structure`` track is folded when absent.
+            per-position letters per sequence, or for a numeric track one row of numbers per
+            sequence (a 2-d array; NaN for no data). A ``structure`` track is folded when absent.
 
         Returns
         -------
@@ -76,7 +77,7 @@ class Model:
         if len(structures) != len(sequences):
             raise InputError(f"{len(sequences)} sequences but {len(structures)} structures")
         self._scorer.convert_tu = convert_tu
-        tracks = {name: _strings(values, f"tracks[{name!r}]") for name, values in (tracks or {}).items()}
+        tracks = {name: _track(values, f"tracks[{name!r}]") for name, values in (tracks or {}).items()}
         for name, values in tracks.items():
             if len(values) != len(sequences):
                 raise InputError(f"{len(sequences)} sequences but {len(values)} values of track {name!r}")
@@ -102,7 +103,7 @@ class Model:
         """
         if method not in ATTRIBUTION_METHODS:
             raise InputError(f"method {method!r} is not one of {', '.join(ATTRIBUTION_METHODS)}")
-        tracks = {name: _strings(values, f"tracks[{name!r}]") for name, values in (tracks or {}).items()} or None
+        tracks = {name: _track(values, f"tracks[{name!r}]") for name, values in (tracks or {}).items()} or None
         return np.asarray(self._scorer.attribute(_strings(sequences, "sequences"), method, target, steps,
                                                  convert_tu=convert_tu, tracks=tracks))
 
@@ -110,7 +111,8 @@ class Model:
                        rc_rule: str | None = None, contig_map: str | None = None, genome_cache: str | None = None,
                        max_n_fraction: float = 0.5, track_sources: dict[str, str] | None = None):
         """Variant effects of a VCF on a reference genome, as ``seqzoo variants -o X.parquet`` writes them
-        (a multimodal model: ``track_sources={"region": "regions.bed"}``, see ``--track-source``).
+        (a multimodal model: ``track_sources={"region": "regions.bed", "signal": "signal.bw"}``, see
+        ``--track-source``).
 
         Returns
         -------
@@ -143,6 +145,14 @@ def _strings(values, what: str) -> list[str]:
     if isinstance(values, str):
         raise InputError(f"{what}: expected a list of strings, got one string (wrap it in a list)")
     return [str(v) for v in values]
+
+
+def _track(values, what: str) -> list:
+    """A track's values: strings (letters), or rows of numbers (a numeric track) as given."""
+    if isinstance(values, str):
+        return _strings(values, what)  # refused: one string where a list belongs
+    rows = list(values)
+    return rows if rows and not isinstance(rows[0], str) else _strings(rows, what)
 
 
 def load(ref: str, zoo: str | None = None, registry: str | None = None, device: str = "auto",

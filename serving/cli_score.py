@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--convert-tu", action="store_true", help="read T as U for RNA models (U as T for DNA)")
     parser.add_argument("--track", action="append", default=[], metavar="NAME=FILE",
                         help="a multimodal model's track: a FASTA of per-position letters named like the input's "
-                             "records (repeat per track; a structure track is folded when not given)")
+                             "records, or a bigWig (.bw) read at each record's header coordinates (repeat per "
+                             "track; a structure track is folded when not given)")
     parser.add_argument("--token-file", help="file holding the server's bearer token")
     parser.add_argument("--tls-ca", help="PEM certificate to trust (connect with TLS)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="deadline of the whole run, seconds")
@@ -43,23 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_dask_arguments(parser, where, "score")
 
 
-def read_tracks(pairs: list[str]) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
-    """``--track NAME=FILE`` options -> ({name: {record name: letters}}, {name: file})."""
-    from seqzoo.zoo.io.fasta import read_by_name
-    from seqzoo.zoo.options import pairs as name_value
-
-    tracks, files = {}, {}
-    for name, path in name_value(pairs, "--track", "FILE").items():
-        tracks[name] = {record_name: r.sequence for record_name, r in read_by_name(path).items()}
-        files[name] = path
-    return tracks, files
-
-
 def score_file(path: str, scorer, output: str, batch_size: int = 1024, progress: bool = False,
                tracks: list[str] | None = None) -> int:
     """Score every record of FASTA ``path`` into ``output`` with a progress bar; the rows written.
-    ``tracks``: a multimodal model's ``NAME=FILE`` track FASTAs, matched to the records by name."""
+    ``tracks``: a multimodal model's ``NAME=FILE`` tracks (serving.track_sources.record_tracks)."""
     from seqzoo.serving.scoring import with_tracks, write_scores
+    from seqzoo.serving.track_sources import record_tracks
     from seqzoo.zoo.alphabets import ProductAlphabet
     from seqzoo.zoo.io.fasta import FastaReader
     from tqdm import tqdm
@@ -71,7 +61,7 @@ def score_file(path: str, scorer, output: str, batch_size: int = 1024, progress:
             bar.update(reader.position - bar.n)
             bar.set_postfix(sequences=rows, refresh=False)
 
-        records = with_tracks(reader, *read_tracks(tracks)) if tracks else reader
+        records = with_tracks(reader, record_tracks(tracks, scorer.alphabet)) if tracks else reader
         return write_scores(records, scorer, output, {"model": scorer.ref, "digest": scorer.digest, "input": str(path)},
                             batch_size, advance)
 

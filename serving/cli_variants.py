@@ -48,9 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", help="class to explain (default: the last class, a binary model's positive)")
     parser.add_argument("--ig-steps", type=int, default=0,
                         help="integrated-gradients steps per window (default 0: 50 midpoint steps)")
-    parser.add_argument("--track-source", action="append", default=[], metavar="NAME=BED",
+    parser.add_argument("--track-source", action="append", default=[], metavar="NAME=BED|BW",
                         help="a multimodal model's track at each variant: a BED whose intervals name one letter "
-                             "each (e.g. region type); repeat per track")
+                             "each (e.g. region type), or a bigWig of a numeric track; repeat per track")
     parser.add_argument("--max-n-fraction", type=float, default=0.5,
                         help="skip windows more than this fraction N (default 0.5)")
     parser.add_argument("--chunk-size", type=int, default=10_000, help="VCF records per chunk (default 10000)")

@@ -131,6 +131,25 @@ def channel_options(max_message_bytes: int = 64 * 2**20) -> list:
             ("grpc.max_reconnect_backoff_ms", 2000)]
 
 
+def track_messages(tracks: dict[str, Sequence] | None) -> list[pb.Track]:
+    """A multimodal model's tracks as messages: one string per sequence in ``values``, or (a
+    numeric track: one row of numbers per sequence) the rows one after another in ``numbers``."""
+    messages = []
+    for name, values in (tracks or {}).items():
+        values = list(values)
+        if not values or isinstance(values[0], str):
+            messages.append(pb.Track(name=name, values=values))
+            continue
+        try:
+            rows = [np.asarray(v, dtype=np.float64).reshape(-1) for v in values]
+        except (TypeError, ValueError):
+            raise InputError(f"track {name!r}: give one string or one row of numbers per sequence") from None
+        if len({len(r) for r in rows}) > 1:
+            raise InputError(f"track {name!r}: its rows of numbers differ in length")
+        messages.append(pb.Track(name=name, numbers=np.concatenate(rows)))
+    return messages
+
+
 def probs_of(response) -> np.ndarray:
     """float32 [N, C] from a ScoreResponse (raises the seqzoo error of a stream error answer)."""
     if response.error_code:
@@ -255,8 +274,7 @@ class SeqZooClient:
                 raise InputError(f"codes must be 2-d [N, L], got shape {codes.shape}")
             return pb.ScoreRequest(model=model, codes=codes.tobytes(), length=codes.shape[1], id=id)
         return pb.ScoreRequest(model=model, sequences=list(sequences), structures=list(structures or []),
-                               convert_tu=convert_tu, id=id, tracks=[pb.Track(name=name, values=list(values))
-                                                                     for name, values in (tracks or {}).items()])
+                               convert_tu=convert_tu, id=id, tracks=track_messages(tracks))
 
     def score(self, model: str, sequences: Sequence[str] | None = None, codes: np.ndarray | None = None,
               structures: Sequence[str] | None = None, convert_tu: bool = False,
@@ -343,7 +361,7 @@ class VariantsClient:
                 rc_rule: str | None, tracks: dict[str, list[str]] | None = None) -> vpb.ScoreVariantsRequest:
         return vpb.ScoreVariantsRequest(model=model, ref_windows=ref_windows, alt_windows=alt_windows,
                                         scores=names, rc_average=rc_rule or "",
-                                        tracks=[pb.Track(name=k, values=list(v)) for k, v in (tracks or {}).items()])
+                                        tracks=track_messages(tracks))
 
     def call(self, request: vpb.ScoreVariantsRequest, timeout: float | None = None):
         """One ScoreVariants call; server errors come back as seqzoo errors."""

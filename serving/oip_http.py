@@ -10,7 +10,7 @@ same numbers and the same errors:
 - ``POST /v2/models/{name}[/versions/{version}]/infer`` with JSON tensors:
   ``{"inputs": [{"name": "sequences", "datatype": "BYTES", "shape": [N], "data": ["ACGU...", ...]}]}``
   or ``codes`` (UINT8 ``[N, L]``, data flat or nested row-major), request ``parameters``
-  (``digest``, ``convert_tu``); the answer ``{"model_name", "model_version", "id", "parameters",
+  (``digest``, ``convert_tu``); a numeric track is FP32 ``[N, T]`` (null: no data); the answer ``{"model_name", "model_version", "id", "parameters",
   "outputs": [{"name": "probs", "datatype": "FP32", "shape": [N, C], "data": [...]}]}``.
 
 Errors are ``{"error": "..."}`` with 400 (bad input), 401 (token), 404 (unknown model or
@@ -77,6 +77,10 @@ def infer_request(body: dict, name: str, version: str) -> opb.ModelInferRequest:
             if not all(isinstance(d, str) for d in data):
                 raise InputError(f"input {entry.name!r}: BYTES data must be strings")
             entry.contents.bytes_contents.extend(d.encode() for d in data)
+        elif entry.datatype == "FP32":  # a numeric track; null reads as NaN (no data)
+            if not all(d is None or (isinstance(d, (int, float)) and not isinstance(d, bool)) for d in data):
+                raise InputError(f"input {entry.name!r}: FP32 data must be numbers (null for no data)")
+            entry.contents.fp32_contents.extend(float("nan") if d is None else float(d) for d in data)
         else:
             if not all(isinstance(d, int) and not isinstance(d, bool) for d in data):
                 raise InputError(f"input {entry.name!r}: {entry.datatype or 'its'} data must be integers")

@@ -12,8 +12,9 @@ The mapping:
 - input ``codes``: UINT8 ``[N, L]`` in the card's code space (raw_input_contents or typed
   ``uint_contents``); or input ``sequences``: BYTES ``[N]`` (raw, each element length-prefixed,
   or ``bytes_contents``), encoded by the server with the card's alphabet (request parameter
-  ``convert_tu`` reads T as U for RNA models); a multimodal model takes one more BYTES ``[N]``
-  input per track, named as the track (the card's ``input.tracks``), beside ``sequences``;
+  ``convert_tu`` reads T as U for RNA models); a multimodal model takes one more input per track,
+  named as the track (the card's ``input.tracks``), beside ``sequences``: BYTES ``[N]`` of letters,
+  or for a numeric track FP32 ``[N, T]`` (NaN: no data);
 - output ``probs``: FP32 ``[N, C]``, raw when the request sent raw inputs, typed otherwise.
 
 Errors carry the statuses the protocol names: NOT_FOUND for an unknown model or version,
@@ -29,6 +30,7 @@ import numpy as np
 from seqzoo.v1 import oip_pb2 as opb
 from seqzoo.v1 import oip_pb2_grpc as opb_grpc
 from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.numeric import NAME as NUMERIC
 
 from seqzoo import __version__
 
@@ -88,6 +90,25 @@ def _strings(request, index: int, raw: bool, max_sequences: int) -> list[str]:
         raise InputError(f"input {tensor.name!r}: an element is not ASCII text") from None
 
 
+def _numbers(request, index: int, raw: bool, n: int) -> list[np.ndarray]:
+    """The rows of FP32 input ``index`` (a numeric track, shape [N, T]) for ``n`` sequences."""
+    tensor = request.inputs[index]
+    shape = list(tensor.shape)
+    if len(shape) != 2 or shape[0] != n or shape[1] < 1:
+        raise InputError(f"input {tensor.name!r} must have shape [{n}, T] (one row per sequence), got {shape}")
+    values = np.frombuffer(request.raw_input_contents[index], dtype="<f4") if raw \
+        else np.asarray(tensor.contents.fp32_contents, dtype=np.float32)
+    if values.size != n * shape[1]:
+        raise InputError(f"input {tensor.name!r} holds {values.size} values, the shape {shape} needs {n * shape[1]}")
+    return list(values.astype(np.float64).reshape(n, shape[1]))
+
+
+def track_types(engine) -> dict[str, str]:
+    """The OIP datatype of each track input of a model: FP32 for a numeric track, BYTES for letters."""
+    return {t.name: "FP32" if t.source == NUMERIC else "BYTES" for t in engine.alphabet.tracks} if engine.packed \
+        else {}
+
+
 def _codes(request, engine, raw: bool, max_sequences: int) -> np.ndarray:
     """The packed codes of a request's one input ``codes`` (UINT8 [N, L])."""
     tensor = request.inputs[0]
@@ -121,7 +142,8 @@ def decode_inputs(request, engine, max_sequences: int) -> tuple[np.ndarray, bool
     """(codes [N, L], whether the request sent raw contents) of a ModelInferRequest: one input
     ``codes``, or ``sequences`` with one BYTES input per track of a multimodal model."""
     names = [t.name for t in request.inputs]
-    allowed = {**INPUTS, **dict.fromkeys(engine.track_names, "BYTES")}
+    types = track_types(engine)
+    allowed = {**INPUTS, **types}
     for tensor in request.inputs:
         if tensor.name not in allowed:
             raise InputError(f"input {tensor.name!r} is not one of the model's inputs ({', '.join(allowed)})")
@@ -129,9 +151,9 @@ def decode_inputs(request, engine, max_sequences: int) -> tuple[np.ndarray, bool
             raise InputError(f"input {tensor.name!r} is {allowed[tensor.name]}, not {tensor.datatype or 'untyped'}")
     if not names or len(set(names)) != len(names) or ("codes" in names and len(names) > 1) or \
             ("codes" not in names and "sequences" not in names):
-        tracks = "".join(f", '{t}'" for t in engine.track_names)
+        tracks = ", ".join(f"'{t}' ({kind} [N{', T' if kind == 'FP32' else ''}])" for t, kind in types.items())
         raise InputError(f"the request has {len(names)} inputs {names}; give 'codes' (UINT8 [N, L]) alone, or 'sequences' "
-                         f"(BYTES [N]){' with its tracks' + tracks + ' (BYTES [N] each)' if tracks else ''}")
+                         f"(BYTES [N]){' with its tracks ' + tracks if tracks else ''}")
     raw = bool(request.raw_input_contents)
     if raw and len(request.raw_input_contents) != len(names):
         raise InputError(f"{len(request.raw_input_contents)} raw_input_contents for {len(names)} inputs")
@@ -140,8 +162,9 @@ def decode_inputs(request, engine, max_sequences: int) -> tuple[np.ndarray, bool
             raise InputError(f"output {out.name!r} is not one of the model's outputs ({OUTPUT})")
     if names == ["codes"]:
         return _codes(request, engine, raw, max_sequences), raw
-    given = {name: _strings(request, i, raw, max_sequences) for i, name in enumerate(names)}
-    sequences = given.pop("sequences")
+    sequences = _strings(request, names.index("sequences"), raw, max_sequences)
+    given = {name: _numbers(request, i, raw, len(sequences)) if types[name] == "FP32"
+             else _strings(request, i, raw, max_sequences) for i, name in enumerate(names) if name != "sequences"}
     convert_tu = request.parameters["convert_tu"].bool_param if "convert_tu" in request.parameters else False
     try:
         return engine.encode(sequences, None, convert_tu, given or None), raw
@@ -180,7 +203,9 @@ class OipServicer(opb_grpc.GRPCInferenceServiceServicer):
             name=engine.identity.name, versions=[str(v) for v in versions], platform=PLATFORM,
             inputs=[tensor(name="codes", datatype="UINT8", shape=[-1, length]),
                     tensor(name="sequences", datatype="BYTES", shape=[-1]),
-                    *(tensor(name=name, datatype="BYTES", shape=[-1]) for name in engine.track_names)],
+                    *(tensor(name=t.name, datatype=kind, shape=[-1, t.length] if kind == "FP32" else [-1])
+                      for t, kind in zip(engine.alphabet.tracks if engine.packed else (),
+                                         track_types(engine).values()))],
             outputs=[tensor(name=OUTPUT, datatype="FP32", shape=[-1, len(engine.classes)])])
 
     async def infer(self, request, deadline: float | None) -> opb.ModelInferResponse:
@@ -189,7 +214,8 @@ class OipServicer(opb_grpc.GRPCInferenceServiceServicer):
         core = self.core
         served = self.served(request.model_name, request.model_version, request.parameters)
         max_sequences = core.settings.max_sequences
-        items = sum(len(t.contents.bytes_contents) + len(t.contents.uint_contents) for t in request.inputs)
+        items = sum(len(t.contents.bytes_contents) + len(t.contents.uint_contents) + len(t.contents.fp32_contents)
+                    for t in request.inputs)
         folds = served.engine.structure_form is not None  # ViennaRNA on sequences: ~35 ms each, off the loop
         if not folds and core.inline(items, sum(len(r) for r in request.raw_input_contents)):
             codes, raw = decode_inputs(request, served.engine, max_sequences)

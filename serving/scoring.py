@@ -11,7 +11,7 @@ error messages): a FASTA record (``seqzoo.zoo.io.fasta.FastaRecord``) or a table
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -60,25 +60,34 @@ class Tracked:
         return getattr(self.record, name)
 
 
-def with_tracks(records: Iterable, tracks: dict[str, dict[str, str]], files: dict[str, str]) -> Iterator[Tracked]:
-    """Attach to each record its letters of every track (name -> {record name -> letters}),
-    looked up by the record's name; a record missing from a track file is named with the file."""
+def with_tracks(records: Iterable, readers: dict[str, Callable]) -> Iterator[Tracked]:
+    """Attach to each record its value of every track (a reader per track: record -> letters or
+    numbers, serving.track_sources.record_tracks); an error is placed at the record."""
     for record in records:
-        found = {}
-        for name, letters in tracks.items():
-            if record.name not in letters:
-                raise InputError(f"{files[name]}: no record {record.name!r} for track {name!r}", **record.where())
-            found[name] = letters[record.name]
+        try:
+            found = {name: read(record) for name, read in readers.items()}
+        except InputError as exc:
+            raise InputError(str(exc), **record.where()) from None
         yield Tracked(record, found)
 
 
-def request_tracks(messages) -> dict[str, list[str]]:
-    """The tracks of a request (``seqzoo.v1.Track`` messages) as name -> strings; a name twice is an error."""
-    tracks: dict[str, list[str]] = {}
+def request_tracks(messages, n: int) -> dict[str, list]:
+    """The tracks of a request (``seqzoo.v1.Track`` messages) for ``n`` sequences as name -> one
+    string (letters) or one row of numbers (a numeric track's ``numbers``, split into ``n`` equal
+    rows) per sequence; a name twice, or both fields, is an error."""
+    tracks: dict[str, list] = {}
     for track in messages:
         if track.name in tracks:
             raise InputError(f"track {track.name!r} is given twice")
-        tracks[track.name] = list(track.values)
+        if track.numbers and track.values:
+            raise InputError(f"track {track.name!r}: give its letters (values) or its numbers, not both")
+        if track.numbers:
+            if not n or len(track.numbers) % n:
+                raise InputError(f"track {track.name!r} has {len(track.numbers)} numbers, not a multiple of the "
+                                 f"{n} sequences")
+            tracks[track.name] = list(np.asarray(track.numbers, dtype=np.float64).reshape(n, -1))
+        else:
+            tracks[track.name] = list(track.values)
     return tracks
 
 

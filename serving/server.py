@@ -134,7 +134,7 @@ def _decode_request(served: Served, request, max_sequences: int) -> np.ndarray:
     if not request.sequences:
         raise InputError("the batch is empty: give codes or sequences")
     return engine.encode(list(request.sequences), list(request.structures) or None, request.convert_tu,
-                         request_tracks(request.tracks))
+                         request_tracks(request.tracks, len(request.sequences)))
 
 
 class SeqZooServicer(pb_grpc.SeqZooServicer):

@@ -24,7 +24,7 @@ def score_chunk(scorer, records: list, genome, names: list[str], strand: str = "
     genome : Genome
     names : list of str
         Score names (``diff``, ``log2fc``, ...; see ``serving.effects``).
-    sources : dict of str -> LetterTrack, optional
+    sources : dict of str -> LetterTrack or Signal, optional
         A multimodal model's track sources (``serving.track_sources``).
 
     Returns

@@ -64,7 +64,7 @@ def _tracks(request, n: int) -> dict[str, list[str]] | None:
     """A windows request's tracks (name -> one string per window pair), checked against its size."""
     if request.tracks and request.variants:
         raise InputError("tracks go with windows; for coordinates the server has no track source")
-    tracks = request_tracks(request.tracks)
+    tracks = request_tracks(request.tracks, n)
     for name, values in tracks.items():
         if len(values) != n:
             raise InputError(f"track {name!r} has {len(values)} values for {n} window pairs")

@@ -79,13 +79,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--fold-processes", type=int, help="processes for folding (default: all cores)")
     data.add_argument("--track", action="append", default=[], metavar="NAME=FILE",
                       help="a track input with its own branch: a FASTA of per-position letters with the sequences' "
-                           "record names, fixed length (e.g. region type); 'structure' folds (ViennaRNA); repeat")
+                           "record names, fixed length (e.g. region type); a bigWig (.bw) read at the records' "
+                           "coordinates (numeric); 'structure' folds (ViennaRNA); repeat")
     data.add_argument("--track-column", action="append", default=[], metavar="NAME=COLUMN",
                       help="a table column of track letters")
+    data.add_argument("--track-length", action="append", default=[], metavar="NAME=N",
+                      help="a bigWig track's window, centred as the sequence (default: the sequence's length)")
     data.add_argument("--track-alphabet", action="append", default=[], metavar="NAME=LETTERS",
                       help="a track's letters, in one-hot order (default: the letters the training records use)")
     data.add_argument("--track-baseline", action="append", default=[], metavar="NAME=VALUE",
-                      help="integrated-gradients baseline of a track's one-hot columns (default: 1/letters)")
+                      help="integrated-gradients baseline of a track's one-hot columns (default: 1/letters; "
+                           "numeric: 0, the median)")
     data.add_argument("--val-fraction", type=float, default=0.1, help="validation share of train (stratified)")
     data.add_argument("--test-fraction", type=float, default=0.2, help="test share when no test set is given")
     data.add_argument("--test-chroms", metavar="CHR,CHR", type=_chroms,
@@ -263,7 +267,8 @@ def _tracks(args, sets: dict, records: dict, alphabet, length: int, quiet: bool)
     """(Inputs, split -> track letters) of the --track options, or (None, {}) without tracks."""
     from seqzoo.training import data, tracks
 
-    options = tracks.parse_tracks(args.track, args.track_column, args.track_alphabet, args.track_baseline)
+    options = tracks.parse_tracks(args.track, args.track_column, args.track_alphabet, args.track_baseline,
+                                  args.track_length)
     if not options:
         return None, {}
     if args.structure:

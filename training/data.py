@@ -26,7 +26,7 @@ from seqzoo.zoo.alphabets import (
     get_alphabet,
 )
 from seqzoo.zoo.errors import InputError
-from seqzoo.zoo.io.coords import FORMS, parse_coordinates
+from seqzoo.zoo.io.coords import FORMS, Coordinates, record_coordinates
 from seqzoo.zoo.io.fasta import FastaRecord, read_fasta
 from seqzoo.zoo.manifest import sha256_file
 
@@ -61,6 +61,9 @@ class LabelledSet:
     chroms : list of str or None
         Each record's chromosome (from FASTA header coordinates or a table's ``chrom`` column;
         None where a record has none), for chromosome hold-out.
+    coordinates : list of Coordinates or None
+        Each record's interval and strand (FASTA header coordinates, or a table's ``chrom``,
+        ``start``, ``end`` and ``strand`` columns), for numeric tracks; empty when unknown.
     tracks : dict of str -> list of str
         Track inputs read with the records (a table's ``--track-column``), N strings each.
     """
@@ -74,6 +77,7 @@ class LabelledSet:
     files: list[dict] = field(default_factory=list)
     chroms: list[str | None] = field(default_factory=list)
     tracks: dict[str, list[str]] = field(default_factory=dict)
+    coordinates: list[Coordinates | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.sequences)
@@ -85,7 +89,8 @@ class LabelledSet:
                            None if self.structures is None else [self.structures[i] for i in index],
                            [self.origins[i] for i in index] if self.origins else [], self.files,
                            [self.chroms[i] for i in index] if self.chroms else [],
-                           {name: [values[i] for i in index] for name, values in self.tracks.items()})
+                           {name: [values[i] for i in index] for name, values in self.tracks.items()},
+                           [self.coordinates[i] for i in index] if self.coordinates else [])
 
     def counts(self) -> dict[str, int]:
         """Records per class (label column sums)."""
@@ -159,7 +164,7 @@ def read_class_files(pairs: Sequence[tuple[str, str | os.PathLike]], matches: di
     for label in matches:
         if label not in classes:
             raise InputError(f"--class-match {label}: no --class {label}=PATH (classes: {', '.join(classes)})")
-    sequences, structures, origins, files, where, label_index, chroms = [], [], [], [], [], [], []
+    sequences, structures, origins, files, where, label_index, coordinates = [], [], [], [], [], [], []
     for label, path in pairs:
         path = Path(path)
         records = read_fasta(path)
@@ -174,18 +179,16 @@ def read_class_files(pairs: Sequence[tuple[str, str | os.PathLike]], matches: di
             origins.append(f"{path}:{r.line}")
             where.append((path, r))
             label_index.append(classes.index(label))
-            chroms.append(_chrom(r))
+            coordinates.append(record_coordinates(r))
     labels = np.zeros((len(sequences), len(classes)), dtype=np.float32)
     labels[np.arange(len(sequences)), label_index] = 1.0
     task = "binary" if len(classes) == 2 else "multiclass"
     return LabelledSet(sequences, labels, classes, task, _check_structures(structures, origins), origins,
-                       files, chroms), where
+                       files, _chroms(coordinates), coordinates=coordinates), where
 
 
-def _chrom(record, header: str | None = None) -> str | None:
-    """The chromosome a FASTA record's header (or the given part of it) names, or None."""
-    where = parse_coordinates(record.header if header is None else header, len(record.sequence))
-    return None if where is None else where.chrom
+def _chroms(coordinates: list[Coordinates | None]) -> list[str | None]:
+    return [None if where is None else where.chrom for where in coordinates]
 
 
 def chromosome_split(dataset: LabelledSet, chroms: Sequence[str], flag: str) -> tuple[np.ndarray, np.ndarray]:
@@ -245,9 +248,10 @@ def read_multilabel_fasta(path: str | os.PathLike, class_names: Sequence[str] | 
         labels[i, p] = 1.0
     origins = [f"{path}:{r.line}" for r in records]
     files = [{"path": str(path), "sha256": sha256_hex(path), "class": "*", "records": len(records)}]
+    coordinates = [record_coordinates(r) for r in records]
     data = LabelledSet([r.sequence for r in records], labels, classes, "multilabel",
                        _check_structures([r.structure for r in records], origins), origins, files,
-                       [_chrom(r, r.description) for r in records])
+                       _chroms(coordinates), coordinates=coordinates)
     return data, [(path, r) for r in records]
 
 
@@ -340,7 +344,27 @@ def read_table(path: str | os.PathLike, sequence_column: str, label_columns: Seq
     files = [{"path": str(path), "sha256": sha256_hex(path), "class": "*", "records": len(frame)}]
     chroms = [str(c).strip() or None for c in frame[CHROM]] if CHROM in frame.columns else []
     tracks = {name: [str(v).strip() for v in frame[column]] for name, column in track_columns.items()}
-    return LabelledSet(sequences, labels, classes, task, structures, origins, files, chroms, tracks)
+    return LabelledSet(sequences, labels, classes, task, structures, origins, files, chroms, tracks,
+                       _table_coordinates(frame, chroms, origins))
+
+
+def _table_coordinates(frame, chroms: list[str | None], origins: list[str]) -> list[Coordinates | None]:
+    """Each row's Coordinates from the ``chrom``, ``start``, ``end`` (0-based, half-open) and
+    optional ``strand`` columns (``seqzoo sites`` writes them); empty without them."""
+    if not chroms or not {"start", "end"} <= set(frame.columns):
+        return []
+    strands = frame["strand"] if "strand" in frame.columns else ["+"] * len(frame)
+    out = []
+    for i, (chrom, start, end, strand) in enumerate(zip(chroms, frame["start"], frame["end"], strands)):
+        try:
+            start, end = int(start), int(end)
+        except (TypeError, ValueError):
+            raise InputError(f"{origins[i]}: start {start!r} and end {end!r} must be whole numbers") from None
+        strand = str(strand).strip() or "+"
+        if end < start or strand not in ("+", "-", "."):
+            raise InputError(f"{origins[i]}: interval {start}-{end} on strand {strand!r} is not a genomic interval")
+        out.append(None if chrom is None else Coordinates(chrom, start, end, "-" if strand == "-" else "+"))
+    return out
 
 
 def choose_length(sequences: Sequence[str]) -> int:

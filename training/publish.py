@@ -180,7 +180,10 @@ def expect_entries(run_dir: Path, model_path: Path, alphabet, count: int = EXPEC
         return [{"sequence": s, "structure": t, "probs": p.tolist()} for s, t, p in zip(sequences, structures, probs)]
     if hasattr(alphabet, "tracks"):  # a multimodal model: each entry carries its tracks
         sequences, tracks = alphabet.decode(chosen)
-        return [{"sequence": s, "tracks": {name: values[i] for name, values in tracks.items()}, "probs": p.tolist()}
+        from seqzoo.zoo.numeric import as_json
+
+        return [{"sequence": s, "tracks": {name: values[i] if isinstance(values[i], str) else as_json(values[i])
+                                           for name, values in tracks.items()}, "probs": p.tolist()}
                 for i, (s, p) in enumerate(zip(sequences, probs))]
     return [{"sequence": s, "probs": p.tolist()} for s, p in zip(alphabet.decode(chosen), probs)]
 

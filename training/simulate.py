@@ -8,7 +8,8 @@ order given), or at random non-overlapping positions.
 
 ``simulate_regions`` is DeepRiPe's region-type question with a known answer: a sequence binds only
 when its motif sits in a 3'UTR, which a sequence-only model cannot know and a model with the
-region track can.
+region track can. ``place_signal`` asks the same question of a numeric track: it lays the records
+out on a genome and turns each region track into a noisy bigWig signal, highest in 3'UTRs.
 """
 
 from __future__ import annotations
@@ -156,6 +157,45 @@ def simulate_regions(pwm: np.ndarray, letters: str, n: int, length: int = 150, t
     region_table = np.frombuffer(REGION_LETTERS.encode(), dtype=np.uint8)
     tracks = [row.tobytes().decode() for row in region_table[regions]]
     return strings[:n_pos], strings[n_pos:], tracks[:n_pos], tracks[n_pos:]
+
+
+SIGNAL_MEANS = {"5": 1.0, "C": 2.0, "3": 4.0, "I": 0.0}  # a signal's mean per region type; 3'UTR highest
+
+
+def place_signal(regions: list[str], length: int, seed: int = 0, chroms: int = 4, missing: float = 0.02
+                 ) -> tuple[list[str], dict[str, int], dict[str, np.ndarray]]:
+    """Lay records out on a genome and turn their region tracks into a numeric signal.
+
+    Record i lies on ``chr{1 + i % chroms}``, every other one of them on the minus strand, in
+    its own slot; its region track (centred on its ``length``-nt sequence, read 5' to 3') becomes
+    per-base values: the region type's mean in SIGNAL_MEANS plus exponential noise of mean 1
+    (one position alone does not tell the type; a segment does), a ``missing`` share of
+    positions without data (NaN).
+
+    Returns
+    -------
+    (headers ``chrN:start-end(strand)`` of the records' sequences, contig lengths, contig -> per-base values)
+    """
+    from seqzoo.zoo.io.coords import Coordinates
+
+    rng = np.random.default_rng(seed)
+    size = len(regions[0]) if regions else 0
+    stride = size + 50
+    lengths = {f"chr{c + 1}": stride * ((len(regions) - c + chroms - 1) // chroms) for c in range(chroms)}
+    values = {chrom: np.full(n, np.nan) for chrom, n in lengths.items()}
+    means = np.asarray([SIGNAL_MEANS.get(ch, 0.0) for ch in map(chr, range(128))])
+    headers = []
+    for i, region in enumerate(regions):
+        chrom, slot, strand = f"chr{1 + i % chroms}", i // chroms, "-" if (i // chroms) % 2 else "+"
+        before = length // 2 - size // 2  # the track starts this far before the sequence (negative)
+        start = slot * stride - before if strand == "+" else slot * stride + size + before - length
+        where = Coordinates(chrom, start, start + length, strand)
+        lo, hi = where.window(size)
+        signal = means[np.frombuffer(region.encode(), dtype=np.uint8)] + rng.exponential(1.0, size)
+        signal[rng.random(size) < missing] = np.nan
+        values[chrom][lo:hi] = signal if strand == "+" else signal[::-1]
+        headers.append(f"{chrom}:{where.start}-{where.end}({strand})")
+    return headers, lengths, values
 
 
 def write_fasta(path: str | os.PathLike, sequences: list[str], prefix: str, names: list[str] | None = None) -> None:

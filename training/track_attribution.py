@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from seqzoo.zoo.numeric import NAME as NUMERIC
 
 
 def track_maps(attributions: np.ndarray, onehot: np.ndarray, inputs) -> list[dict]:
@@ -29,17 +30,20 @@ def track_maps(attributions: np.ndarray, onehot: np.ndarray, inputs) -> list[dic
     list of dict
         ``{"name", "letters", "mean": [L_t, A_t] array, "present": [L_t, A_t] array (the mean
         attribution at the letters the sequences hold), "per_letter": {letter: total attribution
-        at positions holding it, averaged over sequences}}``, one per track.
+        at positions holding it, averaged over sequences}}``, one per track; a numeric track has
+        one column, named ``value``, held at every position.
     """
     out = []
     for track, (r0, r1, c0, c1) in zip(inputs.tracks, inputs.slices[1:]):
-        attr, held = attributions[:, r0:r1, c0:c1], onehot[:, r0:r1, c0:c1] > 0
+        attr = attributions[:, r0:r1, c0:c1]
+        numeric = track.source == NUMERIC  # one column of numbers: every position holds it
+        held = np.ones_like(attr, dtype=bool) if numeric else onehot[:, r0:r1, c0:c1] > 0
+        letters = ["value"] if numeric else list(track.alphabet.letters)
         present = (attr * held).mean(axis=0)
-        out.append({"name": track.name, "letters": track.alphabet.letters, "mean": attr.mean(axis=0),
+        out.append({"name": track.name, "letters": letters, "mean": attr.mean(axis=0),
                     "present": present, "per_letter": {letter: round(float(present[:, j].sum()), 6)
-                                                        for j, letter in enumerate(track.alphabet.letters)}})
+                                                        for j, letter in enumerate(letters)}})
     return out
-
 
 def plot_track_maps(path: str | Path, maps: list[dict], title: str) -> Path:
     """One heatmap per track (letters x positions) of the attribution at the letters held."""

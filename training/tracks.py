@@ -1,5 +1,6 @@
-"""Track inputs at training time (``seqzoo train --track``): read every record's track letters,
-choose each track's alphabet and baseline, and pack them with the sequence (zoo.inputs.Inputs).
+"""Track inputs at training time (``seqzoo train --track``): read every record's track letters
+or numbers, choose each track's alphabet (or numeric scale) and baseline, and pack them with the
+sequence (zoo.inputs.Inputs).
 
 A track is a string of per-position letters of its own fixed length, centred on the same site as
 the sequence (DeepRiPe's region type: 250 positions of 5'UTR / CDS / 3'UTR / intron around a
@@ -7,6 +8,11 @@ the sequence (DeepRiPe's region type: 250 positions of 5'UTR / CDS / 3'UTR / int
 NAME=FILE``), from a table column (``--track-column NAME=COLUMN``), or, for ``--track
 structure``, from the sequences' own structure lines or ViennaRNA (pysster's annotated form as
 its own input, instead of the sequence x structure product alphabet of ``--structure``).
+
+A numeric track (``--track NAME=FILE.bw``) is a bigWig's signal read at each record's coordinates
+(FASTA headers, or a table's chrom/start/end/strand columns) over a window centred as the
+sequence is (``--track-length NAME=N``, default the sequence's length), cut into the levels of a
+zoo.numeric.Levels scale fitted on the training values.
 """
 
 from __future__ import annotations
@@ -18,7 +24,11 @@ from pathlib import Path
 from seqzoo.zoo.alphabets import get_alphabet, structure_alphabet
 from seqzoo.zoo.errors import InputError
 from seqzoo.zoo.inputs import STRUCTURE, Inputs, TrackInput
+from seqzoo.zoo.io.bigwig import Signal, is_bigwig
+from seqzoo.zoo.io.coords import FORMS
 from seqzoo.zoo.io.fasta import read_by_name, read_fasta
+from seqzoo.zoo.numeric import NAME as NUMERIC
+from seqzoo.zoo.numeric import Levels
 from seqzoo.zoo.options import pairs
 
 
@@ -31,16 +41,22 @@ class TrackOption:
     column: str | None = None
     letters: str | None = None
     baseline: float | None = None
+    length: int | None = None
 
     @property
     def folded(self) -> bool:
         return self.name == STRUCTURE and self.path is None and self.column is None
 
+    @property
+    def numeric(self) -> bool:
+        return self.path is not None and is_bigwig(self.path)
+
 
 def parse_tracks(tracks: Sequence[str], columns: Sequence[str], alphabets: Sequence[str],
-                 baselines: Sequence[str]) -> list[TrackOption]:
+                 baselines: Sequence[str], lengths: Sequence[str] = ()) -> list[TrackOption]:
     """The track options, checked: ``--track NAME=FILE`` or ``--track structure``,
-    ``--track-column NAME=COLUMN``, ``--track-alphabet NAME=LETTERS``, ``--track-baseline NAME=VALUE``."""
+    ``--track-column NAME=COLUMN``, ``--track-alphabet NAME=LETTERS``, ``--track-baseline NAME=VALUE``,
+    ``--track-length NAME=N`` (numeric tracks)."""
     options: dict[str, TrackOption] = {}
     for value in tracks or ():
         if value.strip() == STRUCTURE:
@@ -51,38 +67,66 @@ def parse_tracks(tracks: Sequence[str], columns: Sequence[str], alphabets: Seque
                 raise InputError(f"--track {name!r} is given twice")
             if not Path(path).is_file():
                 raise InputError(f"--track {name}={path}: no such file")
-            if path.lower().endswith((".bw", ".bigwig")):
-                raise InputError(f"--track {name}={path}: numeric (bigWig) tracks are not supported yet; "
-                                 "give per-position letters (FASTA or a table column)")
             options[name] = TrackOption(name, path=Path(path))
     for name, column in pairs(columns, "--track-column", "COLUMN").items():
         if name in options:
             raise InputError(f"--track-column {name!r}: the track is already given by --track")
         options[name] = TrackOption(name, column=column)
     for flag, given in (("--track-alphabet", pairs(alphabets, "--track-alphabet", "LETTERS")),
-                        ("--track-baseline", pairs(baselines, "--track-baseline"))):
+                        ("--track-baseline", pairs(baselines, "--track-baseline")),
+                        ("--track-length", pairs(lengths, "--track-length", "N"))):
         for name, value in given.items():
             if name not in options:
                 raise InputError(f"{flag} {name}: no such track (tracks: {', '.join(options) or 'none'})")
             if flag == "--track-alphabet":
+                if options[name].numeric:
+                    raise InputError(f"--track-alphabet {name}: a numeric (bigWig) track has no letters")
                 options[name].letters = value
-            else:
+            elif flag == "--track-baseline":
                 try:
                     options[name].baseline = float(value)
                 except ValueError:
                     raise InputError(f"--track-baseline {name}={value!r} is not a number") from None
+            else:
+                if not options[name].numeric:
+                    raise InputError(f"--track-length {name}: only a numeric (bigWig) track's length is chosen; "
+                                     "a letters track has the length of its strings")
+                if not value.isdigit() or int(value) < 1:
+                    raise InputError(f"--track-length {name}={value!r} must be a positive whole number")
+                options[name].length = int(value)
     if STRUCTURE in options and options[STRUCTURE].letters:
         raise InputError("--track-alphabet structure: the structure track's letters are pysster's F T S H I M")
     return list(options.values())
 
 
-def read_track(option: TrackOption, dataset, records: list | None) -> tuple[list[str], list[str]]:
-    """(letters, origins) of one track for every record of ``dataset``, in record order.
+def read_signal(option: TrackOption, dataset, length: int) -> tuple[list, list[str]]:
+    """(numbers, origins) of a bigWig track for every record of ``dataset``: float64 [T] windows
+    (T = ``--track-length`` or the sequence ``length``) centred on each record's coordinates."""
+    where = dataset.coordinates or [None] * len(dataset)
+    missing = next((i for i, c in enumerate(where) if c is None), None)
+    if missing is not None:
+        origin = dataset.origins[missing] if dataset.origins else f"record {missing}"
+        raise InputError(f"{origin}: no coordinates for the numeric track {option.name!r} ({option.path}): give "
+                         f"FASTA headers such as {FORMS}, or table columns chrom, start, end (and strand)")
+    size = option.length or length
+    with Signal(option.path) as signal:
+        if not any(signal.has(c.chrom) for c in where):
+            raise InputError(f"{option.path}: none of the records' chromosomes is in this bigWig (the first record's "
+                             f"is {where[0].chrom!r}; {signal.names.hint()})")
+        values = [signal.window(c.chrom, *c.window(size), c.strand) for c in where]
+    return values, list(dataset.origins)
+
+
+def read_track(option: TrackOption, dataset, records: list | None, length: int) -> tuple[list, list[str]]:
+    """(letters, origins) of one track for every record of ``dataset``, in record order (numbers
+    for a bigWig track, ``length`` being the sequence's).
 
     ``records`` are the (path, FastaRecord) pairs of the dataset's FASTA records (None for a table).
     A track FASTA is matched by record name; where the sequences' names repeat (multilabel headers
     such as ``0,2``), by position, and then each header must equal its sequence's.
     """
+    if option.numeric:
+        return read_signal(option, dataset, length)
     if option.column is not None:
         if option.name not in dataset.tracks:
             raise InputError(f"--track-column {option.name}={option.column}: only a --table input has columns")
@@ -141,7 +185,7 @@ def track_inputs(options: list[TrackOption], sets: dict, records: dict, sequence
             if option.folded:
                 values[name][option.name], origins[name] = folded[name], list(ds.origins)
             else:
-                values[name][option.name], origins[name] = read_track(option, ds, records.get(name))
+                values[name][option.name], origins[name] = read_track(option, ds, records.get(name), length)
         first = values["train"][option.name]
         size = len(first[0])
         for name in values:
@@ -149,7 +193,9 @@ def track_inputs(options: list[TrackOption], sets: dict, records: dict, sequence
                 if len(value) != size:
                     raise InputError(f"{origin}: the {option.name!r} track is {len(value)} long; the first record's "
                                      f"is {size} (a track has one fixed length)")
-        if option.folded:
+        if option.numeric:
+            alphabet = Levels.fit(first, what=f"{option.name!r} track ({option.path})")
+        elif option.folded:
             alphabet = structure_alphabet("annotated")
         elif option.letters:
             alphabet = get_alphabet(option.letters)
@@ -158,9 +204,11 @@ def track_inputs(options: list[TrackOption], sets: dict, records: dict, sequence
             if not seen:
                 raise InputError(f"the {option.name!r} track has no letters other than N")
             alphabet = get_alphabet("".join(seen))
-        for name in values:
-            check_characters(values[name][option.name], origins[name], alphabet)
-        baseline = 1.0 / alphabet.size if option.baseline is None else option.baseline
-        tracks.append(TrackInput(option.name, alphabet, size, baseline,
-                                 STRUCTURE if option.folded else "letters"))
+        if not option.numeric:
+            for name in values:
+                check_characters(values[name][option.name], origins[name], alphabet)
+        default = 0.0 if option.numeric else 1.0 / alphabet.size  # numeric: the median, as missing data reads
+        baseline = default if option.baseline is None else option.baseline
+        source = NUMERIC if option.numeric else STRUCTURE if option.folded else "letters"
+        tracks.append(TrackInput(option.name, alphabet, size, baseline, source))
     return Inputs(sequence_alphabet, length, tuple(tracks)), values

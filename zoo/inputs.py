@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from seqzoo.zoo.alphabets import INVALID, Alphabet, ProductAlphabet
 from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.numeric import NAME as NUMERIC
+from seqzoo.zoo.numeric import Levels
 
 STRUCTURE = "structure"  # the track name (and source) of a folded-structure input
 
@@ -41,12 +43,13 @@ class TrackInput:
         Positions, centred on the same site as the sequence.
     baseline : float
         Integrated gradients start every one-hot column of this input at this value.
-    source : {"letters", "structure"}
-        Given letters, or the sequence's folded structure (computed when a request omits it).
+    source : {"letters", "structure", "numeric"}
+        Given letters, the sequence's folded structure (computed when a request omits it), or
+        numbers (a bigWig's signal; ``alphabet`` is then its zoo.numeric.Levels scale).
     """
 
     name: str
-    alphabet: Alphabet
+    alphabet: Alphabet | Levels
     length: int
     baseline: float = 0.0
     source: str = "letters"
@@ -161,8 +164,9 @@ class Inputs:
         Parameters
         ----------
         sequences : N strings of the sequence's length
-        tracks : name -> N strings of that track's length; a ``structure`` track is folded from
-            the sequences when absent. Every other track must be given.
+        tracks : name -> N strings of that track's length (a numeric track: N rows of numbers, NaN
+            for no data); a ``structure`` track is folded from the sequences when absent. Every
+            other track must be given.
         convert_tu : bool
             Read T as U for an RNA sequence alphabet (and U as T for DNA).
         """
@@ -201,8 +205,9 @@ class Inputs:
         return {name: codes[:, r0:r1] - np.uint8(offset)
                 for (name, _, _, _), offset, (r0, r1, _, _) in zip(self.parts, self._code_offsets(), self.slices)}
 
-    def decode(self, codes: np.ndarray) -> tuple[list[str], dict[str, list[str]]]:
-        """Packed codes -> (sequences, name -> track strings), exactly as encoded."""
+    def decode(self, codes: np.ndarray) -> tuple[list[str], dict[str, list]]:
+        """Packed codes -> (sequences, name -> track strings), exactly as encoded (a numeric
+        track: each position's level mean, which encodes to the same code)."""
         split = self.split(codes)
         return self.sequence.decode(split["sequence"]), {
             t.name: t.alphabet.decode(split[t.name]) for t in self.tracks}
@@ -212,7 +217,9 @@ class Inputs:
                 "tracks": [t.to_dict() for t in self.tracks]}
 
 
-def _alphabet(d: dict, unknown_letters: str = "N") -> Alphabet:
+def _alphabet(d: dict, unknown_letters: str = "N") -> Alphabet | Levels:
+    if d.get("name") == NUMERIC:
+        return Levels.from_dict(d)
     return Alphabet(d["name"], d["letters"], d.get("unknown_letters", unknown_letters), d.get("unknown", "zero"))
 
 

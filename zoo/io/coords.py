@@ -40,6 +40,15 @@ class Coordinates:
     def centre(self) -> int:
         return (self.start + self.end) // 2
 
+    def window(self, length: int) -> tuple[int, int]:
+        """The interval [start, end) of a ``length``-long window centred as the record's sequence is:
+        window position j is sequence position ``n // 2 - length // 2 + j`` (n = end - start), read
+        5' to 3' on the record's strand (so on ``-`` the interval is read backwards)."""
+        before = (self.end - self.start) // 2 - length // 2
+        if self.strand == "-":
+            return self.end - before - length, self.end - before
+        return self.start + before, self.start + before + length
+
 
 def parse_coordinates(header: str, length: int | None = None) -> Coordinates | None:
     """The coordinates a FASTA header carries (see the module docstring), or None.
@@ -65,6 +74,13 @@ def parse_coordinates(header: str, length: int | None = None) -> Coordinates | N
             start -= 1
         return Coordinates(groups["chrom"], start, end, "+" if strand == "." else strand)
     return None
+
+
+def record_coordinates(record) -> Coordinates | None:
+    """The coordinates of a FASTA record: its whole header, else the header after the record's
+    name (``>site_12 chr1:100-200(+)``), or None."""
+    return (parse_coordinates(record.header, len(record.sequence))
+            or parse_coordinates(record.description, len(record.sequence)))
 
 
 def ionmf_label(header: str) -> int | None:

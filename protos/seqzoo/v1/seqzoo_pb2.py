@@ -24,33 +24,33 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16seqzoo/v1/seqzoo.proto\x12\tseqzoo.v1\"\x13\n\x11ListModelsRequest\"\xe2\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x0e\n\x06\x64igest\x18\x03 \x01(\t\x12\x11\n\tcard_json\x18\x04 \x01(\t\x12\x10\n\x08provider\x18\x05 \x01(\t\x12\x0e\n\x06length\x18\x06 \x01(\x03\x12\x16\n\x0elength_dynamic\x18\x07 \x01(\x08\x12\x0f\n\x07\x63lasses\x18\x08 \x03(\t\x12\x18\n\x10\x61lphabet_letters\x18\t \x01(\t\x12\x11\n\tstructure\x18\n \x01(\x08\x12\x0b\n\x03ref\x18\x0b \x01(\t\x12\x0e\n\x06tracks\x18\x0c \x03(\t\"%\n\x05Track\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06values\x18\x02 \x03(\t\":\n\x12ListModelsResponse\x12$\n\x06models\x18\x01 \x03(\x0b\x32\x14.seqzoo.v1.ModelInfo\" \n\x0fGetModelRequest\x12\r\n\x05model\x18\x01 \x01(\t\"\xa5\x01\n\x0cScoreRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05\x63odes\x18\x02 \x01(\x0c\x12\x0e\n\x06length\x18\x03 \x01(\x03\x12\x11\n\tsequences\x18\x04 \x03(\t\x12\x12\n\nstructures\x18\x05 \x03(\t\x12\x12\n\nconvert_tu\x18\x06 \x01(\x08\x12\n\n\x02id\x18\x07 \x01(\x04\x12 \n\x06tracks\x18\x08 \x03(\x0b\x32\x10.seqzoo.v1.Track\"\x99\x01\n\rScoreResponse\x12\r\n\x05probs\x18\x01 \x01(\x0c\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0f\n\x07\x63lasses\x18\x03 \x03(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\n\n\x02id\x18\x05 \x01(\x04\x12\x12\n\nerror_code\x18\x06 \x01(\x05\x12\x15\n\rerror_message\x18\x07 \x01(\t\x12\x13\n\x0b\x65rror_place\x18\x08 \x01(\t\"\xfb\x01\n\x10\x41ttributeRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05\x63odes\x18\x02 \x01(\x0c\x12\x0e\n\x06length\x18\x03 \x01(\x03\x12\x11\n\tsequences\x18\x04 \x03(\t\x12\x12\n\nstructures\x18\x05 \x03(\t\x12\x12\n\nconvert_tu\x18\x06 \x01(\x08\x12,\n\x06method\x18\x07 \x01(\x0e\x32\x1c.seqzoo.v1.AttributionMethod\x12\x0e\n\x06target\x18\x08 \x01(\t\x12\r\n\x05steps\x18\t \x01(\x05\x12\x0f\n\x07\x66loat16\x18\n \x01(\x08\x12 \n\x06tracks\x18\x0b \x03(\x0b\x32\x10.seqzoo.v1.Track\"\x9b\x01\n\x11\x41ttributeResponse\x12\x14\n\x0c\x61ttributions\x18\x01 \x01(\x0c\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\r\n\x05\x64type\x18\x03 \x01(\t\x12\r\n\x05probs\x18\x04 \x01(\x0c\x12\x13\n\x0bprobs_shape\x18\x05 \x03(\x03\x12\x0e\n\x06target\x18\x06 \x01(\t\x12\r\n\x05model\x18\x07 \x01(\t\x12\x0f\n\x07\x63olumns\x18\x08 \x03(\t*V\n\x11\x41ttributionMethod\x12\x18\n\x14INTEGRATED_GRADIENTS\x10\x00\x12\x0c\n\x08SALIENCY\x10\x01\x12\x07\n\x03ISM\x10\x02\x12\x10\n\x0cHYPOTHETICAL\x10\x03\x32\xdb\x02\n\x06SeqZoo\x12I\n\nListModels\x12\x1c.seqzoo.v1.ListModelsRequest\x1a\x1d.seqzoo.v1.ListModelsResponse\x12<\n\x08GetModel\x12\x1a.seqzoo.v1.GetModelRequest\x1a\x14.seqzoo.v1.ModelInfo\x12:\n\x05Score\x12\x17.seqzoo.v1.ScoreRequest\x1a\x18.seqzoo.v1.ScoreResponse\x12\x44\n\x0bScoreStream\x12\x17.seqzoo.v1.ScoreRequest\x1a\x18.seqzoo.v1.ScoreResponse(\x01\x30\x01\x12\x46\n\tAttribute\x12\x1b.seqzoo.v1.AttributeRequest\x1a\x1c.seqzoo.v1.AttributeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16seqzoo/v1/seqzoo.proto\x12\tseqzoo.v1\"\x13\n\x11ListModelsRequest\"\xe2\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x0e\n\x06\x64igest\x18\x03 \x01(\t\x12\x11\n\tcard_json\x18\x04 \x01(\t\x12\x10\n\x08provider\x18\x05 \x01(\t\x12\x0e\n\x06length\x18\x06 \x01(\x03\x12\x16\n\x0elength_dynamic\x18\x07 \x01(\x08\x12\x0f\n\x07\x63lasses\x18\x08 \x03(\t\x12\x18\n\x10\x61lphabet_letters\x18\t \x01(\t\x12\x11\n\tstructure\x18\n \x01(\x08\x12\x0b\n\x03ref\x18\x0b \x01(\t\x12\x0e\n\x06tracks\x18\x0c \x03(\t\"6\n\x05Track\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06values\x18\x02 \x03(\t\x12\x0f\n\x07numbers\x18\x03 \x03(\x01\":\n\x12ListModelsResponse\x12$\n\x06models\x18\x01 \x03(\x0b\x32\x14.seqzoo.v1.ModelInfo\" \n\x0fGetModelRequest\x12\r\n\x05model\x18\x01 \x01(\t\"\xa5\x01\n\x0cScoreRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05\x63odes\x18\x02 \x01(\x0c\x12\x0e\n\x06length\x18\x03 \x01(\x03\x12\x11\n\tsequences\x18\x04 \x03(\t\x12\x12\n\nstructures\x18\x05 \x03(\t\x12\x12\n\nconvert_tu\x18\x06 \x01(\x08\x12\n\n\x02id\x18\x07 \x01(\x04\x12 \n\x06tracks\x18\x08 \x03(\x0b\x32\x10.seqzoo.v1.Track\"\x99\x01\n\rScoreResponse\x12\r\n\x05probs\x18\x01 \x01(\x0c\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\x0f\n\x07\x63lasses\x18\x03 \x03(\t\x12\r\n\x05model\x18\x04 \x01(\t\x12\n\n\x02id\x18\x05 \x01(\x04\x12\x12\n\nerror_code\x18\x06 \x01(\x05\x12\x15\n\rerror_message\x18\x07 \x01(\t\x12\x13\n\x0b\x65rror_place\x18\x08 \x01(\t\"\xfb\x01\n\x10\x41ttributeRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\r\n\x05\x63odes\x18\x02 \x01(\x0c\x12\x0e\n\x06length\x18\x03 \x01(\x03\x12\x11\n\tsequences\x18\x04 \x03(\t\x12\x12\n\nstructures\x18\x05 \x03(\t\x12\x12\n\nconvert_tu\x18\x06 \x01(\x08\x12,\n\x06method\x18\x07 \x01(\x0e\x32\x1c.seqzoo.v1.AttributionMethod\x12\x0e\n\x06target\x18\x08 \x01(\t\x12\r\n\x05steps\x18\t \x01(\x05\x12\x0f\n\x07\x66loat16\x18\n \x01(\x08\x12 \n\x06tracks\x18\x0b \x03(\x0b\x32\x10.seqzoo.v1.Track\"\x9b\x01\n\x11\x41ttributeResponse\x12\x14\n\x0c\x61ttributions\x18\x01 \x01(\x0c\x12\r\n\x05shape\x18\x02 \x03(\x03\x12\r\n\x05\x64type\x18\x03 \x01(\t\x12\r\n\x05probs\x18\x04 \x01(\x0c\x12\x13\n\x0bprobs_shape\x18\x05 \x03(\x03\x12\x0e\n\x06target\x18\x06 \x01(\t\x12\r\n\x05model\x18\x07 \x01(\t\x12\x0f\n\x07\x63olumns\x18\x08 \x03(\t*V\n\x11\x41ttributionMethod\x12\x18\n\x14INTEGRATED_GRADIENTS\x10\x00\x12\x0c\n\x08SALIENCY\x10\x01\x12\x07\n\x03ISM\x10\x02\x12\x10\n\x0cHYPOTHETICAL\x10\x03\x32\xdb\x02\n\x06SeqZoo\x12I\n\nListModels\x12\x1c.seqzoo.v1.ListModelsRequest\x1a\x1d.seqzoo.v1.ListModelsResponse\x12<\n\x08GetModel\x12\x1a.seqzoo.v1.GetModelRequest\x1a\x14.seqzoo.v1.ModelInfo\x12:\n\x05Score\x12\x17.seqzoo.v1.ScoreRequest\x1a\x18.seqzoo.v1.ScoreResponse\x12\x44\n\x0bScoreStream\x12\x17.seqzoo.v1.ScoreRequest\x1a\x18.seqzoo.v1.ScoreResponse(\x01\x30\x01\x12\x46\n\tAttribute\x12\x1b.seqzoo.v1.AttributeRequest\x1a\x1c.seqzoo.v1.AttributeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'seqzoo.v1.seqzoo_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ATTRIBUTIONMETHOD']._serialized_start=1156
-  _globals['_ATTRIBUTIONMETHOD']._serialized_end=1242
+  _globals['_ATTRIBUTIONMETHOD']._serialized_start=1173
+  _globals['_ATTRIBUTIONMETHOD']._serialized_end=1259
   _globals['_LISTMODELSREQUEST']._serialized_start=37
   _globals['_LISTMODELSREQUEST']._serialized_end=56
   _globals['_MODELINFO']._serialized_start=59
   _globals['_MODELINFO']._serialized_end=285
   _globals['_TRACK']._serialized_start=287
-  _globals['_TRACK']._serialized_end=324
-  _globals['_LISTMODELSRESPONSE']._serialized_start=326
-  _globals['_LISTMODELSRESPONSE']._serialized_end=384
-  _globals['_GETMODELREQUEST']._serialized_start=386
-  _globals['_GETMODELREQUEST']._serialized_end=418
-  _globals['_SCOREREQUEST']._serialized_start=421
-  _globals['_SCOREREQUEST']._serialized_end=586
-  _globals['_SCORERESPONSE']._serialized_start=589
-  _globals['_SCORERESPONSE']._serialized_end=742
-  _globals['_ATTRIBUTEREQUEST']._serialized_start=745
-  _globals['_ATTRIBUTEREQUEST']._serialized_end=996
-  _globals['_ATTRIBUTERESPONSE']._serialized_start=999
-  _globals['_ATTRIBUTERESPONSE']._serialized_end=1154
-  _globals['_SEQZOO']._serialized_start=1245
-  _globals['_SEQZOO']._serialized_end=1592
+  _globals['_TRACK']._serialized_end=341
+  _globals['_LISTMODELSRESPONSE']._serialized_start=343
+  _globals['_LISTMODELSRESPONSE']._serialized_end=401
+  _globals['_GETMODELREQUEST']._serialized_start=403
+  _globals['_GETMODELREQUEST']._serialized_end=435
+  _globals['_SCOREREQUEST']._serialized_start=438
+  _globals['_SCOREREQUEST']._serialized_end=603
+  _globals['_SCORERESPONSE']._serialized_start=606
+  _globals['_SCORERESPONSE']._serialized_end=759
+  _globals['_ATTRIBUTEREQUEST']._serialized_start=762
+  _globals['_ATTRIBUTEREQUEST']._serialized_end=1013
+  _globals['_ATTRIBUTERESPONSE']._serialized_start=1016
+  _globals['_ATTRIBUTERESPONSE']._serialized_end=1171
+  _globals['_SEQZOO']._serialized_start=1262
+  _globals['_SEQZOO']._serialized_end=1609
 # @@protoc_insertion_point(module_scope)

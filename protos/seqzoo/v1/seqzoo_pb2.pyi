@@ -51,12 +51,14 @@ class ModelInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., digest: _Optional[str] = ..., card_json: _Optional[str] = ..., provider: _Optional[str] = ..., length: _Optional[int] = ..., length_dynamic: _Optional[bool] = ..., classes: _Optional[_Iterable[str]] = ..., alphabet_letters: _Optional[str] = ..., structure: _Optional[bool] = ..., ref: _Optional[str] = ..., tracks: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Track(_message.Message):
-    __slots__ = ("name", "values")
+    __slots__ = ("name", "values", "numbers")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
+    NUMBERS_FIELD_NUMBER: _ClassVar[int]
     name: str
     values: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., values: _Optional[_Iterable[str]] = ...) -> None: ...
+    numbers: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, name: _Optional[str] = ..., values: _Optional[_Iterable[str]] = ..., numbers: _Optional[_Iterable[float]] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("models",)
