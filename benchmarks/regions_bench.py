@@ -121,7 +121,7 @@ def main() -> int:
                                                                  work / "runs" / f"regions-{kind}-{seed}",
                                                                  work / "runs" / f"regions-multimodal-{seed}")
             saved.write_text(json.dumps(results, indent=1))
-                print(key, round(results[key]["auroc"], 4), file=sys.stderr, flush=True)
+            print(key, round(results[key]["auroc"], 4), file=sys.stderr, flush=True)
     load.append(os.getloadavg()[0])
     print(body := render(results, args, load))
     record("regions", "Multimodal inputs: the region-type simulation (issue 14)",
@@ -131,8 +131,8 @@ def main() -> int:
 
 def render(results: dict, args, load: list[float]) -> str:
     seeds = [int(s) for s in args.seeds.split(",")]
-    rows = ["| seed | model | test AUROC | AP | seconds | gain over sequence only | track attribution on 3'UTR "
-            "positions (share of 3'UTR positions) |", "|---|---|---|---|---|---|---|"]
+    rows = [("| seed | model | test AUROC | AP | seconds | gain over sequence only | track attribution on 3'UTR "
+             "positions (share of 3'UTR positions) |"), "|---|---|---|---|---|---|---|"]
     names = {"multimodal": "+ region letters", "numeric": "+ signal numbers (bigWig)", "sequence": "sequence only"}
     for seed in seeds:
         base = results[f"sequence-{seed}"]["auroc"]

@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from seqzoo.training.simulate import place_signal, pick_motifs, simulate, simulate_regions, write_fasta
+    from seqzoo.training.simulate import pick_motifs, place_signal, simulate, simulate_regions, write_fasta
     from seqzoo.zoo.errors import InputError
 
     letters, motifs = None, []

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from seqzoo.training.cli_about import about_from_args, warn_unstated
 from seqzoo.training.cli_about import add_arguments as add_about_arguments
+from seqzoo.training.cli_tracks import add_track_arguments, tracks_from_args
 from seqzoo.zoo.errors import ConflictError, InputError
 from seqzoo.zoo.options import pairs
 from seqzoo.zoo.refs import validate_name
@@ -77,19 +78,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--structure", nargs="?", const="annotated", choices=("annotated", "dot-bracket"),
                       help="add RNA secondary structure (ViennaRNA; default form: annotated F/T/S/H/I/M)")
     data.add_argument("--fold-processes", type=int, help="processes for folding (default: all cores)")
-    data.add_argument("--track", action="append", default=[], metavar="NAME=FILE",
-                      help="a track input with its own branch: a FASTA of per-position letters with the sequences' "
-                           "record names, fixed length (e.g. region type); a bigWig (.bw) read at the records' "
-                           "coordinates (numeric); 'structure' folds (ViennaRNA); repeat")
-    data.add_argument("--track-column", action="append", default=[], metavar="NAME=COLUMN",
-                      help="a table column of track letters")
-    data.add_argument("--track-length", action="append", default=[], metavar="NAME=N",
-                      help="a bigWig track's window, centred as the sequence (default: the sequence's length)")
-    data.add_argument("--track-alphabet", action="append", default=[], metavar="NAME=LETTERS",
-                      help="a track's letters, in one-hot order (default: the letters the training records use)")
-    data.add_argument("--track-baseline", action="append", default=[], metavar="NAME=VALUE",
-                      help="integrated-gradients baseline of a track's one-hot columns (default: 1/letters; "
-                           "numeric: 0, the median)")
+    add_track_arguments(data)
     data.add_argument("--val-fraction", type=float, default=0.1, help="validation share of train (stratified)")
     data.add_argument("--test-fraction", type=float, default=0.2, help="test share when no test set is given")
     data.add_argument("--test-chroms", metavar="CHR,CHR", type=_chroms,
@@ -226,7 +215,7 @@ def prepare(args, quiet: bool) -> Prepared:
     start = time.perf_counter()
     structures = data.set_structures(sets, form, args.fold_processes, quiet) if form else {}
     pads = ("F", "T") if form == "annotated" else (".", ".")
-    inputs, track_values = _tracks(args, sets, {"train": where, "test": test_where}, alphabet, length, quiet)
+    inputs, track_values = tracks_from_args(args, sets, {"train": where, "test": test_where}, alphabet, length, quiet)
     fold_seconds = time.perf_counter() - start
     product = ProductAlphabet(alphabet, structure_alphabet(form)) if form else None
     codes, seq_codes, labels = {}, {}, {}
@@ -261,25 +250,6 @@ def prepare(args, quiet: bool) -> Prepared:
             raise InputError(f"class {missing!r} has no sequences in the {name} split: give more sequences")
     return Prepared(product or inputs or alphabet, alphabet, train.classes, train.task, length, form, codes, seq_codes,
                     labels, train.files + (test.files if test is not None else []), split, report, fold_seconds)
-
-
-def _tracks(args, sets: dict, records: dict, alphabet, length: int, quiet: bool) -> tuple:
-    """(Inputs, split -> track letters) of the --track options, or (None, {}) without tracks."""
-    from seqzoo.training import data, tracks
-
-    options = tracks.parse_tracks(args.track, args.track_column, args.track_alphabet, args.track_baseline,
-                                  args.track_length)
-    if not options:
-        return None, {}
-    if args.structure:
-        raise InputError("--structure makes the sequence x structure alphabet; with tracks, give the structure as "
-                         "its own input (--track structure)")
-
-    def fold() -> dict:
-        return {name: data.centre(s, length, "F", "T")
-                for name, s in data.set_structures(sets, "annotated", args.fold_processes, quiet).items()}
-
-    return tracks.track_inputs(options, sets, records, alphabet, length, fold)
 
 
 def hyperparameters_from(args) -> dict:

@@ -11,6 +11,7 @@ minus strand a window is read backwards, as its sequence is.
 from __future__ import annotations
 
 import os
+from typing import Self
 
 import numpy as np
 from seqzoo.zoo.errors import InputError
@@ -28,7 +29,6 @@ class Signal:
 
     def __init__(self, path: str | os.PathLike):
         import pyBigWig
-
         from seqzoo.zoo.io.genome import ContigNames
 
         self.path = str(path)
@@ -62,7 +62,7 @@ class Signal:
             self._file.close()
             self._file = None
 
-    def __enter__(self) -> Signal:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -73,7 +73,6 @@ def write_signal(path: str | os.PathLike, lengths: dict[str, int], values: dict[
     """Write per-base values (contig -> float [length]; NaN = no data) as a bigWig, atomically: runs
     of equal values become one interval each."""
     import pyBigWig
-
     from seqzoo.zoo.io.atomic import atomic_path
 
     with atomic_path(path) as staging:
