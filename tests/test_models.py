@@ -36,6 +36,15 @@ def test_global_head_accepts_other_lengths_flatten_does_not():
         flat(torch.zeros(2, 120, 4))
 
 
+def test_multitask_models_get_their_own_defaults_and_flags_still_win():
+    assert hyperparameters(task="binary") == DEFAULTS == hyperparameters(task="multiclass")
+    multi = hyperparameters(task="multilabel")
+    assert (multi["neuron_num"], multi["dropout_dense"]) == (256, 0.3)
+    assert {k: v for k, v in multi.items() if k not in ("neuron_num", "dropout_dense")} == \
+        {k: v for k, v in DEFAULTS.items() if k not in ("neuron_num", "dropout_dense")}
+    assert hyperparameters({"neuron_num": 50}, task="multilabel")["neuron_num"] == 50
+
+
 def test_bad_hyperparameters_name_the_parameter():
     with pytest.raises(InputError, match="unknown hyperparameter 'kernels'"):
         hyperparameters({"kernels": 3})

@@ -252,8 +252,8 @@ def prepare(args, quiet: bool) -> Prepared:
                     labels, train.files + (test.files if test is not None else []), split, report, fold_seconds)
 
 
-def hyperparameters_from(args) -> dict:
-    """Defaults, updated by --config, updated by the flags."""
+def hyperparameters_from(args, task: str | None = None) -> dict:
+    """Defaults (the ``task``'s, models.TASK_DEFAULTS), updated by --config, updated by the flags."""
     from seqzoo.training.grid import load_mapping
     from seqzoo.training.models import hyperparameters
 
@@ -264,7 +264,7 @@ def hyperparameters_from(args) -> dict:
         value = getattr(args, f"hp_{name}")
         if value is not None:
             overrides[name] = value
-    return hyperparameters(overrides)
+    return hyperparameters(overrides, task)
 
 
 def train_models(args, prep: Prepared, params: dict, workdir: Path) -> tuple:
@@ -432,8 +432,9 @@ def run(args) -> int:
     if not args.no_publish:
         validate_name(args.name)  # before training: the zoo would refuse it at the end
         about = about_from_args(args)
-    params = hyperparameters_from(args)
+    hyperparameters_from(args)  # a bad flag or --config is refused before the data are read
     prep = prepare(args, args.quiet)
+    params = hyperparameters_from(args, prep.task)
     workdir = _temporary_dir(out)
     try:
         result, params, grid = train_models(args, prep, params, workdir)
