@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 
 import grpc
 import numpy as np
@@ -183,6 +184,13 @@ def test_numbers_are_served_like_the_engine_scores_them(published, signal_data, 
             contents=opb.InferTensorContents(fp32_contents=numbers.ravel().tolist()))])
         answer = stub.ModelInfer(typed)
         np.testing.assert_allclose(np.asarray(answer.outputs[0].contents.fp32_contents).reshape(25, 2), want,
+                                   atol=1e-6)
+        raw = opb.ModelInferRequest(model_name="signal", inputs=[
+            tensor(name="sequences", datatype="BYTES", shape=[25]), tensor(name="signal", datatype="FP32", shape=[25, 60])],
+            raw_input_contents=[b"".join(struct.pack("<I", len(s)) + s.encode() for s in sequences),
+                                numbers.astype("<f4").tobytes()])
+        answer = stub.ModelInfer(raw)
+        np.testing.assert_allclose(np.frombuffer(answer.raw_output_contents[0], dtype="<f4").reshape(25, 2), want,
                                    atol=1e-6)
         with pytest.raises(grpc.RpcError) as caught:
             stub.ModelInfer(opb.ModelInferRequest(model_name="signal", inputs=[sequences_tensor, tensor(
