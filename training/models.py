@@ -45,8 +45,8 @@ DEFAULTS: dict = {
     "ensemble": 1,
 }
 # A multitask (multilabel) model's shared dense layer carries every task: wider and less dropped out.
-# Measured on the 26 pooled iONMF experiments (BENCHMARKS.md "multitask"): mean test AUROC 0.852 with
-# the single-task defaults, 0.859 with these, above the single-task models' 0.855.
+# Measured on the 26 pooled iONMF experiments (BENCHMARKS.md "multitask", 22 tasks with a single-task
+# model): mean test AUROC 0.839 with the single-task defaults, 0.846 with these; single-task models 0.840.
 TASK_DEFAULTS: dict = {"multilabel": {"neuron_num": 256, "dropout_dense": 0.3}}
 INT_PARAMS = ("conv_num", "kernel_num", "kernel_len", "pool_size", "pool_stride", "dense_num", "neuron_num",
               "rnn_units", "batch_size", "epochs", "patience", "ensemble")
