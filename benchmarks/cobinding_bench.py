@@ -19,9 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -29,10 +27,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from record import record
+from runs import seqzoo
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "datasets" / "clip-ionmf"
-PY = sys.executable
 ANCHORS = {"23_PARCLIP_PUM2": 0.984, "24_PARCLIP_QKI": 0.956, "15_PARCLIP_IGF2BP123": 0.954}
 
 
@@ -87,18 +85,14 @@ def track_file(experiment: str, folder: Path) -> Path:
 def train(work: Path, experiment: str, track: Path | None, seed: int) -> dict:
     train_file, test_file = DATA / f"{experiment}.training.fa.gz", DATA / f"{experiment}.test.fa.gz"
     extra = ["--track", f"cobinding={track}", "--track-alphabet", "cobinding=BU"] if track else []
-    start = time.perf_counter()
-    result = subprocess.run([PY, "-m", "seqzoo", "train", "--name", "x", "--class", f"unbound={train_file}",
-                             "--class", f"bound={train_file}", "--test-class", f"unbound={test_file}",
-                             "--test-class", f"bound={test_file}", "--class-match", "unbound=class:0",
-                             "--class-match", "bound=class:1", *extra, "--seed", str(seed), "--out",
-                             str(work / "runs" / f"{experiment}-{'cobinding' if track else 'sequence'}"),
-                             "--no-publish", "--force", "--quiet", "--json", "--threads", "2"],
-                            capture_output=True, text=True, cwd=REPO, check=False)
-    if result.returncode:
-        raise RuntimeError(f"{experiment} failed:\n{result.stderr[-3000:]}")
-    test = json.loads(result.stdout.strip().splitlines()[-1])["metrics"]["test"]
-    return {"auroc": test["auroc"]["bound"], "ap": test["ap"]["bound"], "seconds": time.perf_counter() - start}
+    summary, seconds = seqzoo("train", "--name", "x", "--class", f"unbound={train_file}", "--class",
+                              f"bound={train_file}", "--test-class", f"unbound={test_file}", "--test-class",
+                              f"bound={test_file}", "--class-match", "unbound=class:0", "--class-match",
+                              "bound=class:1", *extra, "--seed", str(seed), "--out",
+                              str(work / "runs" / f"{experiment}-{'cobinding' if track else 'sequence'}"),
+                              "--no-publish", "--force", "--quiet", "--json", "--threads", "2")
+    test = summary["metrics"]["test"]
+    return {"auroc": test["auroc"]["bound"], "ap": test["ap"]["bound"], "seconds": seconds}
 
 
 def main() -> int:

@@ -17,19 +17,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from record import record
+from runs import seqzoo
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "datasets" / "clip-ionmf"
-PY = sys.executable
 ANCHORS = {"23_PARCLIP_PUM2": 0.984, "24_PARCLIP_QKI": 0.956, "15_PARCLIP_IGF2BP123": 0.954}
 
 
@@ -52,17 +50,13 @@ def train(work: Path, experiment: str, config: str, seed: int) -> dict:
     test_files = split_file(DATA / f"{experiment}.test.fa.gz", work / "data")
     flags = [] if config == "defaults" else [
         arg for pair in config.split(",") for arg in (f"--{pair.split('=')[0].replace('_', '-')}", pair.split("=")[1])]
-    start = time.perf_counter()
-    result = subprocess.run([PY, "-m", "seqzoo", "train", "--name", "x", "--class", f"unbound={train_files['unbound']}",
-                             "--class", f"bound={train_files['bound']}", "--test-class",
-                             f"unbound={test_files['unbound']}", "--test-class", f"bound={test_files['bound']}",
-                             *flags, "--seed", str(seed), "--out", str(work / "runs" / f"{experiment}-{config}"),
-                             "--no-publish", "--force", "--quiet", "--json", "--threads", "2"],
-                            capture_output=True, text=True, cwd=REPO, check=False)
-    if result.returncode:
-        raise RuntimeError(f"{experiment} {config} failed:\n{result.stderr[-3000:]}")
-    test = json.loads(result.stdout.strip().splitlines()[-1])["metrics"]["test"]
-    return {"auroc": test["auroc"]["bound"], "ap": test["ap"]["bound"], "seconds": time.perf_counter() - start}
+    summary, seconds = seqzoo("train", "--name", "x", "--class", f"unbound={train_files['unbound']}", "--class",
+                              f"bound={train_files['bound']}", "--test-class", f"unbound={test_files['unbound']}",
+                              "--test-class", f"bound={test_files['bound']}", *flags, "--seed", str(seed), "--out",
+                              str(work / "runs" / f"{experiment}-{config}"), "--no-publish", "--force", "--quiet",
+                              "--json", "--threads", "2")
+    test = summary["metrics"]["test"]
+    return {"auroc": test["auroc"]["bound"], "ap": test["ap"]["bound"], "seconds": seconds}
 
 
 def main() -> int:

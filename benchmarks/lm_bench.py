@@ -23,9 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,20 +31,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from ceiling import rate
 from record import record
+from runs import seqzoo
 
 REPO = Path(__file__).resolve().parent.parent
 GENOME = REPO / "datasets" / "genome" / "NCTC8325.fasta.gz"
 VCF = REPO / "datasets" / "genome" / "variant.vcf.gz"
-PY = sys.executable
-
-
-def seqzoo(*args: str) -> tuple[dict, float]:
-    start = time.perf_counter()
-    result = subprocess.run([PY, "-m", "seqzoo", *args], capture_output=True, text=True, cwd=REPO, check=False)
-    if result.returncode:
-        raise RuntimeError(f"seqzoo {' '.join(args[:3])} failed:\n{result.stderr[-3000:]}")
-    lines = result.stdout.strip().splitlines()
-    return (json.loads(lines[-1]) if lines else {}), time.perf_counter() - start
 
 
 def lm(work: Path, name: str, genome: Path, time_limit: float, *extra: str) -> dict:

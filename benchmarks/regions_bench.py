@@ -22,27 +22,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from record import record
+from runs import seqzoo
 
 REPO = Path(__file__).resolve().parent.parent
-PY = sys.executable
 MOTIF = REPO / "zoo" / "resources" / "motifs" / "HOCOMOCO_v11_FOXO1.meme"
-
-
-def seqzoo(*args: str) -> dict:
-    result = subprocess.run([PY, "-m", "seqzoo", *args], capture_output=True, text=True, cwd=REPO, check=False)
-    if result.returncode:
-        raise RuntimeError(f"seqzoo {' '.join(args[:3])} failed:\n{result.stderr[-3000:]}")
-    lines = result.stdout.strip().splitlines()
-    return json.loads(lines[-1]) if lines else {}
 
 
 def train(data: Path, work: Path, name: str, seed: int, tracks: list[str]) -> dict:
@@ -55,11 +45,10 @@ def train(data: Path, work: Path, name: str, seed: int, tracks: list[str]) -> di
         path = str(max((work / "zoo" / name).iterdir(), key=lambda v: int(v.name)))
         metrics, seconds = card["metrics"], card["training"]["seconds"]
     else:
-        start = time.perf_counter()
-        summary = seqzoo("train", "--name", name, "--class", f"unbound={data / 'negative.fa'}", "--class",
-                         f"bound={data / 'positive.fa'}", *tracks, "--seed", str(seed), "--out", str(run),
-                         "--zoo", str(work / "zoo"), "--force", "--quiet", "--json", "--threads", "2")
-        metrics, seconds, path = summary["metrics"], time.perf_counter() - start, summary["path"]
+        summary, seconds = seqzoo("train", "--name", name, "--class", f"unbound={data / 'negative.fa'}", "--class",
+                                  f"bound={data / 'positive.fa'}", *tracks, "--seed", str(seed), "--out", str(run),
+                                  "--zoo", str(work / "zoo"), "--force", "--quiet", "--json", "--threads", "2")
+        metrics, path = summary["metrics"], summary["path"]
     return {"auroc": metrics["test"]["auroc"]["bound"], "ap": metrics["test"]["ap"]["bound"], "seconds": seconds,
             "path": path}
 

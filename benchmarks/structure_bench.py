@@ -16,34 +16,28 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from record import record
+from runs import seqzoo
 
 REPO = Path(__file__).resolve().parent.parent
 RBP = REPO / "datasets" / "rbp"
-PY = sys.executable
 WAYS = {"sequence": [], "product": ["--structure"], "track": ["--track", "structure"]}
 
 
 def train(work: Path, dataset: str, way: str, seed: int) -> dict:
     files = [f"--{kind}={label}={RBP / f'{dataset}.{split}.{label}.fasta.gz'}"
              for kind, split in (("class", "train"), ("test-class", "test")) for label in ("negative", "positive")]
-    start = time.perf_counter()
-    result = subprocess.run([PY, "-m", "seqzoo", "train", "--name", f"{dataset}-{way}-{seed}", "--alphabet", "rna",
-                             *files, *WAYS[way], "--seed", str(seed), "--out", str(work / "runs" / f"{dataset}-{way}-{seed}"),
-                             "--no-publish", "--force", "--quiet", "--json", "--threads", "2"],
-                            capture_output=True, text=True, cwd=REPO, check=False)
-    if result.returncode:
-        raise RuntimeError(f"{dataset} {way} {seed} failed:\n{result.stderr[-3000:]}")
-    test = json.loads(result.stdout.strip().splitlines()[-1])["metrics"]["test"]
-    return {"auroc": test["auroc"]["positive"], "ap": test["ap"]["positive"], "seconds": time.perf_counter() - start}
+    summary, seconds = seqzoo("train", "--name", f"{dataset}-{way}-{seed}", "--alphabet", "rna", *files, *WAYS[way],
+                              "--seed", str(seed), "--out", str(work / "runs" / f"{dataset}-{way}-{seed}"),
+                              "--no-publish", "--force", "--quiet", "--json", "--threads", "2")
+    test = summary["metrics"]["test"]
+    return {"auroc": test["auroc"]["positive"], "ap": test["ap"]["positive"], "seconds": seconds}
 
 
 def main() -> int:
