@@ -199,13 +199,13 @@ class OipServicer(opb_grpc.GRPCInferenceServiceServicer):
                            if s.engine.identity.name == engine.identity.name})
         tensor = opb.ModelMetadataResponse.TensorMetadata
         length = engine.code_length or -1
+        types = track_types(engine)
         return opb.ModelMetadataResponse(
             name=engine.identity.name, versions=[str(v) for v in versions], platform=PLATFORM,
             inputs=[tensor(name="codes", datatype="UINT8", shape=[-1, length]),
                     tensor(name="sequences", datatype="BYTES", shape=[-1]),
-                    *(tensor(name=t.name, datatype=kind, shape=[-1, t.length] if kind == "FP32" else [-1])
-                      for t, kind in zip(engine.alphabet.tracks if engine.packed else (),
-                                         track_types(engine).values()))],
+                    *(tensor(name=t.name, datatype=types[t.name], shape=[-1, t.length] if types[t.name] == "FP32"
+                             else [-1]) for t in (engine.alphabet.tracks if types else ()))],
             outputs=[tensor(name=OUTPUT, datatype="FP32", shape=[-1, len(engine.classes)])])
 
     async def infer(self, request, deadline: float | None) -> opb.ModelInferResponse:

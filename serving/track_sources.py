@@ -123,7 +123,7 @@ def record_tracks(pairs: list[str], alphabet) -> dict[str, Callable]:
                 where = record_coordinates(record)
                 if where is None:
                     raise InputError(f"no coordinates in the header for the numeric track {name!r} (give {FORMS})")
-                return signal.window(where.chrom, *where.window(size), where.strand)
+                return signal.around(where, size)
 
             readers[name] = numbers
         else:

@@ -79,8 +79,8 @@ def test_windows_are_read_on_the_records_strand(tmp_path):
     write_signal(tmp_path / "pos.bw", {"chr1": 1000}, {"chr1": values})
     with Signal(tmp_path / "pos.bw") as signal:
         plus, minus = Coordinates("chr1", 100, 140, "+"), Coordinates("chr1", 100, 140, "-")
-        np.testing.assert_array_equal(signal.window("chr1", *plus.window(60), "+"), np.arange(90, 150))
-        np.testing.assert_array_equal(signal.window("chr1", *minus.window(60), "-"), np.arange(149, 89, -1))
+        np.testing.assert_array_equal(signal.around(plus, 60), np.arange(90, 150))
+        np.testing.assert_array_equal(signal.around(minus, 60), np.arange(149, 89, -1))
         assert signal.has("1") and not signal.has("chr2")  # contig aliases as a genome's
         edge = signal.window("chr1", 990, 1010)
         assert edge[:10].tolist() == list(range(990, 1000)) and np.isnan(edge[10:]).all()
@@ -126,7 +126,7 @@ def test_the_signal_places_each_records_region_under_its_coordinates(signal_data
     with Signal(signal_data / "signal.bw") as signal:
         for record in pos[:40]:
             where = record_coordinates(record)
-            window = signal.window(where.chrom, *where.window(60), where.strand)
+            window = signal.around(where, 60)
             assert window.shape == (60,) and np.isfinite(window).mean() > 0.85
     assert {record_coordinates(r).strand for r in pos} == {"+", "-"}
 
@@ -154,8 +154,7 @@ def test_numbers_are_served_like_the_engine_scores_them(published, signal_data, 
     records = read_fasta(signal_data / "pos.fa")[:20] + read_fasta(signal_data / "neg.fa")[:5]
     sequences = [r.sequence for r in records]
     with Signal(signal_data / "signal.bw") as signal:
-        numbers = np.stack([signal.window(c.chrom, *c.window(60), c.strand)
-                            for c in map(record_coordinates, records)])
+        numbers = np.stack([signal.around(c, 60) for c in map(record_coordinates, records)])
     tracks = {"signal": numbers}
     want = engine.predict(engine.encode(sequences, tracks=tracks))
     server = ServerThread(published)

@@ -113,7 +113,7 @@ def read_signal(option: TrackOption, dataset, length: int) -> tuple[list, list[s
         if not any(signal.has(c.chrom) for c in where):
             raise InputError(f"{option.path}: none of the records' chromosomes is in this bigWig (the first record's "
                              f"is {where[0].chrom!r}; {signal.names.hint()})")
-        values = [signal.window(c.chrom, *c.window(size), c.strand) for c in where]
+        values = [signal.around(c, size) for c in where]
     return values, list(dataset.origins)
 
 

@@ -113,9 +113,6 @@ class Levels:
         means = np.asarray([np.nan, *self.values])
         return list(means[codes])
 
-    def one_hot(self, codes: np.ndarray) -> np.ndarray:
-        return self.table[np.asarray(codes)]
-
     def to_dict(self) -> dict:
         return {"name": self.name, "letters": "", "edges": list(self.edges), "values": list(self.values),
                 "ranks": list(self.ranks)}

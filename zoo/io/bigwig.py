@@ -57,6 +57,11 @@ class Signal:
                 out[lo - start:hi - start] = self._file.values(name, lo, hi, numpy=True)
         return out[::-1].copy() if strand == "-" else out
 
+    def around(self, where, length: int) -> np.ndarray:
+        """float64 [length]: the window of a record at ``where`` (zoo.io.coords.Coordinates),
+        centred as its sequence and read 5' to 3' on its strand (``Coordinates.window``)."""
+        return self.window(where.chrom, *where.window(length), where.strand)
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
