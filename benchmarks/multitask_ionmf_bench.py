@@ -12,7 +12,8 @@ pooled, chromosome hold-out; WORK/runs/multitask) and:
    ``class:0``, 1:4, 101 nt) with that task's column: test AUROC and AP per task, beside the
    iDeep values retrained by Avsec et al. 2018 where the issue names them;
 3. reports the attribution motifs of PUM2, QKI, the ELAVL1 experiments and IGF2BP123 with their
-   best ATtRACT match and q-value (goal: the expected protein at q < 0.01).
+   best ATtRACT match, and the best q-value of the expected protein's own ATtRACT entries in the
+   same TOMTOM search (goal: q < 0.01).
 
 Writes BENCHMARKS.md "multitask-ionmf".
 """
@@ -69,13 +70,26 @@ def per_task(zoo: Path) -> dict:
 
 
 def motifs(zoo: Path) -> dict:
-    card = json.loads(next((zoo / "ionmf-multitask").glob("*/card.json")).read_text())
+    """Each expected task's attribution motifs: the card's best ATtRACT match, and the best q-value
+    of the expected protein's own ATtRACT entries in the same TOMTOM search (forward strand, BH over
+    the whole database): a degenerate U-rich motif matches every U-rich binder about equally, so
+    the expected protein need not come first to be found."""
+    from seqzoo.training.motif_match import compare, load_database
+
+    version = next((zoo / "ionmf-multitask").glob("*/card.json")).parent
+    card = json.loads((version / "card.json").read_text())
+    learned = {m.name: m.pwm for m in load_database(version / "motifs.meme").motifs}
+    attract = load_database("attract", "rna")
     found = {}
-    for task in EXPECTED:
+    for task, names in EXPECTED.items():
         entries = [m for m in card["motifs"] if m.get("class") == task and m.get("kind") == "attribution"]
+        _, q = compare([learned[m["id"]] for m in entries], [t.pwm for t in attract.motifs], reverse_complement=False)
+        own = [j for j, t in enumerate(attract.motifs)
+               if any(n.lower() in (t.description or t.name).lower() for n in names)]
         found[task] = [{"consensus": m["consensus"], "sites": m.get("sites"),
-                        "match": (m.get("match") or {}).get("name"), "q": (m.get("match") or {}).get("q_value")}
-                       for m in entries]
+                        "match": (m.get("match") or {}).get("name"), "q": (m.get("match") or {}).get("q_value"),
+                        "expected_q": float(q[i, own].min()) if own else None}
+                       for i, m in enumerate(entries)]
     return found
 
 
@@ -112,17 +126,23 @@ def render(results: dict, load: list[float]) -> str:
               f"test files hold sites on every chromosome, so part of them lies on training chromosomes (never the "
               f"same records: iONMF's split). 1-minute load average {load[0]:.1f} before, {load[1]:.1f} after."),
              "", *rows, "", f"Mean test AUROC over the 26 experiments: {mean:.3f}.", "",
-             "Attribution motifs (TF-MoDISco on integrated gradients, per task) and their best ATtRACT match:", "",
-             "| experiment | motif | seqlets | best match | q | expected protein found (q < 0.01) |", "|---|---|---|---|---|---|"]
+             ("Attribution motifs (TF-MoDISco on integrated gradients, per task), their best ATtRACT match, and "
+             "the best q-value of the expected protein's own ATtRACT entries in the same search:"), "",
+             "| experiment | motif | seqlets | best match | q | expected protein: best q | found (q < 0.01) |",
+             "|---|---|---|---|---|---|---|"]
     for task, found in results["motifs"].items():
-        want = EXPECTED[task]
         if not found:
-            lines.append(f"| {task} | (no motif) | | | | no |")
+            lines.append(f"| {task} | (no motif) | | | | | no |")
         for m in found:
-            hit = bool(m["match"]) and any(w.lower() in m["match"].lower() for w in want) and (m["q"] or 1) < 0.01
             q = f"{m['q']:.2g}" if m["q"] is not None else ""
+            own = m.get("expected_q")
+            own_cell = f"{'/'.join(EXPECTED[task])}: {own:.2g}" if own is not None else "-"
             lines.append(f"| {task} | `{m['consensus']}` | {m['sites'] or ''} | {m['match'] or '-'} | {q} | "
-                         f"{'yes' if hit else 'no'} |")
+                         f"{own_cell} | {'yes' if own is not None and own < 0.01 else 'no'} |")
+    tasks_found = [t for t, found in results["motifs"].items()
+                   if any(m.get("expected_q") is not None and m["expected_q"] < 0.01 for m in found)]
+    lines += ["", (f"Expected protein found at q < 0.01 for {len(tasks_found)} of {len(results['motifs'])} experiments: "
+              f"{', '.join(tasks_found) or 'none'}.")]
     return "\n".join(lines)
 
 
