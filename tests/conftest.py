@@ -196,3 +196,31 @@ class StaticServer:
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=10)
+
+
+def assert_training_refused(data: Path, flags: list[str], tmp_path: Path, capsys, message: str) -> None:
+    """``seqzoo train`` of DATA/neg.fa (unbound) against DATA/pos.fa (bound) with ``flags`` is
+    refused: exit 2, one line on stderr holding ``message``, and neither the run folder nor the
+    zoo entry is written."""
+    from seqzoo.cli import main
+
+    argv = ["train", "--name", "bad", "--class", f"unbound={data / 'neg.fa'}", "--class", f"bound={data / 'pos.fa'}",
+            "--out", str(tmp_path / "run"), "--zoo", str(tmp_path / "zoo"), *flags]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not (tmp_path / "run").exists() and not (tmp_path / "zoo" / "bad").exists()
+
+
+def assert_scored_as(want: np.ndarray, fasta: Path, model: str, track: str, targets: list[list[str]],
+                     tmp_path: Path) -> None:
+    """``seqzoo score --model MODEL FASTA --track TRACK`` through each target (``["--server", addr]``,
+    ``["--local", "--zoo", folder]``) writes ``want``: every row's scores, to 1e-5."""
+    from seqzoo.cli import main
+
+    for where in targets:
+        out = tmp_path / f"{where[0][2:]}.tsv"
+        assert main(["score", *where, "--model", model, str(fasta), "-o", str(out), "--track", track,
+                     "--no-progress"]) == 0
+        rows = [line.split("\t") for line in out.read_text().splitlines()[2:]]
+        np.testing.assert_allclose(np.asarray([r[1:] for r in rows], dtype=float), want, atol=1e-5)

@@ -12,6 +12,7 @@ import grpc
 import numpy as np
 import pytest
 import torch
+from conftest import assert_scored_as, assert_training_refused
 from seqzoo.serving.client import SeqZooClient
 from seqzoo.serving.engine import Engine
 from seqzoo.training.simulate import simulate_regions, write_fasta
@@ -157,12 +158,8 @@ def test_served_with_named_tracks_like_the_engine(published, region_data, tmp_pa
         channel.close()
         # seqzoo score --server and --local with --track FILE: the same rows
         write_fasta(tmp_path / "in.fa", sequences, "", [r.name for r in records])
-        for where in (["--server", server.target], ["--local", "--zoo", str(published)]):
-            out = tmp_path / f"{where[0][2:]}.tsv"
-            assert main(["score", *where, "--model", "regions", str(tmp_path / "in.fa"), "-o", str(out),
-                         "--track", f"region={region_data / 'region.fa'}", "--no-progress"]) == 0
-            rows = [line.split("\t") for line in out.read_text().splitlines()[2:]]
-            np.testing.assert_allclose(np.asarray([r[1:] for r in rows], dtype=float), want, atol=1e-5)
+        assert_scored_as(want, tmp_path / "in.fa", "regions", f"region={region_data / 'region.fa'}",
+                         [["--server", server.target], ["--local", "--zoo", str(published)]], tmp_path)
     finally:
         server.drain()
     model = seqzoo.load("regions", zoo=str(published))
@@ -210,13 +207,7 @@ def test_bad_tracks_are_named_and_nothing_is_written(region_data, tmp_path, caps
     write_fasta(tmp_path / "short.fa", short, "", [r.name for r in records])
     paths = {"missing": tmp_path / "missing" / "region.fa", "short": tmp_path / "short.fa",
              "region": region_data / "region.fa"}
-    argv = ["train", "--name", "bad", "--class", f"unbound={region_data / 'neg.fa'}", "--class",
-            f"bound={region_data / 'pos.fa'}", "--out", str(tmp_path / "run"), "--zoo", str(tmp_path / "zoo"),
-            *[a.format(**paths) for a in extra], *SMALL]
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and message in err[0]
-    assert not (tmp_path / "run").exists() and not (tmp_path / "zoo" / "bad").exists()
+    assert_training_refused(region_data, [*[a.format(**paths) for a in extra], *SMALL], tmp_path, capsys, message)
 
 
 def test_variants_read_each_track_at_the_variants_coordinates(published, tmp_path, capsys):

@@ -12,6 +12,7 @@ import grpc
 import numpy as np
 import pytest
 import torch
+from conftest import assert_scored_as, assert_training_refused
 from seqzoo.serving.client import SeqZooClient
 from seqzoo.serving.engine import Engine
 from seqzoo.training.simulate import place_signal, simulate_regions, write_fasta
@@ -197,13 +198,9 @@ def test_numbers_are_served_like_the_engine_scores_them(published, signal_data, 
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "'signal' is FP32" in \
             caught.value.details()
         channel.close()
-        for where in (["--server", server.target], ["--local", "--zoo", str(published)]):
-            out = tmp_path / f"{where[0][2:]}.tsv"
-            write_fasta(tmp_path / "in.fa", sequences, "", [r.header for r in records])
-            assert main(["score", *where, "--model", "signal", str(tmp_path / "in.fa"), "-o", str(out),
-                         "--track", f"signal={signal_data / 'signal.bw'}", "--no-progress"]) == 0
-            rows = [line.split("\t") for line in out.read_text().splitlines()[2:]]
-            np.testing.assert_allclose(np.asarray([r[1:] for r in rows], dtype=float), want, atol=1e-5)
+        write_fasta(tmp_path / "in.fa", sequences, "", [r.header for r in records])
+        assert_scored_as(want, tmp_path / "in.fa", "signal", f"signal={signal_data / 'signal.bw'}",
+                         [["--server", server.target], ["--local", "--zoo", str(published)]], tmp_path)
     finally:
         server.drain()
     model = seqzoo.load("signal", zoo=str(published))
@@ -220,13 +217,7 @@ def test_bad_numeric_tracks_are_named_and_nothing_is_written(signal_data, tmp_pa
     write_signal(tmp_path / "elsewhere.bw", {"chrX": 100}, {"chrX": np.ones(100)})
     write_fasta(tmp_path / "bare.fa", ["ACGT" * 10], "bare")
     paths = {"signal": signal_data / "signal.bw", "elsewhere": tmp_path / "elsewhere.bw", "bare": tmp_path / "bare.fa"}
-    argv = ["train", "--name", "bad", "--class", f"unbound={signal_data / 'neg.fa'}", "--class",
-            f"bound={signal_data / 'pos.fa'}", "--out", str(tmp_path / "run"), "--zoo", str(tmp_path / "zoo"),
-            *[a.format(**paths) for a in extra], *SMALL]
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and message in err[0]
-    assert not (tmp_path / "run").exists() and not (tmp_path / "zoo" / "bad").exists()
+    assert_training_refused(signal_data, [*[a.format(**paths) for a in extra], *SMALL], tmp_path, capsys, message)
 
 
 def test_variants_read_the_signal_at_each_variant(published, tmp_path, capsys):
