@@ -106,7 +106,7 @@ def engine_rate(mv, genome: Genome, seconds: float = 8.0) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--zoo", default=str(REPO / ".bench" / "zoo"))
     parser.add_argument("--genome", default=str(REPO / "datasets" / "genome" / "NCTC8325.fasta.gz"))
     args = parser.parse_args()

@@ -59,7 +59,7 @@ def patterns(h5: Path, letters: str) -> list[dict]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--zoo", default=str(REPO / ".bench" / "zoo"))
     parser.add_argument("--n", type=int, default=1296)
     args = parser.parse_args()

@@ -47,7 +47,7 @@ def seqzoo(*args: str) -> tuple[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--catalogue", default="catalogue")
     parser.add_argument("--zoo", default="registry")
     parser.add_argument("--work", default=".bench/registry-build/work")

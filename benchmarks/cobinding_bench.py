@@ -96,7 +96,7 @@ def train(work: Path, experiment: str, track: Path | None, seed: int) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--experiments", default="15_PARCLIP_IGF2BP123,23_PARCLIP_PUM2")
     parser.add_argument("--work", default=str(REPO / ".bench" / "cobinding"))
     parser.add_argument("--seed", type=int, default=1)

@@ -80,7 +80,7 @@ def figures(r: dict) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--base", required=True, help="the base git revision (before the refactor)")
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--zoo", default=str(REPO / ".bench" / "zoo"))

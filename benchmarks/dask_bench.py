@@ -137,7 +137,7 @@ def dask_run(function, workers: int, **kwargs) -> tuple[float, float, dict]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--zoo", default=str(REPO / ".bench" / "zoo"))
     parser.add_argument("--windows", type=int, default=2_000_000)
     parser.add_argument("--variants", type=int, default=1_000_000)

@@ -410,7 +410,7 @@ def table(results: dict[str, list[dict]]) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--zoo", default=str(REPO / ".bench" / "zoo"))
     parser.add_argument("--server-python", default=sys.executable, help="interpreter that runs `seqzoo serve`")
     parser.add_argument("--server-cwd", default=str(REPO), help="folder the server runs in (that checkout's root)")

@@ -121,7 +121,7 @@ def speed(engine: Engine, mv, onehot: np.ndarray) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--zoo", default=str(REPO / ".bench" / "zoo"))
     parser.add_argument("--windows", type=int, default=1000)
     parser.add_argument("--reference-steps", type=int, default=1000)

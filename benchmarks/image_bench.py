@@ -81,7 +81,7 @@ def time_to_serving(image: str, zoo: Path, timeout: float = 300) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--zoo", default=str(REPO / ".bench" / "zoo"))
     parser.add_argument("--no-build", action="store_true", help="measure the images that exist")
     parser.add_argument("--fresh-base", action="store_true", help="remake the base image with mmdebstrap too")

@@ -221,7 +221,7 @@ def part_recovery(work: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("parts", nargs="*", default=["foxo1", "rbp", "recovery"])
     parser.add_argument("--work", default="/tmp/seqzoo-interpret-bench")
     parser.add_argument("--reuse", action="store_true", help="reuse simulated sets and trained runs in --work")

@@ -60,7 +60,7 @@ def train(work: Path, experiment: str, config: str, seed: int) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--work", default=str(REPO / ".bench" / "ionmf"))
     parser.add_argument("--experiments", default=",".join(sorted(
         {p.name.split(".")[0] for p in DATA.glob("*.training.fa.gz")}, key=lambda n: int(n.split("_")[0]))))

@@ -80,7 +80,7 @@ def measure(recipe: dict, zoo: Path, kmax: int) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--zoo", default=str(REPO / "registry"))
     parser.add_argument("--kmax", type=int, default=5)
     args = parser.parse_args()

@@ -79,7 +79,7 @@ def speed(work: Path, model: str) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--work", default=str(REPO / ".bench" / "lm"))
     parser.add_argument("--only", default="random,repeat,saureus,speed")
     parser.add_argument("--archs", default="gru,lstm,cnn")

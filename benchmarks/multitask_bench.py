@@ -77,7 +77,7 @@ def train(work: Path, table: Path, name: str, labels: list[str], args) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--work", default=str(REPO / ".bench" / "multitask"))
     parser.add_argument("--test-chroms", default="chr1,chr8")
     parser.add_argument("--val-chroms", default="chr2")

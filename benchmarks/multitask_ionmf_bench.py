@@ -94,7 +94,7 @@ def motifs(zoo: Path) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--work", default=str(REPO / ".bench" / "multitask"))
     args = parser.parse_args()
     work = Path(args.work).resolve()

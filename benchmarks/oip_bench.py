@@ -34,7 +34,7 @@ SCENARIOS = {"bulk (1,024 per request, 4 in flight)": (1024, 4), "single (1 per 
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--zoo", default=str(REPO / ".bench" / "zoo"))
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--rounds", type=int, default=3)

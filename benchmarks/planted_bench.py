@@ -158,7 +158,7 @@ def spot_check(zoo: Path, fasta: Path, tracks: Path, n: int = 1000) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--work", default=str(REPO / ".bench" / "planted"))
     parser.add_argument("--sites", type=int, default=200)
     parser.add_argument("--reuse", action="store_true", help="keep a model trained by an earlier run")

@@ -84,7 +84,7 @@ def region_attribution(path: str, run: Path, letters_run: Path, limit: int = 300
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--work", default=str(REPO / ".bench" / "regions"))
     parser.add_argument("--n", type=int, default=10000)
     parser.add_argument("--seeds", default="1,2,3")

@@ -287,7 +287,7 @@ async def faults(server: ServerProcess, zoo: Path, codes: np.ndarray, expected: 
 # ---------------------------------------------------------------------- compute ceiling
 # ---------------------------------------------------------------------- main
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--zoo", default=str(REPO / ".bench" / "zoo"))
     parser.add_argument("--seconds", type=float, default=8.0, help="duration of each throughput scenario")
     parser.add_argument("--load-requests", type=int, default=100_000)

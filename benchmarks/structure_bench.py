@@ -41,7 +41,7 @@ def train(work: Path, dataset: str, way: str, seed: int) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--work", default=str(REPO / ".bench" / "structure"))
     parser.add_argument("--sets", default="pum2,qki")
     parser.add_argument("--seeds", default="1,2,3")

@@ -130,7 +130,7 @@ def body(rows: list[dict], folds: dict, foxo: dict | None, load: str, device: st
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--sets", default="pum2,qki")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--modes", default="sequence,structure")

@@ -81,7 +81,7 @@ def run_variants(args: list[str], cache: Path) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--zoo", default=str(REPO / ".bench" / "zoo"))
     parser.add_argument("--n", type=int, default=1_000_000, help="synthetic SNVs (default 1,000,000)")
     parser.add_argument("--ig-subset", type=int, default=200, help="variants explained with IG (50 steps)")

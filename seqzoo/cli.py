@@ -36,8 +36,17 @@ EXTRA_ACTIONS: dict[str, dict[str, str]] = {"zoo": {"export": "seqzoo.training.c
                                                      "build": "seqzoo.training.cli_build"}}
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse without abbreviations: ``--ou`` is an error, never ``--out`` (a recipe's option that
+    abbreviates one the build owns must not reach it). Subcommands' parsers are of this class too."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="seqzoo",
         description="Train CNNs on biological sequences, publish them into a versioned ONNX model zoo, "
                     "and serve them over gRPC.")

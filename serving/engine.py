@@ -26,6 +26,7 @@ from seqzoo.serving.ig_rule import IG_RULE, IG_STEPS, ig_nodes, ig_rows
 from seqzoo.zoo.alphabets import Alphabet, ProductAlphabet
 from seqzoo.zoo.errors import InputError, IntegrityError, NotFoundError, UnavailableError
 from seqzoo.zoo.expect import compare_expect, expect_inputs
+from seqzoo.zoo.external_data import check_external_data
 from seqzoo.zoo.graphs import LOGPROBS, TRACK, track_probs
 from seqzoo.zoo.inputs import Inputs, alphabet_from_dict
 from seqzoo.zoo.registry import ModelVersion
@@ -155,6 +156,7 @@ class Engine:
         path = self.path / filename
         if not path.is_file():
             raise NotFoundError(f"{path}: the model version has no {filename}")
+        check_external_data(path)  # before ONNX Runtime opens anything the graph names
         want_cuda = device in ("auto", "cuda") and CUDA in ort.get_available_providers()
         if device == "cuda" and not want_cuda:
             raise UnavailableError(f"device 'cuda' asked for {self.identity.ref} but ONNX Runtime has no CUDA "

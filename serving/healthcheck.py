@@ -69,7 +69,7 @@ def health_status(address: str, service: str = "", timeout: float = 3.0,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m seqzoo.serving.healthcheck",
+    parser = argparse.ArgumentParser(prog="python -m seqzoo.serving.healthcheck", allow_abbrev=False,
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--address", default=DEFAULT_ADDRESS,
                         help="HOST:PORT of the server (default %(default)s; port from $SEQZOO_PORT)")

@@ -76,6 +76,56 @@ def test_recipes_are_checked_with_one_line_errors(shop, tmp_path):
         read_catalogue(shop / "catalogue", ["nothing"])
 
 
+BOMB = "\n".join(["a: &a [x, x, x, x, x, x, x, x, x]"] + [
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)]) + "\n"
+
+
+def test_a_recipe_never_reaches_outside_its_datasets(shop, tmp_path):
+    """Issue 26, findings 2-4: an abbreviation of a build-owned option, paths outside datasets/ and
+    a YAML alias bomb are refused when the recipe is read, before anything trains or is removed."""
+    shutil.copytree(shop / "datasets", tmp_path / "datasets")
+    precious = tmp_path / "precious"
+    precious.mkdir()
+    (precious / "keep.txt").write_text("mine")
+    outside = tmp_path / "elsewhere.fa"
+    outside.write_text((shop / "datasets" / "tiny" / "train.pos.fa").read_text())
+    (tmp_path / "datasets" / "tiny" / "link.fa").symlink_to(outside)
+    files = RECIPE["dataset"]["files"]
+    cases = [
+        ({**RECIPE, "options": {**RECIPE["options"], "ou": str(precious)}}, "options.ou: not an option of seqzoo train"),
+        ({**RECIPE, "options": {**RECIPE["options"], "class": [f"bound={outside}", "unbound=datasets/tiny/train.neg.fa"]}},
+         f"reads {outside}, which dataset.files does not list"),
+        ({**RECIPE, "options": {**RECIPE["options"], "class": ["bound=datasets/../elsewhere.fa",
+                                                               "unbound=datasets/tiny/train.neg.fa"]}},
+         "reads datasets/../elsewhere.fa, which dataset.files does not list"),
+        ({**RECIPE, "dataset": {**RECIPE["dataset"], "files": [*files, "datasets/../elsewhere.fa"]}},
+         "dataset file datasets/../elsewhere.fa is not a plain path under"),
+        ({**RECIPE, "dataset": {**RECIPE["dataset"], "files": [*files, "datasets/tiny/link.fa"]}},
+         "dataset file datasets/tiny/link.fa is not a plain path under"),
+    ]
+    for recipe, message in cases:
+        path = write_recipe(tmp_path, recipe)
+        with pytest.raises(InputError) as info:
+            read_catalogue(tmp_path / "catalogue")
+        assert message in str(info.value) and "\n" not in str(info.value), str(info.value)
+        path.unlink()
+    # the build command itself: refused in one line, the folder untouched
+    write_recipe(tmp_path, {**RECIPE, "options": {**RECIPE["options"], "ou": str(precious)}})
+    assert main(["zoo", "build", str(tmp_path / "catalogue"), "--zoo", str(tmp_path / "zoo"),
+                 "--work", str(tmp_path / "w")]) == 2
+    assert (precious / "keep.txt").read_text() == "mine"
+    # no parser takes an abbreviation: --ou is not --out
+    with pytest.raises(SystemExit):
+        main(["train", "--ou", str(precious), "--class", "a=x.fa"])
+    assert (precious / "keep.txt").read_text() == "mine"
+    # a 499-byte alias bomb: refused at its first alias, in one line, at once
+    path = tmp_path / "catalogue" / "tiny.yaml"
+    path.write_text(BOMB)
+    assert len(BOMB) < 500
+    with pytest.raises(InputError, match=r"tiny.yaml:2: YAML aliases \(\*a\) are not allowed"):
+        read_catalogue(tmp_path / "catalogue")
+
+
 def test_build_checks_publishes_reuses_and_skips(shop, tmp_path):
     zoo, work, lines = open_zoo(tmp_path / "zoo"), tmp_path / "work", []
     # 1. a provisional expectation: trained, reported outside tolerance, nothing published

@@ -142,11 +142,13 @@ def test_a_crafted_manifest_is_refused_before_use(zoo_copy, empty_zoo, files):
 
 def test_verify_names_a_graph_that_does_not_load(zoo_copy, capsys):
     version = zoo_copy / "pum2" / "1"
-    (version / "model.onnx").write_bytes(b"not an onnx graph")
-    write_manifest(version)  # the files match their (regenerated) manifest; the graph is still broken
-    assert main(["zoo", "verify", "pum2:1", "--zoo", str(zoo_copy)]) == 2
-    err = capsys.readouterr().err
-    assert "model.onnx: ONNX Runtime cannot load this graph" in err and "Traceback" not in err
+    for data, words in ((b"not an onnx graph", "model.onnx: not an ONNX graph"),
+                        (b"\x08\x01", "model.onnx: ONNX Runtime cannot load this graph")):  # protobuf, not a model
+        (version / "model.onnx").write_bytes(data)
+        write_manifest(version)  # the files match their (regenerated) manifest; the graph is still broken
+        assert main(["zoo", "verify", "pum2:1", "--zoo", str(zoo_copy)]) == 2
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err
 
 
 def test_score_sigterm_leaves_no_partial_output(published_model, tmp_path):

@@ -15,10 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.io.yaml_text import load_yaml
 from seqzoo.zoo.schemas import schema_errors
 
 # what the build itself sets, or what comes from the recipe's own fields
@@ -99,9 +100,32 @@ class Recipe:
 
 
 def dataset_path(value: str) -> str | None:
-    """The ``datasets/...`` path an option value reads (``PATH`` or ``NAME=PATH``), else None."""
+    """The path an option value reads (``PATH`` or ``NAME=PATH``) when it looks like one (it has a
+    folder part, starts with ``.``, ``~`` or ``/``, or names an existing file), else None."""
     path = value.rpartition("=")[2]
-    return path if path.startswith("datasets/") else None
+    looks = "/" in path or "\\" in path or path.startswith((".", "~")) or (bool(path) and Path(path).is_file())
+    return path if looks else None
+
+
+def _inside(root: Path, name: str) -> bool:
+    """Whether recipe path ``name`` is a plain relative path under ``root/datasets`` (no ``..``, no
+    link out of it)."""
+    parts = name.split("/")
+    if parts[0] != "datasets" or any(p in ("", ".", "..") for p in parts) or "\\" in name:
+        return False
+    base = (root / "datasets").resolve()
+    return (root / name).resolve().is_relative_to(base)
+
+
+@cache
+def command_options(command: str) -> frozenset[str]:
+    """The full long option names (no ``--``) that ``seqzoo train`` or ``seqzoo lm`` accepts."""
+    import argparse
+    import importlib
+
+    parser = argparse.ArgumentParser(allow_abbrev=False)
+    importlib.import_module(f"seqzoo.training.cli_{command}").add_arguments(parser)
+    return frozenset(o[2:] for a in parser._actions for o in a.option_strings if o.startswith("--"))
 
 
 def _digest(payload: dict) -> str:
@@ -109,30 +133,40 @@ def _digest(payload: dict) -> str:
 
 
 def read_recipe(path: Path, root: Path) -> Recipe:
-    """Parse and check one recipe file (schema, name = file name, options, dataset files)."""
-    import yaml
+    """Parse and check one recipe file (schema, name = file name, options, dataset files).
 
+    Options must be full option names of the command (no abbreviations) that the build does not own,
+    and every path a recipe names - dataset files and option values - must be a listed file under
+    ``root/datasets``: a recipe never reads or writes anywhere else."""
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not YAML ({str(exc).splitlines()[0]})") from None
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or 'not UTF-8 text'})") from None
+    data = load_yaml(text, path)
     errors = schema_errors(data, "recipe")
     if errors:
         raise InputError(f"{path}: not a recipe: {errors[0]}")
     if data["name"] != path.stem:
         raise InputError(f"{path}: name {data['name']!r} differs from the file's name {path.stem!r}")
+    known = command_options(data["command"])
     for flag in data["options"]:
         if flag in RESERVED or flag.startswith("-"):
             raise InputError(f"{path}: options.{flag}: set by the build or by the recipe's own fields, not an option")
+        if flag not in known:
+            raise InputError(f"{path}: options.{flag[:60]}: not an option of seqzoo {data['command']} "
+                             "(write the full option name)")
     listed = set(data["dataset"]["files"])
-    for name in listed:
+    for name in sorted(listed):
+        if not _inside(root, name):
+            raise InputError(f"{path}: dataset file {name[:200]} is not a plain path under {root / 'datasets'}")
         if not (root / name).is_file():
-            raise InputError(f"{path}: dataset file {name} does not exist under {root}")
+            raise InputError(f"{path}: dataset file {name[:200]} does not exist under {root}")
     for flag, value in data["options"].items():
         for item in value if isinstance(value, list) else [value]:
             text = dataset_path(str(item))
             if text is not None and text not in listed:
-                raise InputError(f"{path}: options.{flag} reads {text}, which dataset.files does not list")
+                raise InputError(f"{path}: options.{flag} reads {text[:200]}, which dataset.files does not list "
+                                 "(every file a recipe reads is listed there, under datasets/)")
     return Recipe(data["name"], path, data, root)
 
 

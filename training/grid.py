@@ -16,22 +16,23 @@ from pathlib import Path
 from seqzoo.training.models import hyperparameters
 from seqzoo.zoo.errors import InputError
 from seqzoo.zoo.io.atomic import write_text
+from seqzoo.zoo.io.yaml_text import load_yaml
 
 
 def load_mapping(path: str | Path) -> dict:
     """A YAML or JSON file holding one mapping (a config or a grid); errors name the file."""
-    import yaml
-
     path = Path(path)
     try:
         text = path.read_text()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise InputError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'} "
-                         f"({str(exc).splitlines()[0]})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read ({getattr(exc, 'strerror', None) or 'not UTF-8 text'})") from None
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise InputError(f"{path}: not valid JSON ({str(exc).splitlines()[0][:200]})") from None
+    else:
+        data = load_yaml(text, path)
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a mapping of name: value, got {type(data).__name__}")
     return data

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from seqzoo.zoo.errors import IntegrityError
+from seqzoo.zoo.external_data import check_external_data
 
 # the graphs every classifier version has, and the one exported only for architectures that support it
 GRAPHS = ("model.onnx", "grad.onnx", "ig.onnx")
@@ -28,6 +29,7 @@ def cpu_session(path: str | os.PathLike, optimize: bool = True):
     optimisation, for reading metadata only)."""
     import onnxruntime as ort
 
+    check_external_data(path)
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
     if not optimize:

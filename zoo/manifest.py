@@ -15,6 +15,7 @@ import stat
 from pathlib import Path
 
 from seqzoo.zoo.errors import InputError, IntegrityError
+from seqzoo.zoo.external_data import check_external_data
 from seqzoo.zoo.io.atomic import write_bytes
 from seqzoo.zoo.schemas import check_document
 
@@ -150,4 +151,8 @@ def verify_folder(folder: str | os.PathLike, expected_digest: str | None = None)
         if not path.is_file():
             raise IntegrityError(f"{path}: listed in MANIFEST.json but missing")
         check_file(path, entry, str(path))
+    # before ONNX Runtime ever opens a graph: its weights must be files this version lists beside it
+    for rel in sorted(r for r in listed if r.endswith(".onnx")):
+        here = posixpath.dirname(rel)
+        check_external_data(folder / rel, {posixpath.basename(r) for r in listed if posixpath.dirname(r) == here})
     return digest

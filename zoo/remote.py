@@ -25,6 +25,7 @@ import os
 import posixpath
 import shutil
 import socket
+import stat
 import time
 import uuid
 from pathlib import Path
@@ -148,7 +149,25 @@ class Remote:
 
     def cat(self, *parts: str) -> bytes:
         where = "/".join(parts)
+        self._regular(where, parts)
         return self.call(where, self.fs.cat_file, self.path(*parts))
+
+    def _regular(self, where: str, parts: tuple[str, ...]) -> None:
+        """A folder registry's file must be a regular file inside the folder - no link (to a file, a
+        FIFO that would block the reader, or outside), no device - checked with lstat, never opened."""
+        if self.scheme != "file":
+            return
+        path = self.path(*parts)
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            raise NotFoundError(f"{where}: not found in the registry {self.url}") from None
+        except OSError as exc:
+            raise UnavailableError(f"{where}: the registry {self.url} cannot be read ({exc.strerror})") from None
+        inside = os.path.realpath(path).startswith(os.path.realpath(self.root) + os.sep)
+        if not stat.S_ISREG(mode) or not inside:
+            raise IntegrityError(f"{self.url}/{where}: not a regular file of the registry (a link, FIFO or device); "
+                                 "a registry serves its own files")
 
     def exists(self, *parts: str) -> bool:
         return bool(self.call("/".join(parts), self.fs.exists, self.path(*parts)))
@@ -156,6 +175,7 @@ class Remote:
     def download(self, parts: tuple[str, ...], target: Path, size: int) -> None:
         """Stream a remote file to ``target``, stopping one byte past ``size`` (a longer file is refused)."""
         where = "/".join(parts)
+        self._regular(where, parts)
 
         def copy():
             # http: one streaming GET (block_size 0); static servers such as python -m http.server answer no
