@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from seqzoo.zoo.alphabets import reverse_complement
+from seqzoo.zoo.card import default_class
 from seqzoo.zoo.errors import InputError, SeqzooError
 from seqzoo.zoo.io.bed import read_bed
 from seqzoo.zoo.io.genome import ContigNames, Genome
@@ -92,10 +93,11 @@ def check_model(alphabet, length: int | None, ref: str, task: str | None = None,
         raise InputError(f"{ref} takes sequences of any length; annotate needs a fixed window")
 
 
-def class_columns(asked: list[str], classes: list[str], ref: str, flag: str) -> tuple[list[str], list[int]]:
-    """The classes to annotate (default: the last, a binary model's positive) and their columns;
-    an unknown one is an error naming ``flag`` (the option or field it came from)."""
-    asked = list(asked) or [classes[-1]]
+def class_columns(asked: list[str], card: dict, ref: str, flag: str) -> tuple[list[str], list[int]]:
+    """The classes to annotate (default: the card's positive class, zoo.card.default_class) and their
+    columns; an unknown one is an error naming ``flag`` (the option or field it came from)."""
+    classes = list(card["classes"])
+    asked = list(asked) or [default_class(card, ref, flag)]
     for name in asked:
         if name not in classes:
             raise InputError(f"{flag} {name}: not a class of {ref} ({', '.join(classes)})")

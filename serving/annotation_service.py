@@ -67,7 +67,7 @@ class AnnotationServicer(apb_grpc.AnnotationServicer):
             raise InputError("the request has no regions")
         if len(request.regions) > MAX_REGIONS:
             raise InputError(f"the request has {len(request.regions)} regions; the limit is {MAX_REGIONS}")
-        _, columns = class_columns(list(request.classes), engine.classes, engine.identity.ref, "field 'classes':")
+        _, columns = class_columns(list(request.classes), engine.card, engine.identity.ref, "field 'classes'")
         regions, strands = [], []
         for i, r in enumerate(request.regions):
             size = genome.lengths.get(r.contig)

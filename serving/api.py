@@ -91,7 +91,7 @@ class Model:
     def attribute(self, sequences: Sequence[str], method: str = "ig", target: str | int | None = None,
                   steps: int = 0, convert_tu: bool = False, tracks: dict[str, Sequence[str]] | None = None
                   ) -> np.ndarray:
-        """Attribution maps of the ``target`` class (default: the last, a binary model's positive).
+        """Attribution maps of the ``target`` class (default: the card's positive class).
 
         ``method``: ``ig`` (integrated gradients, all-zero baseline, ``steps`` midpoint
         steps; 0 = the default, 50),

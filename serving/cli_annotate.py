@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stride", type=int, default=1, help="annotate every N-th position (default 1)")
     parser.add_argument("--strand", default="+", choices=("+", "-", "both"), help="strand(s) to score")
     parser.add_argument("--class", dest="classes", action="append",
-                        help="class to write (repeatable; default: the last, a binary model's positive class)")
+                        help="class to write (repeatable; default: the card's positive class; required for a model without one)")
     parser.add_argument("--zoo", help="zoo folder (default $SEQZOO_ZOO or ./zoo)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all cores)")
@@ -87,10 +87,10 @@ class Source:
     close: object = field(default=lambda: None)
 
 
-def _classes(args, ref: str, classes: list[str]) -> tuple[list[str], list[int]]:
+def _classes(args, ref: str, card: dict) -> tuple[list[str], list[int]]:
     from seqzoo.serving.annotate import class_columns
 
-    return class_columns(args.classes or [], classes, ref, "--class")
+    return class_columns(args.classes or [], card, ref, "--class")
 
 
 def _local(args) -> Source:
@@ -115,7 +115,7 @@ def _local(args) -> Source:
                     yield region.chrom, strand, positions, values, False
 
         return Source(engine.identity.ref, engine.identity.digest, ["surprisal"], genome, surprisal, genome.close)
-    asked, columns = _classes(args, engine.identity.ref, engine.classes)
+    asked, columns = _classes(args, engine.identity.ref, engine.card)
     rna, shared = "U" in engine.alphabet.letters, engine.has_track and args.stride < engine.length
 
     def values(pieces):
@@ -137,7 +137,7 @@ def _server(args) -> Source:
         info = client.get_model(args.model)
         check_model(alphabet_from_dict(info["card"]["input"]["alphabet"]), info["length"], info["ref"],
                     info["card"].get("task"))
-        asked, _ = _classes(args, info["ref"], info["classes"])
+        asked, _ = _classes(args, info["ref"], info["card"])
         annotation = AnnotationClient(client)
         lengths, fasta = annotation.contigs()
         names = ContigNames(lengths, args.contig_map, f"{args.server}'s genome {fasta}")
@@ -162,7 +162,7 @@ def _dask(args) -> Source:
     model = open_zoo(args.zoo).verify(args.model)  # every file's digest checked once, before any worker loads it
     card = model.card
     check_model(alphabet_from_dict(card["input"]["alphabet"]), card["input"].get("length"), model.ref, card.get("task"))
-    asked, columns = _classes(args, model.ref, list(card["classes"]))
+    asked, columns = _classes(args, model.ref, card)
     genome = Genome(args.genome, contig_map=args.contig_map)
     (client, cluster), resources = cluster_of(args)
     job = AnnotateJob(model, str(args.genome), args.contig_map, None, args.stride, columns,

@@ -31,6 +31,7 @@ from collections import deque
 from pathlib import Path
 
 import numpy as np
+from seqzoo.zoo.card import default_class
 from seqzoo.zoo.errors import InputError, SeqzooError
 
 LOGO_LETTERS_PER_INCH = 10
@@ -43,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model ref: name, name:3 or name@sha256:...")
     parser.add_argument("input", help="FASTA file (.fa, .fasta, optionally .gz)")
     parser.add_argument("-o", "--output", required=True, help="output .npz")
-    parser.add_argument("--target", help="class to explain (default: the last, a binary model's positive class)")
+    parser.add_argument("--target", help="class to explain (default: the card's positive class; required for a model without one)")
     parser.add_argument("--steps", type=int, default=0,
                         help="integrated-gradient steps (midpoint rule; 0 = the engine's default, 50)")
     parser.add_argument("--modisco", metavar="DIR", help="also write DIR/ohe.npz and DIR/shap.npz for modisco-lite")
@@ -135,7 +136,11 @@ def run(args) -> int:
         scorer.close()
         raise InputError(f"{scorer.ref} reads sequence and structure; attribute explains sequence models "
                          f"(use Attribute on the server for structure models)")
-    target = args.target or scorer.classes[-1]
+    try:
+        target = args.target or default_class(scorer.card, scorer.ref, "--target")
+    except InputError:
+        scorer.close()
+        raise
     if target not in scorer.classes:
         scorer.close()
         raise InputError(f"--target {target}: not a class of {scorer.ref} ({', '.join(scorer.classes)})")

@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--attribution", choices=["ig", "ism"], help="explain both alleles of every scored variant")
     parser.add_argument("--attribution-out", metavar="FILE.npz", help="attribution maps keyed by variant ID")
     parser.add_argument("--plots", metavar="DIR", help="one PNG per variant: ref and alt logos (needs --attribution)")
-    parser.add_argument("--target", help="class to explain (default: the last class, a binary model's positive)")
+    parser.add_argument("--target", help="class to explain (default: the card's positive class; required for a model without one)")
     parser.add_argument("--ig-steps", type=int, default=0,
                         help="integrated-gradients steps per window (default 0: 50 midpoint steps)")
     parser.add_argument("--track-source", action="append", default=[], metavar="NAME=BED|BW",

@@ -310,8 +310,8 @@ class SeqZooClient:
         """Attribution maps [N, L, A] (float32, or float16 when asked) and probabilities [N, C].
 
         ``method`` is ``ig`` (integrated gradients), ``saliency``, ``ism`` or ``hypothetical`` (IG's
-        path-averaged gradient at every letter); ``target`` is a class name (default: the last
-        class, a binary model's positive class).
+        path-averaged gradient at every letter); ``target`` is a class name (default: the card's
+        positive class; a model without one answers INVALID_ARGUMENT).
         """
         if method not in METHODS:
             raise InputError(f"method {method!r} is not one of {', '.join(METHODS)}")

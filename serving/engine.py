@@ -24,6 +24,7 @@ import numpy as np
 import onnxruntime as ort
 from seqzoo.serving.ig_rule import IG_RULE, IG_STEPS, ig_nodes, ig_rows
 from seqzoo.zoo.alphabets import Alphabet, ProductAlphabet
+from seqzoo.zoo.card import default_class
 from seqzoo.zoo.errors import InputError, IntegrityError, NotFoundError, UnavailableError
 from seqzoo.zoo.expect import compare_expect, expect_inputs
 from seqzoo.zoo.external_data import check_external_data
@@ -318,10 +319,20 @@ class Engine:
             raise InputError(f"selector must be [{onehot.shape[0]}, {len(self.classes)}], got {selector.shape}")
         return onehot, selector
 
+    def target_class(self, target: str | int | None = None) -> str:
+        """The class ``target`` names (a name or an index; None or "": the card's positive class,
+        zoo.card.default_class); InputError for anything else."""
+        return self.classes[self._target_index(target)]
+
     def selector(self, n: int, target: str | int | None = None) -> np.ndarray:
-        """float32 [n, C]: a one-hot class selector (default: the last class, a binary model's positive)."""
+        """float32 [n, C]: a one-hot selector of ``target`` (default: the card's positive class)."""
+        sel = np.zeros((n, len(self.classes)), dtype=np.float32)
+        sel[:, self._target_index(target)] = 1.0
+        return sel
+
+    def _target_index(self, target: str | int | None) -> int:
         if target is None or target == "":
-            index = len(self.classes) - 1
+            index = self.classes.index(default_class(self.card, self.identity.ref, "a target class"))
         elif isinstance(target, (int, np.integer)):
             index = int(target)
             if not 0 <= index < len(self.classes):
@@ -329,10 +340,8 @@ class Engine:
         elif target in self.classes:
             index = self.classes.index(target)
         else:
-            raise InputError(f"target class {target!r} is not one of the model's classes {self.classes}")
-        sel = np.zeros((n, len(self.classes)), dtype=np.float32)
-        sel[:, index] = 1.0
-        return sel
+            raise InputError(f"target class {str(target)[:80]!r} is not one of the model's classes {self.classes}")
+        return index
 
     # ------------------------------------------------------------------ verbs
     def _run_forward(self, codes: np.ndarray) -> np.ndarray:

@@ -94,7 +94,7 @@ class LocalScorer(_Identified):
 
     def attribute(self, sequences: list[str], method: str = "ig", target: str | int | None = None,
                   steps: int = 0, convert_tu: bool = True, tracks: dict[str, list[str]] | None = None) -> np.ndarray:
-        """Attribution maps float32 [N, L, A] of the ``target`` class (default: the last)."""
+        """Attribution maps float32 [N, L, A] of the ``target`` class (default: the card's positive class)."""
         if method not in ATTRIBUTION_METHODS:
             raise InputError(f"attribution method {method!r} is not one of {', '.join(ATTRIBUTION_METHODS)}")
         codes = self.engine.encode(list(sequences), convert_tu=convert_tu, tracks=tracks)

@@ -319,7 +319,7 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
             await self._fail(context, "Attribute", request.model, exc)
             return
         dtype = np.float16 if request.float16 else np.float32
-        target = request.target or engine.classes[-1]
+        target = engine.target_class(request.target)
         ident = engine.identity
         self.metrics.answered(ident.name, ident.version, "Attribute", "OK", n)
         return pb.AttributeResponse(attributions=attributions.astype(dtype).tobytes(), shape=attributions.shape,

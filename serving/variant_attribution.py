@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from seqzoo.zoo.card import default_class
 from seqzoo.zoo.errors import InputError
 from seqzoo.zoo.io.atomic import AtomicFile
 
@@ -188,7 +189,7 @@ class VariantExplainer:
         Its ``attribute(sequences, method, target, steps)`` computes the maps.
     method : {"ig", "ism"}
     target : str, optional
-        The class explained (default: the last, a binary model's positive).
+        The class explained (default: the card's positive class, zoo.card.default_class).
     steps : int
         Integrated-gradients steps per window (0: the engine's default, 50 midpoint steps).
     npz : str, optional
@@ -205,7 +206,8 @@ class VariantExplainer:
                  strand: str, length: int):
         from seqzoo.serving.effects import sequence_letters
 
-        self.scorer, self.method, self.target, self.steps = scorer, method, target, steps
+        self.target = target or default_class(scorer.card, scorer.ref, "--target")
+        self.scorer, self.method, self.steps = scorer, method, steps
         self.letters = sequence_letters(scorer.alphabet)
         self.plots = Path(plots) if plots else None
         if self.plots:
@@ -213,7 +215,7 @@ class VariantExplainer:
         self.plotted = 0
         self.writer = None if not npz else AttributionWriter(npz, {
             "model": scorer.ref, "digest": scorer.digest, "method": method,
-            "target": target or scorer.classes[-1], "steps": steps if method == "ig" else 0,
+            "target": self.target, "steps": steps if method == "ig" else 0,
             "columns": list(scorer.columns), "strand": strand, "length": length,
             "layout": "<key>/ref, <key>/alt: float32 [L, A]; <key>/spans: [[ref_start, ref_end], [alt_start, alt_end]]"})
 
@@ -232,7 +234,7 @@ class VariantExplainer:
 
     def _plot(self, key: str, row, ref_attr: np.ndarray, alt_attr: np.ndarray) -> None:
         columns = list(self.scorer.columns)
-        title = (f"{key}  |  {self.scorer.ref}  class {self.target or self.scorer.classes[-1]}"
+        title = (f"{key}  |  {self.scorer.ref}  class {self.target}"
                  f"  |  {self.method}  |  strand {row.strand}")
         plot_variant(self.plots / plot_name(self.plotted, key), title,
                      logo_matrix(ref_attr, row.ref_window, self.method, columns, self.letters),

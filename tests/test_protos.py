@@ -16,7 +16,7 @@ V1 = PROTOS / "seqzoo" / "v1"
 
 
 # the lines that record which grpcio-tools / protoc generated a stub, not what the stub does
-STAMPS = re.compile(r"^(GRPC_GENERATED_VERSION = .*|# Protobuf Python Version: .*)$", re.M)
+STAMPS = re.compile(r"^(GRPC_GENERATED_VERSION = .*|# Protobuf Python Version: .*)$", re.MULTILINE)
 RUNTIME_CHECK = re.compile(r"_runtime_version\.ValidateProtobufRuntimeVersion\([^)]*\)")
 
 

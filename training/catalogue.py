@@ -25,7 +25,7 @@ from seqzoo.zoo.schemas import schema_errors
 # what the build itself sets, or what comes from the recipe's own fields
 RESERVED = {"name", "out", "zoo", "no-publish", "json", "quiet", "force", "threads", "device", "licence", "license",
             "citation", "author", "tag", "species", "assembly", "class-description", "dataset-source",
-            "description"}
+            "description", "positive-class"}
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,7 @@ class Recipe:
         return {"license": d["license"], "citation": d["citation"], "authors": d["authors"], "tags": d["tags"],
                 "species": d.get("species"), "assembly": d.get("assembly"),
                 "class_descriptions": d.get("classes") or {}, "dataset": dict(d["dataset"]),
+                "positive_class": d.get("positive_class"),
                 "recipe": {"name": self.name, "digest": digest}}
 
     def check(self, summary: dict) -> list[dict]:
@@ -103,8 +104,12 @@ def dataset_path(value: str) -> str | None:
     """The path an option value reads (``PATH`` or ``NAME=PATH``) when it looks like one (it has a
     folder part, starts with ``.``, ``~`` or ``/``, or names an existing file), else None."""
     path = value.rpartition("=")[2]
-    looks = "/" in path or "\\" in path or path.startswith((".", "~")) or (bool(path) and Path(path).is_file())
-    return path if looks else None
+    if "/" in path or "\\" in path or path.startswith((".", "~")):
+        return path
+    try:
+        return path if path and Path(path).is_file() else None
+    except (OSError, ValueError):  # too long or a NUL byte for a file name: not a path
+        return None
 
 
 def _inside(root: Path, name: str) -> bool:
@@ -148,6 +153,9 @@ def read_recipe(path: Path, root: Path) -> Recipe:
         raise InputError(f"{path}: not a recipe: {errors[0]}")
     if data["name"] != path.stem:
         raise InputError(f"{path}: name {data['name']!r} differs from the file's name {path.stem!r}")
+    if "positive_class" in data and data["positive_class"] not in (data.get("classes") or {}):
+        raise InputError(f"{path}: positive_class {str(data['positive_class'])[:60]!r} is not one of the recipe's "
+                         "classes")
     known = command_options(data["command"])
     for flag in data["options"]:
         if flag in RESERVED or flag.startswith("-"):

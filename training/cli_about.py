@@ -1,6 +1,6 @@
 """What a publisher states about a model, as flags of ``seqzoo train``, ``seqzoo lm`` and ``seqzoo
-zoo export``: licence, citation, authors, tags, species, assembly, class descriptions, dataset
-source. They go into the card as given (zoo.card.about_section); a licence or citation left out is
+zoo export``: licence, citation, authors, tags, species, assembly, class descriptions, the positive class,
+dataset source. They go into the card as given (zoo.card.about_section); a licence or citation left out is
 recorded as not stated and said so on stderr at publishing, never filled with a default."""
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--assembly", metavar="NAME", help="genome assembly of the coordinates, e.g. hg19")
     group.add_argument("--class-description", dest="class_descriptions", action="append", default=[],
                        metavar="CLASS=TEXT", help="what a class (or task) means; repeat")
+    group.add_argument("--positive-class", metavar="CLASS",
+                       help="the class scores, attributions and tracks are about when none is named (default: "
+                            "inferred only where unambiguous, e.g. bound vs unbound; else the user must name one)")
     group.add_argument("--dataset-source", metavar="TEXT", help="where the training data come from (URL, paper)")
 
 
@@ -30,7 +33,8 @@ def about_from_args(args: argparse.Namespace) -> dict:
     ``--class-description`` is refused here, before any training."""
     about = {"license": args.licence, "citation": args.citation, "authors": args.authors, "tags": args.tags,
              "species": args.species, "assembly": args.assembly,
-             "class_descriptions": pairs(args.class_descriptions, "--class-description", "TEXT")}
+             "class_descriptions": pairs(args.class_descriptions, "--class-description", "TEXT"),
+             "positive_class": args.positive_class}
     if args.dataset_source:
         about["dataset"] = {"source": args.dataset_source}
     return about

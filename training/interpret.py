@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 from seqzoo.zoo.alphabets import ProductAlphabet
+from seqzoo.zoo.card import positive_class
 from seqzoo.zoo.errors import InputError, NotFoundError
 from seqzoo.zoo.inputs import alphabet_from_dict
 from seqzoo.zoo.io.atomic import write_text
@@ -51,10 +52,11 @@ def _best(matches: list[dict] | None) -> dict | None:
         if m["q_value"] < MATCH_Q else None
 
 
-def explained_classes(task: str, classes: list[str]) -> list[int]:
-    """Classes that get attribution, optimisation and k-mers: the last class of a binary task
-    (the positive one, scored by ``scores[:, -1]``), every class otherwise."""
-    return [len(classes) - 1] if task == "binary" else list(range(len(classes)))
+def explained_classes(task: str, classes: list[str], positive: str | None = None) -> list[int]:
+    """Classes that get attribution, optimisation and k-mers: a binary task's positive class
+    (zoo.card.positive_class; pysster's sets list ``bound`` first), every class otherwise or when
+    a binary task has none."""
+    return [classes.index(positive)] if task == "binary" and positive in classes else list(range(len(classes)))
 
 
 def interpret_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, database: str | os.PathLike | None = None,
@@ -85,6 +87,9 @@ def interpret_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, databa
         if missing:
             raise InputError(f"{data_path}: missing arrays {', '.join(missing)}")
         codes, labels, scores = (np.asarray(data[k]) for k in ("codes", "labels", "scores"))
+    if "positive" not in options:  # as the run's card states or implies it (zoo.card.positive_class)
+        card = json.loads((run_dir / "card.json").read_text()) if (run_dir / "card.json").is_file() else {}
+        options["positive"] = positive_class({**card, "task": config["task"], "classes": list(config["classes"])})
     with torch.inference_mode(False):
         return interpret_model(model, config, codes, labels, scores, out_dir, database, **options)
 
@@ -146,7 +151,8 @@ class _Bench:
 def interpret_model(model, config: dict, codes: np.ndarray, labels: np.ndarray, scores: np.ndarray,
                     out_dir: str | os.PathLike, database: str | os.PathLike | None = None, top_kernels: int = 12,
                     max_sequences: int = 4000, ig_sequences: int = 300, ig_steps: int = 32,
-                    optimise_steps: int = 200, optimise_starts: int = 4, seed: int = 0) -> dict:
+                    optimise_steps: int = 200, optimise_starts: int = 4, seed: int = 0,
+                    positive: str | None = None) -> dict:
     """Interpret a model on encoded test data (the work of :func:`interpret_run`).
 
     Parameters
@@ -160,6 +166,7 @@ def interpret_model(model, config: dict, codes: np.ndarray, labels: np.ndarray, 
     database : motif database (see :func:`seqzoo.training.motif_match.database_path`)
     top_kernels : kernels drawn individually in the report (all are in motifs.meme and the card)
     max_sequences, ig_sequences, ig_steps, optimise_steps, optimise_starts, seed : work limits and the seed
+    positive : a binary task's positive class (explained alone; None: every class)
     """
     import torch
     from seqzoo.training import cooccurrence
@@ -192,7 +199,7 @@ def interpret_model(model, config: dict, codes: np.ndarray, labels: np.ndarray, 
                                                  bench.classes, [f"k{k}" for k in range(values.shape[1])]).name
     bench.lap("cooccurrence")
     per_class = {"consensus": [], "optimised": [], "kmers": [], "examples": [], "entries": []}
-    for c in explained_classes(config["task"], bench.classes):
+    for c in explained_classes(config["task"], bench.classes, positive):
         for key, items in _explain_class(bench, model, c, codes, labels, scores, rng, kernels["width"],
                                          ig_sequences, ig_steps, optimise_steps, optimise_starts, seed).items():
             per_class[key].extend(items)

@@ -23,7 +23,15 @@ from pathlib import Path
 import numpy as np
 from seqzoo.training.provenance import provenance
 from seqzoo.zoo.alphabets import ProductAlphabet
-from seqzoo.zoo.card import SCHEMA_VERSION, about_section, card_text, input_section, read_card, validate_card
+from seqzoo.zoo.card import (
+    SCHEMA_VERSION,
+    about_section,
+    card_text,
+    input_section,
+    positive_class,
+    read_card,
+    validate_card,
+)
 from seqzoo.zoo.errors import InputError
 from seqzoo.zoo.inputs import alphabet_from_dict
 from seqzoo.zoo.refs import validate_name
@@ -72,11 +80,15 @@ def publish_run(run_dir: str | os.PathLike, zoo: LocalZoo, name: str, descriptio
     torch.set_num_threads(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
     model, config = load_run(run_dir)
     run_card = read_card(run_dir, validate=False) if (run_dir / "card.json").is_file() else {}
+    # the class defaults and the interpretation are about: as stated, else inferred where unambiguous
+    positive = (about or {}).get("positive_class") or positive_class(
+        {**run_card, "task": config["task"], "classes": list(config["classes"])})
     zoo.root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".staging-", dir=zoo.root) as staging:
         staging = Path(staging)
         spec, graphs, parity = export_step(model, config, staging)
-        interpretation = interpretation_step(run_dir, staging, {**run_card, "name": name}, database, report)
+        interpretation = interpretation_step(run_dir, staging, {**run_card, "name": name}, database, report,
+                                             positive)
         card = card_step(run_dir, staging, config, run_card, spec, graphs, parity, interpretation, name,
                          description, about)
         (staging / "card.json").write_text(card_text(card))
@@ -103,7 +115,7 @@ def export_step(model, config: dict, staging: Path) -> tuple:
 
 
 def interpretation_step(run_dir: Path, staging: Path, run_card: dict, database: str | None = None,
-                        report: bool = True) -> dict:
+                        report: bool = True, positive: str | None = None) -> dict:
     """Step 2: bring the run's interpretation products into the version.
 
     Copies plots, motifs.meme and tables the run wrote (see CARRIED_SUFFIXES), interprets the
@@ -117,7 +129,7 @@ def interpretation_step(run_dir: Path, staging: Path, run_card: dict, database: 
     from seqzoo.training.interpret import interpret_run
     from seqzoo.training.report import write_report
 
-    result = interpret_run(run_dir, staging, database=database)  # motifs.meme + interpretation/ (issue 6)
+    result = interpret_run(run_dir, staging, database=database, positive=positive)  # motifs.meme + interpretation/ (issue 6)
     if report:
         write_report(staging / "report.html", {**run_card, "motifs": result["motifs"]}, result["summary"], [staging])
     return {"motifs": result["motifs"]}
@@ -153,6 +165,7 @@ def card_step(run_dir: Path, staging: Path, config: dict, run_card: dict, spec, 
     }
     if description:
         card["description"] = description
+    card["positive_class"] = positive_class(card)  # as stated, else inferred where unambiguous (null: none)
     return validate_card(card, str(run_dir / "card.json"))
 
 

@@ -115,7 +115,48 @@ def input_section(alphabet, length: int, structure: str | None, length_dynamic: 
 
 
 ABOUT_FIELDS = ("license", "citation", "authors", "tags", "species", "assembly", "class_descriptions", "dataset",
-                "recipe")
+                "recipe", "positive_class")
+# class names that say "not the thing": a binary model whose other class is not one of these has a
+# positive class a reader can name without asking (bound vs unbound, a motif vs background)
+NEGATIVE_NAMES = {"unbound", "background", "negative", "neg", "control", "shuffled", "random", "other", "others",
+                  "none", "decoy", "nonbinding", "non-binding", "non_binding", "notbound", "not_bound", "absent",
+                  "inactive", "off", "no", "null", "genomic", "flank", "flanks"}
+
+
+def positive_class(card: dict) -> str | None:
+    """The class a score, an attribution and a track are about when none is named.
+
+    The card's ``positive_class`` when it has the field (set by ``seqzoo train --positive-class`` or
+    a recipe; ``null`` means the publisher stated that there is none). Older cards: inferred only
+    where unambiguous - a binary model whose other class is a negative name (``unbound``,
+    ``background``, ...) or whose test set holds fewer of it (the sites of a 1:4 set); else None.
+    The last class is never assumed: pysster's sets list ``bound`` before ``unbound``."""
+    classes = list(card.get("classes") or [])
+    if "positive_class" in card:
+        stated = card["positive_class"]
+        return stated if stated in classes else None
+    if card.get("task") != "binary" or len(classes) != 2:
+        return None
+    negative = [c for c in classes if c.lower() in NEGATIVE_NAMES]
+    if len(negative) == 1:
+        return next(c for c in classes if c not in negative)
+    counts = ((card.get("training") or {}).get("counts") or {}).get("test") or {}
+    if negative or counts.get(classes[0]) == counts.get(classes[1]):
+        return None
+    return min(classes, key=lambda c: counts.get(c, 0))
+
+
+def default_class(card: dict, ref: str, flag: str) -> str:
+    """The class used when the caller names none: the positive class, or a one-class model's only
+    class; otherwise InputError asking for ``flag`` with the classes to choose from."""
+    classes = list(card.get("classes") or [])
+    positive = positive_class(card)
+    if positive is not None:
+        return positive
+    if len(classes) == 1:
+        return classes[0]
+    shown = ", ".join(classes[:12]) + (f", ... ({len(classes)} in all)" if len(classes) > 12 else "")
+    raise InputError(f"{ref} has no positive class in its card; name the class with {flag} ({shown})")
 
 
 def about_section(about: dict | None, classes: list[str], where: str = "model metadata") -> dict:
@@ -128,12 +169,17 @@ def about_section(about: dict | None, classes: list[str], where: str = "model me
     unknown = sorted(set(about) - set(ABOUT_FIELDS))
     if unknown:
         raise InputError(f"{where}: unknown field {unknown[0]!r} (fields: {', '.join(ABOUT_FIELDS)})")
+    positive = about.get("positive_class")
+    if positive is not None and positive not in classes:
+        raise InputError(f"{where}: positive class {positive!r} is not a class of the model "
+                         f"(classes: {', '.join(classes)})")
     described = dict(about.get("class_descriptions") or {})
     for name in described:
         if name not in classes:
             raise InputError(f"{where}: a description of class {name!r}, which the model does not have "
                              f"(classes: {', '.join(classes)})")
-    return {"license": about.get("license") or None, "citation": about.get("citation") or None,
+    stated = {"positive_class": positive} if positive is not None else {}
+    return {**stated, "license": about.get("license") or None, "citation": about.get("citation") or None,
             "authors": list(about.get("authors") or []), "tags": list(dict.fromkeys(about.get("tags") or [])),
             "species": about.get("species"), "assembly": about.get("assembly"), "class_descriptions": described,
             "dataset": about.get("dataset"), "recipe": about.get("recipe")}

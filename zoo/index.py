@@ -18,7 +18,7 @@ import datetime
 import json
 from pathlib import Path
 
-from seqzoo.zoo.card import CARD_FILE
+from seqzoo.zoo.card import CARD_FILE, positive_class
 from seqzoo.zoo.errors import InputError, IntegrityError, NotFoundError
 from seqzoo.zoo.io.atomic import write_bytes
 from seqzoo.zoo.manifest import MANIFEST, manifest_bytes, parse_manifest, sha256_bytes
@@ -28,16 +28,6 @@ from seqzoo.zoo.remote import DEFAULT_TIMEOUT, INDEX, Remote, open_remote
 INDEX_VERSION = 1
 DEPRECATIONS = "deprecations.json"
 TOP_MOTIFS = 3
-
-
-def positive_class(card: dict) -> str | None:
-    """A binary model's class of interest: the rarer one in its test set (the sites of a 1:4 set);
-    None for a balanced set and for other tasks."""
-    classes = card.get("classes") or []
-    counts = ((card.get("training") or {}).get("counts") or {}).get("test") or {}
-    if card.get("task") != "binary" or len(classes) != 2 or counts.get(classes[0]) == counts.get(classes[1]):
-        return None
-    return min(classes, key=lambda c: counts.get(c, 0))
 
 
 def headline(card: dict) -> dict:
