@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 from conftest import REPO
 from seqzoo.zoo.alphabets import reverse_complement
+from seqzoo.zoo.errors import InputError
 from seqzoo.zoo.io.coords import Coordinates, parse_coordinates
 from seqzoo.zoo.io.table import read_metadata
 
@@ -37,9 +39,19 @@ def test_header_coordinates_in_every_form(header, length, want):
     assert parse_coordinates(header, length) == Coordinates(*want)
 
 
-@pytest.mark.parametrize("header", ["0,2", "site1 bound", "chr1:200-100(+)", "chr1,+,x,5", ""])
+@pytest.mark.parametrize("header", ["0,2", "site1 bound", "chr1,+,x,5", ""])
 def test_headers_without_coordinates(header):
     assert parse_coordinates(header, 10) is None
+
+
+@pytest.mark.parametrize("header, words", [
+    ("chr1:200-100(+)", "chr1:200-100: the end is before the start"),
+    ("chr1,+,-5,100; class:1", "chr1:-5-100: a coordinate is negative"),
+    ("chr1,+,1000000000000000000000000000000,1000000000000000000000000000100", "past any genome"),
+])
+def test_impossible_coordinates_are_named(header, words):
+    with pytest.raises(InputError, match=re.escape(words)):
+        parse_coordinates(header, 101)
 
 
 def write(path, records):
@@ -128,12 +140,24 @@ def test_a_real_pool_of_ionmf_experiments(tmp_path, capsys):
     (["--task", "A={onlybg}"], "--task A: no sites"),
     (["--task", "A={good}", "--bin", "0"], "--bin must be at least 1"),
     (["--task", "A={good}", "-o", "{txt}"], "must end in .tsv or .parquet"),
+    # issue 26, 11 and 13: a label is exactly class:0 or class:1; impossible coordinates are named
+    (["--task", "A={seven}"], "seven.fa:3: record chr1,+,11,20;: label class:7 is not class:0 or class:1"),
+    (["--task", "A={yes}"], "yes.fa:1: record chr1,+,1,10;: label class:yes is not class:0 or class:1"),
+    (["--task", "A={two}"], "two.fa:1: record chr1,+,1,10;: 2 class labels in one header (class:1, class:0)"),
+    (["--task", "A={huge}"], "huge.fa:1: record chr1,+,1000000000000000000000000000000,"),
+    (["--task", "A={reversed}"], "reversed.fa:1: record chr1,+,20,10: coordinates chr1:20-10: the end is before"),
 ])
 def test_bad_input_is_one_line_and_leaves_nothing(tmp_path, capsys, argv, message):
     files = {"good": write(tmp_path / "good.fa", [("chr1,+,1,10", "ACGTACGTAC")]),
              "nocoords": write(tmp_path / "nocoords.fa", [("chr1,+,1,10", "ACGTACGTAC"), ("s2", "ACGT")]),
              "onlybg": write(tmp_path / "bg.fa", [("chr1,+,1,10; class:0", "ACGTACGTAC")]),
-             "missing": tmp_path / "missing.fa", "txt": tmp_path / "out.txt"}
+             "missing": tmp_path / "missing.fa", "txt": tmp_path / "out.txt",
+             "seven": write(tmp_path / "seven.fa", [("chr1,+,1,10; class:1", "ACGTACGTAC"),
+                                                    ("chr1,+,11,20; class:7", "ACGTACGTAC")]),
+             "yes": write(tmp_path / "yes.fa", [("chr1,+,1,10; class:yes", "ACGTACGTAC")]),
+             "two": write(tmp_path / "two.fa", [("chr1,+,1,10; class:1; class:0", "ACGTACGTAC")]),
+             "huge": write(tmp_path / "huge.fa", [(f"chr1,+,{10**30},{10**30 + 9}; class:1", "ACGTACGTAC")]),
+             "reversed": write(tmp_path / "reversed.fa", [("chr1,+,20,10", "ACGTACGTAC")])}
     out = tmp_path / "out.parquet"
     argv = [a.format(**files) for a in argv]
     assert sites(*argv, *([] if "-o" in argv else ["-o", str(out)])) == 2

@@ -104,11 +104,14 @@ def _fasta(pool: Pool, path: Path, task: int | None, keep_background: bool) -> N
     counts = Counter()
     with FastaReader(path, structures=False) as reader:
         for record in reader:
-            where = parse_coordinates(record.header, len(record.sequence))
+            try:
+                where = parse_coordinates(record.header, len(record.sequence))
+                label = ionmf_label(record.header)
+            except InputError as exc:
+                raise exc.at(file=str(path), line=record.line, record=record.name) from None
             if where is None:
                 raise InputError(f"{path}:{record.line}: record {record.name}: no coordinates in the header "
                                  f"(expected {FORMS})")
-            label = ionmf_label(record.header)
             if task is not None and label != 0:
                 pool.add_site(task, where, record.sequence.upper())
                 counts["sites"] += 1

@@ -19,11 +19,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_IONMF = re.compile(r"^(?P<chrom>[^,\s:]+),(?P<strand>[+-]),(?P<start>\d+),(?P<end>\d+)(?:[;,\s]|$)")
-_REGION = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>\d+)-(?P<end>\d+)(?:\((?P<paren>[+-.])\)|:(?P<colon>[+-.]))?"
+from seqzoo.zoo.errors import InputError
+
+_IONMF = re.compile(r"^(?P<chrom>[^,\s:]+),(?P<strand>[+-]),(?P<start>-?\d+),(?P<end>-?\d+)(?:[;,\s]|$)")
+_REGION = re.compile(r"^(?P<chrom>[^:\s]+):(?P<start>-?\d+)-(?P<end>-?\d+)(?:\((?P<paren>[+-.])\)|:(?P<colon>[+-.]))?"
                      r"(?:[;,\s]|$)")
 _BED = re.compile(r"^(?P<chrom>\S+)\s+(?P<start>\d+)\s+(?P<end>\d+)(?:\s+\S+\s+\S+\s+(?P<strand>[+-.]))?(?:\s|$)")
-LABEL = re.compile(r"(?:^|[;\s])class:(?P<label>[01])(?:\s|;|$)")
+LABEL = re.compile(r"(?:^|[;\s])class:(?P<label>[^;\s]*)")
+MAX_COORDINATE = 10**12  # past any genome's contig; larger numbers are a broken header, not a place
 FORMS = "chr1,+,100,200 or chr1:100-200(+) or 'chr1 100 200 name 0 +'"
 
 
@@ -68,8 +71,13 @@ def parse_coordinates(header: str, length: int | None = None) -> Coordinates | N
         groups = match.groupdict()
         strand = groups.get("strand") or groups.get("paren") or groups.get("colon") or "+"
         start, end = int(groups["start"]), int(groups["end"])
+        place = f"{groups['chrom'][:60]}:{groups['start'][:20]}-{groups['end'][:20]}"
+        if start < 0 or end < 0:
+            raise InputError(f"coordinates {place}: a coordinate is negative")
         if end < start:
-            return None
+            raise InputError(f"coordinates {place}: the end is before the start")
+        if end > MAX_COORDINATE:
+            raise InputError(f"coordinates {place}: past any genome (at most {MAX_COORDINATE:.0e})")
         if length is not None and end - start + 1 == length:  # closed, counted from 1
             start -= 1
         return Coordinates(groups["chrom"], start, end, "+" if strand == "." else strand)
@@ -84,6 +92,14 @@ def record_coordinates(record) -> Coordinates | None:
 
 
 def ionmf_label(header: str) -> int | None:
-    """The ``class:1`` / ``class:0`` label of an iONMF header, or None."""
-    match = LABEL.search(header)
-    return None if match is None else int(match.group("label"))
+    """The ``class:1`` / ``class:0`` label of an iONMF header, or None when it has none; any other
+    value (``class:7``, ``class:yes``) or two labels is an InputError, never read as bound."""
+    labels = [m.group("label") for m in LABEL.finditer(header)]
+    if not labels:
+        return None
+    if len(labels) > 1:
+        raise InputError(f"{len(labels)} class labels in one header ({', '.join('class:' + v[:20] for v in labels)}); "
+                         "a record is class:0 or class:1")
+    if labels[0] not in ("0", "1"):
+        raise InputError(f"label class:{labels[0][:20]} is not class:0 or class:1")
+    return int(labels[0])
