@@ -212,6 +212,9 @@ def test_numbers_are_served_like_the_engine_scores_them(published, signal_data, 
     (["--track", "signal={signal}", "--track-length", "signal=x"], "--track-length signal='x' must be a positive"),
     (["--track", "signal={elsewhere}"], "none of the records' chromosomes is in this bigWig"),
     (["--track", "signal={signal}", "--class", "more={bare}"], "bare.fa:1: no coordinates for the numeric track"),
+    # issue 26, 5: refused in one line before any allocation (it was OOM-killed at 21 GB)
+    (["--track", "signal={signal}", "--track-length", "signal=100000000"],
+     "--track-length signal=100000000: at most 1,000,000 positions a record"),
 ])
 def test_bad_numeric_tracks_are_named_and_nothing_is_written(signal_data, tmp_path, capsys, extra, message):
     write_signal(tmp_path / "elsewhere.bw", {"chrX": 100}, {"chrX": np.ones(100)})

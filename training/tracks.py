@@ -17,6 +17,7 @@ zoo.numeric.Levels scale fitted on the training values.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,22 @@ class TrackOption:
     @property
     def numeric(self) -> bool:
         return self.path is not None and is_bigwig(self.path)
+
+
+MAX_TRACK_LENGTH = 1_000_000  # positions a numeric track's window may span (Borzoi reads 524 kb)
+SIGNAL_BYTES = 8  # float64 per position while a record's window is read
+
+
+def available_memory() -> int:
+    """Bytes of memory the system could give now (MemAvailable; the physical size where unknown)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def parse_tracks(tracks: Sequence[str], columns: Sequence[str], alphabets: Sequence[str],
@@ -93,6 +110,9 @@ def parse_tracks(tracks: Sequence[str], columns: Sequence[str], alphabets: Seque
                                      "a letters track has the length of its strings")
                 if not value.isdigit() or int(value) < 1:
                     raise InputError(f"--track-length {name}={value!r} must be a positive whole number")
+                if int(value) > MAX_TRACK_LENGTH:
+                    raise InputError(f"--track-length {name}={value}: at most {MAX_TRACK_LENGTH:,} positions a record "
+                                     "(longer windows than any sequence model reads)")
                 options[name].length = int(value)
     if STRUCTURE in options and options[STRUCTURE].letters:
         raise InputError("--track-alphabet structure: the structure track's letters are pysster's F T S H I M")
@@ -109,6 +129,11 @@ def read_signal(option: TrackOption, dataset, length: int) -> tuple[list, list[s
         raise InputError(f"{origin}: no coordinates for the numeric track {option.name!r} ({option.path}): give "
                          f"FASTA headers such as {FORMS}, or table columns chrom, start, end (and strand)")
     size = option.length or length
+    need, free = len(where) * size * SIGNAL_BYTES, available_memory()
+    if need > free // 2:  # refused before any allocation: the windows, their levels and codes all follow
+        raise InputError(f"--track-length {option.name}={size}: {len(where):,} records x {size:,} positions need "
+                         f"{need / 2**30:.3g} GiB for the track alone, over half of this machine's free "
+                         f"{free / 2**30:.3g} GiB; choose a shorter --track-length")
     with Signal(option.path) as signal:
         if not any(signal.has(c.chrom) for c in where):
             raise InputError(f"{option.path}: none of the records' chromosomes is in this bigWig (the first record's "
