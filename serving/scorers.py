@@ -232,9 +232,10 @@ class RemoteScorer(_Identified):
                     if ended.is_set():
                         return
                 yield request
-        except BaseException as exc:  # grpc swallows a request generator's error: keep it for the reader
-            failure.append(exc)
+        except GeneratorExit:
             raise
+        except BaseException as exc:  # noqa: BLE001 - kept for the reader, which raises it once the stream ends
+            failure.append(exc)  # (raised here, grpc would log it as a traceback and swallow it)
 
     def score_windows(self, ref: list[str], alt: list[str], names: list[str], rc_rule: str | None,
                       tracks: dict[str, list[str]] | None = None, batch: int = 1024) -> dict:

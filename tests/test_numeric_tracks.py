@@ -74,7 +74,7 @@ def test_inputs_pack_a_numeric_track_as_one_column():
 
 def test_windows_are_read_on_the_records_strand(tmp_path):
     """A bigWig whose value is the position: the window of a record is the positions its track
-    covers, centred as its sequence, 5' to 3' on its strand; outside the contig and uncovered: NaN."""
+    covers, centred as its sequence, 5' to 3' on its strand; past the contig's end and uncovered: NaN."""
     values = np.arange(1000, dtype=float)
     values[500:510] = np.nan
     write_signal(tmp_path / "pos.bw", {"chr1": 1000}, {"chr1": values})
@@ -86,7 +86,11 @@ def test_windows_are_read_on_the_records_strand(tmp_path):
         edge = signal.window("chr1", 990, 1010)
         assert edge[:10].tolist() == list(range(990, 1000)) and np.isnan(edge[10:]).all()
         assert np.isnan(signal.window("chr1", 495, 515)[5:15]).all()
-        assert np.isnan(signal.window("chr2", 0, 5)).all()
+        # issue 26, 10: a contig the file lacks, or a window wholly off its contig, is refused (it read "no data")
+        with pytest.raises(InputError, match=r"pos.bw: no contig 'chr2' in this bigWig \(its contigs: chr1\)"):
+            signal.window("chr2", 0, 5)
+        with pytest.raises(InputError, match="the window chr1:5000000-5000060 lies outside contig chr1"):
+            signal.window("chr1", 5_000_000, 5_000_060)
     record = read_fasta_text(tmp_path, ">site_1 chr1:100-140(-)\n" + "A" * 40 + "\n")[0]
     assert record_coordinates(record) == minus
     (tmp_path / "x.bw").write_text("not a bigwig")
@@ -251,3 +255,32 @@ def test_variants_read_the_signal_at_each_variant(published, tmp_path, capsys):
     rows = out.read_text().splitlines()[1:]
     row = dict(zip(rows[0].split("\t"), rows[2].split("\t")))
     assert math.isclose(float(row["bound_diff"]), float(probs[1, 1] - probs[0, 1]), abs_tol=1e-5)
+    # issue 26, 10: a bigWig without the variants' contig is refused, not read as "no data"
+    write_signal(tmp_path / "other.bw", {"chr7": 2000}, {"chr7": signal})
+    assert main([*base, "--track-source", f"signal={tmp_path / 'other.bw'}", "-o", str(tmp_path / "y.tsv")]) == 2
+    err = capsys.readouterr().err
+    assert "other.bw: no contig 'chr1' in this bigWig (its contigs: chr7)" in err and "Traceback" not in err
+    assert not (tmp_path / "y.tsv").exists()
+
+
+def test_score_refuses_a_bigwig_without_the_records_contig(published, signal_data, tmp_path, capsys):
+    """Issue 26, 10: `seqzoo score --track` (in process and through a server) refuses, naming the
+    record, a bigWig that lacks the record's contig or whose window lies off it."""
+    records = [r for r in read_fasta(signal_data / "pos.fa") if record_coordinates(r).start > 100][:3]
+    write_fasta(tmp_path / "in.fa", [r.sequence for r in records], "", [r.header for r in records])
+    contig = record_coordinates(records[0]).chrom
+    write_signal(tmp_path / "other.bw", {"elsewhere": 100}, {"elsewhere": np.ones(100)})
+    contigs = sorted({record_coordinates(r).chrom for r in records})
+    write_signal(tmp_path / "short.bw", dict.fromkeys(contigs, 10), {c: np.ones(10) for c in contigs})
+    server = ServerThread(published)
+    try:
+        for bigwig, words in (("other.bw", f"no contig '{contig}' in this bigWig"), ("short.bw", "lies outside contig")):
+            for mode in (["--local", "--zoo", str(published)], ["--server", server.target]):
+                out = tmp_path / "out.tsv"
+                assert main(["score", "--model", "signal", str(tmp_path / "in.fa"), "-o", str(out), "--track",
+                             f"signal={tmp_path / bigwig}", *mode]) == 2
+                err = capsys.readouterr().err
+                assert words in err and records[0].name in err and "Traceback" not in err, err
+                assert not out.exists()
+    finally:
+        server.drain()

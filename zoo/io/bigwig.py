@@ -3,8 +3,9 @@
 One reader for training (``seqzoo train --track NAME=FILE.bw`` at each record's coordinates),
 scoring (``seqzoo score --track NAME=FILE.bw`` at each record's header coordinates) and variant
 effects (``seqzoo variants --track-source NAME=FILE.bw`` around each variant). A position the file
-does not cover, a position past a contig's end and a contig the file lacks all read NaN (no data);
-contig names resolve as a genome's do (``chr1`` finds ``1``; zoo.io.genome.ContigNames). On the
+does not cover and a position past a contig's end read NaN (no data, the track's baseline); a
+window on a contig the file lacks, or wholly off its contig, is an InputError: a silent window of
+"no data" would change the scores without a word. Contig names resolve as a genome's do (``chr1`` finds ``1``; zoo.io.genome.ContigNames). On the
 minus strand a window is read backwards, as its sequence is.
 """
 
@@ -51,10 +52,13 @@ class Signal:
         """float64 [end - start]: the values of positions [start, end) (0-based), reversed on ``-``."""
         out = np.full(end - start, np.nan)
         name = self.names.resolve(chrom)
-        if name is not None:
-            lo, hi = max(start, 0), min(end, self.lengths[name])
-            if lo < hi:
-                out[lo - start:hi - start] = self._file.values(name, lo, hi, numpy=True)
+        if name is None:
+            raise InputError(f"{self.path}: no contig {str(chrom)[:60]!r} in this bigWig ({self.names.hint()})")
+        lo, hi = max(start, 0), min(end, self.lengths[name])
+        if lo >= hi:
+            raise InputError(f"{self.path}: the window {str(chrom)[:60]}:{start}-{end} lies outside contig {name} "
+                             f"(length {self.lengths[name]})")
+        out[lo - start:hi - start] = self._file.values(name, lo, hi, numpy=True)
         return out[::-1].copy() if strand == "-" else out
 
     def around(self, where, length: int) -> np.ndarray:
