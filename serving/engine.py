@@ -14,7 +14,6 @@ the cores). The chosen provider is logged and reported (``Engine.provider``).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ import numpy as np
 import onnxruntime as ort
 from seqzoo.serving.ig_rule import IG_RULE, IG_STEPS, ig_nodes, ig_rows
 from seqzoo.zoo.alphabets import Alphabet, ProductAlphabet
-from seqzoo.zoo.card import default_class
+from seqzoo.zoo.card import default_class, read_card
 from seqzoo.zoo.errors import InputError, IntegrityError, NotFoundError, UnavailableError
 from seqzoo.zoo.expect import compare_expect, expect_inputs
 from seqzoo.zoo.external_data import check_external_data
@@ -45,10 +44,7 @@ def _read_card(path: Path) -> dict:
     card_path = path / "card.json"
     if not card_path.is_file():
         raise NotFoundError(f"{card_path}: no model card (is {path} a zoo version directory?)")
-    try:
-        return json.loads(card_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{card_path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    return read_card(card_path, validate=False)
 
 
 def _card_field(card: dict, *keys: str, where: str):

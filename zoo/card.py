@@ -59,11 +59,10 @@ def read_card(path: str | os.PathLike, validate: bool = True) -> dict:
     if path.is_dir():
         path = path / CARD_FILE
     try:
-        card = json.loads(path.read_text())
+        data = path.read_bytes()
     except FileNotFoundError:
         raise NotFoundError(f"{path}: no model card here") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: card is not valid JSON ({exc})") from None
+    card = schemas.parse_document(data, None, str(path), "card", error=InputError)
     return validate_card(card, str(path)) if validate else card
 
 
@@ -79,7 +78,7 @@ def onnx_card(model_path: str | os.PathLike) -> dict | None:
     from seqzoo.zoo.graphs import cpu_session
 
     text = cpu_session(model_path, optimize=False).get_modelmeta().custom_metadata_map.get(METADATA_KEY)
-    return None if text is None else json.loads(text)
+    return None if text is None else schemas.parse_document(text, None, f"{model_path} ({METADATA_KEY})", "card")
 
 
 def input_section(alphabet, length: int, structure: str | None, length_dynamic: bool = False,

@@ -211,10 +211,16 @@ def _verify(args, zoo, options) -> int:
 def _pull(args, zoo, options) -> int:
     from seqzoo.zoo.remote import default_registry, pull
 
+    from seqzoo.zoo.index import deprecations_of
+    from seqzoo.zoo.refs import parse_ref
+
     registry = args.registry or default_registry()
     start = time.perf_counter()
+    deprecated = deprecations_of(parse_ref(args.ref).name, registry, **options)  # read before anything is copied
     mv = pull(args.ref, registry, zoo, **options)
-    _warn_deprecated(registry, options, mv)
+    if str(mv.version) in deprecated:
+        print(f"seqzoo zoo pull: {mv.name}:{mv.version} is deprecated: {deprecated[str(mv.version)]['reason']}",
+              file=sys.stderr)
     payload = {**mv.to_dict(), "registry": registry, "seconds": round(time.perf_counter() - start, 3)}
     emit(args, payload, f"pulled {mv.name}:{mv.version} ({mv.digest}) into {mv.path}")
     return 0
@@ -227,16 +233,6 @@ def _push(args, zoo, options) -> int:
     verb = "pushed" if result["status"] == "pushed" else "already present:"
     emit(args, result, f"{verb} {result['name']}:{result['version']} ({result['digest']}) to {result['registry']}")
     return 0
-
-
-def _warn_deprecated(registry: str, options: dict, mv) -> None:
-    from seqzoo.zoo.index import read_index
-
-    entry = read_index(registry, **options)["models"].get(mv.name, {}).get("versions", {}).get(
-        str(mv.version), {})
-    if entry.get("deprecated"):
-        print(f"seqzoo zoo pull: {mv.name}:{mv.version} is deprecated: {entry['deprecated']['reason']}",
-              file=sys.stderr)
 
 
 def _index(args, zoo, options) -> int:

@@ -18,12 +18,13 @@ import datetime
 import json
 from pathlib import Path
 
-from seqzoo.zoo.card import CARD_FILE, positive_class
+from seqzoo.zoo.card import CARD_FILE, positive_class, validate_card
 from seqzoo.zoo.errors import InputError, IntegrityError, NotFoundError
 from seqzoo.zoo.io.atomic import write_bytes
 from seqzoo.zoo.manifest import MANIFEST, manifest_bytes, parse_manifest, sha256_bytes
 from seqzoo.zoo.refs import parse_ref
 from seqzoo.zoo.remote import DEFAULT_TIMEOUT, INDEX, Remote, open_remote
+from seqzoo.zoo.schemas import parse_document
 
 INDEX_VERSION = 1
 DEPRECATIONS = "deprecations.json"
@@ -64,14 +65,10 @@ def index_entry(card: dict, digest: str, size: int) -> dict:
 def read_deprecations(remote: Remote) -> dict:
     """``{name: {version: {"reason", "date"}}}`` of a writable registry (empty when none)."""
     try:
-        data = json.loads(remote.cat(DEPRECATIONS))
+        data = remote.cat(DEPRECATIONS)
     except NotFoundError:
         return {}
-    except ValueError:
-        raise IntegrityError(f"{remote.url}/{DEPRECATIONS} is not JSON") from None
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise IntegrityError(f"{remote.url}/{DEPRECATIONS}: expected {{name: {{version: {{reason, date}}}}}}")
-    return data
+    return parse_document(data, "deprecations", f"{remote.url}/{DEPRECATIONS}", DEPRECATIONS)
 
 
 def build_index(remote: Remote) -> dict:
@@ -85,11 +82,10 @@ def build_index(remote: Remote) -> dict:
             data = remote.cat(name, str(version), MANIFEST)
             manifest = parse_manifest(data, f"{remote.url}/{name}/{version}")
             card = {}
-            if CARD_FILE in manifest["files"]:
-                try:
-                    card = json.loads(remote.cat(name, str(version), CARD_FILE))
-                except (ValueError, NotFoundError):
-                    card = {}
+            if CARD_FILE in manifest["files"]:  # checked as pull would: a crafted card is refused, naming it
+                where = f"{remote.url}/{name}/{version}/{CARD_FILE}"
+                card = parse_document(remote.cat(name, str(version), CARD_FILE), None, where, "card")
+                validate_card(card, where)
             entry = index_entry(card, sha256_bytes(data), sum(e["size"] for e in manifest["files"].values()))
             mark = deprecated.get(name, {}).get(str(version))
             if mark:
@@ -121,8 +117,8 @@ def write_index(registry_url: str, timeout: float = DEFAULT_TIMEOUT, s3_endpoint
     index = build_index(remote)
     if url is None and remote.exists(INDEX):  # keep the address an earlier `zoo index --url` gave
         try:
-            url = json.loads(remote.cat(INDEX)).get("url")
-        except (ValueError, AttributeError):
+            url = parse_document(remote.cat(INDEX), "index", f"{remote.url}/{INDEX}").get("url")
+        except IntegrityError:  # an earlier index that is not one: no address to keep
             url = None
     if url:
         index["url"] = url
@@ -138,6 +134,17 @@ def read_index(registry_url: str, timeout: float = DEFAULT_TIMEOUT, s3_endpoint:
     """A registry's index: the stored index.json of an http registry, built live for the others."""
     remote = open_remote(registry_url, timeout, s3_endpoint)
     return remote.index() if remote.read_only else build_index(remote)
+
+
+def deprecations_of(name: str, registry_url: str, timeout: float = DEFAULT_TIMEOUT,
+                    s3_endpoint: str | None = None) -> dict[str, dict]:
+    """``{version: {"reason", "date"}}`` of one model's deprecated versions: read from index.json (http)
+    or deprecations.json (the others), both checked as any registry document; nothing else is read."""
+    remote = open_remote(registry_url, timeout, s3_endpoint)
+    if remote.read_only:
+        versions = remote.index()["models"].get(name, {}).get("versions", {})
+        return {v: e["deprecated"] for v, e in versions.items() if e.get("deprecated")}
+    return read_deprecations(remote).get(name, {})
 
 
 def list_remote(registry_url: str, timeout: float = DEFAULT_TIMEOUT, s3_endpoint: str | None = None) -> list[dict]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from seqzoo.zoo.errors import InputError, IntegrityError
 from seqzoo.zoo.external_data import check_external_data
 from seqzoo.zoo.io.atomic import write_bytes
-from seqzoo.zoo.schemas import check_document
+from seqzoo.zoo.schemas import parse_document
 
 MANIFEST = "MANIFEST.json"
 MANIFEST_VERSION = 1
@@ -73,11 +73,7 @@ def parse_manifest(data: bytes, where: str) -> dict:
     """Parse manifest bytes and check them against the manifest's JSON Schema (safe relative paths,
     a sha256 and a size per file) and that no path is listed both as a file and as a folder;
     ``where`` names the source in errors (IntegrityError)."""
-    try:
-        manifest = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IntegrityError(f"{where}: MANIFEST.json is not valid JSON ({exc})") from None
-    check_document(manifest, "manifest", where, what="MANIFEST.json")
+    manifest = parse_document(data, "manifest", where, what="MANIFEST.json")
     listed = set(manifest["files"])
     both = sorted(listed & _ancestors(listed))
     if both:

@@ -125,7 +125,7 @@ class LocalZoo:
             data = (path / MANIFEST).read_bytes()
         except FileNotFoundError:
             raise NotFoundError(self._missing(name, f"version {version}")) from None
-        return ModelVersion(name, int(version), sha256_bytes(data), path, read_card(path, validate=False))
+        return ModelVersion(name, int(version), sha256_bytes(data), path, read_card(path))  # schema-checked
 
     def resolve(self, ref: str | Ref) -> ModelVersion:
         """Resolve ``name``, ``name:latest``, ``name:3`` or ``name@sha256:<hex>`` to a version here."""

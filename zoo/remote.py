@@ -50,7 +50,7 @@ from seqzoo.zoo.manifest import (
 )
 from seqzoo.zoo.refs import Ref, choose_version, is_version, parse_ref, validate_name
 from seqzoo.zoo.registry import LocalZoo, ModelVersion
-from seqzoo.zoo.schemas import check_document
+from seqzoo.zoo.schemas import MAX_DOCUMENT_BYTES, parse_document
 
 INDEX = "index.json"
 CLAIM = ".push-claim"
@@ -147,10 +147,17 @@ class Remote:
                                        f"({type(exc).__name__}: {str(exc)[:200]})") from None
             raise
 
-    def cat(self, *parts: str) -> bytes:
+    def cat(self, *parts: str, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
+        """A registry file's bytes, read no further than one byte past ``limit`` (a document that long
+        is refused by parse_document: a crafted 2 GB index is never held in memory)."""
         where = "/".join(parts)
         self._regular(where, parts)
-        return self.call(where, self.fs.cat_file, self.path(*parts))
+
+        def read():
+            with self.fs.open(self.path(*parts), "rb", block_size=0 if self.read_only else CHUNK) as f:
+                return f.read(limit + 1)
+
+        return self.call(where, read)
 
     def _regular(self, where: str, parts: tuple[str, ...]) -> None:
         """A folder registry's file must be a regular file inside the folder - no link (to a file, a
@@ -201,11 +208,7 @@ class Remote:
         except NotFoundError:
             raise NotFoundError(f"{self.url}/{INDEX} not found: an http registry needs an index "
                                 "(run `seqzoo zoo index` on the served folder)") from None
-        try:
-            index = json.loads(data)
-        except ValueError:
-            raise IntegrityError(f"{self.url}/{INDEX} is not JSON, so not a seqzoo index") from None
-        return check_document(index, "index", f"{self.url}/{INDEX}", what="registry index")
+        return parse_document(data, "index", f"{self.url}/{INDEX}", what="registry index")
 
     def names(self) -> list[str]:
         if self.read_only:
@@ -295,10 +298,7 @@ def remote_card(ref: str, registry_url: str, timeout: float = DEFAULT_TIMEOUT,
     text = remote.cat(parsed.name, str(version), CARD_FILE)
     if len(text) != entry["size"] or sha256_bytes(text) != entry["sha256"]:
         raise IntegrityError(f"{where}/{CARD_FILE}: does not match the version's manifest (changed or corrupted)")
-    try:
-        card = validate_card(json.loads(text), f"{where}/{CARD_FILE}")
-    except ValueError:
-        raise IntegrityError(f"{where}/{CARD_FILE} is not JSON") from None
+    card = validate_card(parse_document(text, None, f"{where}/{CARD_FILE}", "card"), f"{where}/{CARD_FILE}")
     return {"version": {"name": parsed.name, "version": version, "digest": digest}, "card": card,
             "files": {rel: e["size"] for rel, e in sorted(manifest["files"].items())}}
 
@@ -345,9 +345,9 @@ def pull(ref: str, registry_url: str, zoo: LocalZoo, timeout: float = DEFAULT_TI
             check_file(target, entry, f"{where}/{rel}")
         (tmp / MANIFEST).write_bytes(data)
         verify_folder(tmp, digest)
-        card = json.loads((tmp / CARD_FILE).read_text()) if (tmp / CARD_FILE).is_file() else None
-        if card is None:
+        if not (tmp / CARD_FILE).is_file():
             raise IntegrityError(f"{where}: the version has no {CARD_FILE}")
+        card = parse_document((tmp / CARD_FILE).read_bytes(), None, f"{where}/{CARD_FILE}", "card")
         validate_card(card, f"{where}/{CARD_FILE}")
         if card.get("name") != ref.name or card.get("version") != version:
             raise IntegrityError(f"{where}/{CARD_FILE}: card says {card.get('name')}:{card.get('version')}")
@@ -445,8 +445,10 @@ def _claim(remote: Remote, mv: ModelVersion, claim_ttl: float) -> None:
         except FileExistsError:
             pass
         try:
-            held = json.loads(remote.cat(name, version, CLAIM))
-        except (NotFoundError, ValueError):
+            held = parse_document(remote.cat(name, version, CLAIM), None, f"{name}/{version}/{CLAIM}", "claim")
+            if not isinstance(held, dict):
+                continue
+        except (NotFoundError, IntegrityError):
             continue  # released or unreadable in between: try once more
         if held.get("digest") == mv.digest:
             return  # the same artifact (a resumed or parallel push of identical bytes): safe to write
