@@ -209,10 +209,9 @@ def _verify(args, zoo, options) -> int:
 
 
 def _pull(args, zoo, options) -> int:
-    from seqzoo.zoo.remote import default_registry, pull
-
     from seqzoo.zoo.index import deprecations_of
     from seqzoo.zoo.refs import parse_ref
+    from seqzoo.zoo.remote import default_registry, pull
 
     registry = args.registry or default_registry()
     start = time.perf_counter()

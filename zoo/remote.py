@@ -62,6 +62,10 @@ SHIPPED_REGISTRY = "https://raw.githubusercontent.com/seqzoo/seqzoo/main/registr
 ENV_REGISTRY = "SEQZOO_REGISTRY"
 
 
+def _raise(exc: BaseException):
+    raise exc
+
+
 def default_registry() -> str:
     """``$SEQZOO_REGISTRY``, else the shipped registry's address (``seqzoo zoo pull``'s default)."""
     return os.environ.get(ENV_REGISTRY) or SHIPPED_REGISTRY
@@ -132,8 +136,11 @@ class Remote:
             return fn(*args, **kwargs)
         except SeqzooError:
             raise
-        except FileNotFoundError:
-            raise NotFoundError(f"{what}: not found in the registry {self.url}") from None
+        except FileNotFoundError as exc:
+            cause = exc.__cause__
+            if cause is None or getattr(cause, "status", None) == 404 or not (isinstance(cause, (asyncio.TimeoutError, TimeoutError)) or _is_network_error(cause)):
+                raise NotFoundError(f"{what}: not found in the registry {self.url}") from None
+            return self.call(what, _raise, cause)  # fsspec's http open reports a dead server as a missing file
         except FileExistsError:
             raise
         except PermissionError as exc:
