@@ -5,7 +5,10 @@
   and answers bytes that are not a valid request message INVALID_ARGUMENT (gRPC alone answers
   UNKNOWN and logs a traceback), on unary calls and on every message of a stream.
 - ``TokenAuth`` (with ``--token-file``): the bearer token, compared in constant time; health
-  is exempt unless ``--private-health``.
+  is exempt unless ``--private-health``. One rule for every transport (``is_health``,
+  ``bearer_ok``, also used by the OIP HTTP endpoints): health is grpc.health.v1, OIP's
+  ServerLive/ServerReady and HTTP's ``/v2/health/*``; the scheme ``Bearer`` is matched in any case
+  (RFC 7235), the token exactly.
 
 Both wrap whatever services are registered (seqzoo.v1, Variants, reflection, hooks), so a new
 service is gated without a line of its own.
@@ -21,6 +24,23 @@ import grpc
 from seqzoo.zoo.errors import InputError, UnavailableError
 
 HEALTH_PREFIX = "/grpc.health.v1.Health/"
+# what a load balancer probes without credentials (unless --private-health): gRPC methods and HTTP paths
+HEALTH = (HEALTH_PREFIX, "/inference.GRPCInferenceService/ServerLive", "/inference.GRPCInferenceService/ServerReady",
+          "/v2/health/")
+
+
+def is_health(method: str) -> bool:
+    """Whether a gRPC method or an HTTP path is a health probe (the token rule's one exemption)."""
+    return method.startswith(HEALTH)
+
+
+def bearer_ok(value: str | bytes, expected: bytes) -> bool:
+    """Whether an ``authorization`` value is ``Bearer <token>`` for the expected token's bytes; the
+    scheme in any case (RFC 7235), the token compared in constant time."""
+    text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+    scheme, _, credentials = text.strip().partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode("latin-1", "replace"),
+                                                              expected)
 
 
 def _refusal(kind: str, code: grpc.StatusCode, message: str):
@@ -46,17 +66,17 @@ class TokenAuth(grpc.aio.ServerInterceptor):
     exempt when ``public_health`` (load balancers probe it without credentials)."""
 
     def __init__(self, token: str, public_health: bool = True):
-        self._expected = f"Bearer {token}".encode()  # compared in constant time (hmac.compare_digest)
+        self._expected = token.encode()  # compared in constant time (bearer_ok)
         self.public_health = public_health
         message = "missing or wrong bearer token (send metadata 'authorization: Bearer <token>')"
         self._deny = {kind: _refusal(kind, grpc.StatusCode.UNAUTHENTICATED, message)
                       for kind in ("unary_unary", "unary_stream", "stream_unary", "stream_stream")}
 
     async def intercept_service(self, continuation, handler_call_details):
-        if self.public_health and handler_call_details.method.startswith(HEALTH_PREFIX):
+        if self.public_health and is_health(handler_call_details.method):
             return await continuation(handler_call_details)
         for key, value in handler_call_details.invocation_metadata or ():
-            if key == "authorization" and hmac.compare_digest(str(value).encode(), self._expected):
+            if key == "authorization" and bearer_ok(value, self._expected):
                 return await continuation(handler_call_details)
         handler = await continuation(handler_call_details)
         return None if handler is None else self._deny[_kind(handler)]

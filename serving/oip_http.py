@@ -13,27 +13,32 @@ same numbers and the same errors:
   (``digest``, ``convert_tu``); a numeric track is FP32 ``[N, T]`` (null: no data); the answer ``{"model_name", "model_version", "id", "parameters",
   "outputs": [{"name": "probs", "datatype": "FP32", "shape": [N, C], "data": [...]}]}``.
 
-Errors are ``{"error": "..."}`` with 400 (bad input), 401 (token), 404 (unknown model or
-version), 429 (queue full), 503 (draining or unloading) or 504 (deadline). The bearer token and
-the drain apply as on gRPC: health is public unless ``--private-health``; a draining server answers
-503 and lets admitted requests finish. ``timeout`` (request parameter, seconds) is the deadline.
+Errors are ``{"error": "..."}`` with 400 (bad input: every field is checked, nothing reaches a
+500), 401 (token, with ``WWW-Authenticate``), 404 (unknown model or version), 413 (a body over
+``--max-message-mb``, the gRPC message limit), 429 (queue full), 503 (draining or unloading) or 504
+(deadline). The bearer token and the drain apply as on gRPC, by the same rule (serving/admission.py):
+health is public unless ``--private-health``; a draining server answers 503 and lets admitted
+requests finish. ``timeout`` (request parameter, seconds, a number) is the deadline. A body is
+parsed on the decoding pool, never on the event loop that answers health; a connection idle for
+75 s is closed; a client that drops mid-body is an INFO line, not an ERROR traceback.
 """
 
 from __future__ import annotations
 
-import hmac
+import asyncio
 import json
 import logging
+import math
 import time
 
 import grpc
-import numpy as np
 from aiohttp import web
 from google.protobuf.json_format import MessageToDict
-from seqzoo.serving.oip_service import server_metadata
+from seqzoo.serving.admission import bearer_ok, is_health
+from seqzoo.serving.oip_service import parameter, server_metadata
 from seqzoo.serving.status import status_of
 from seqzoo.v1 import oip_pb2 as opb
-from seqzoo.zoo.errors import InputError, UnavailableError
+from seqzoo.zoo.errors import InputError, UnavailableError, quote
 
 log = logging.getLogger(__name__)
 
@@ -41,55 +46,144 @@ log = logging.getLogger(__name__)
 HTTP_STATUS = {grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.NOT_FOUND: 404,
                grpc.StatusCode.RESOURCE_EXHAUSTED: 429, grpc.StatusCode.DEADLINE_EXCEEDED: 504,
                grpc.StatusCode.UNAVAILABLE: 503}
-MAX_BODY = 256 * 2**20
+FP32_MAX = 3.4028234663852886e38
+IDLE_SECONDS = 75.0  # an open connection with no request in flight is closed after this long
+# a client that goes away mid-request, or sends what is not HTTP: an INFO line, never an ERROR traceback
+GONE = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, asyncio.CancelledError)
+
+
+class _QuietDisconnects(logging.Filter):
+    """aiohttp's own log of a peer that dropped or spoke garbage, as one INFO line without traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and (isinstance(error, GONE) or type(error).__module__.startswith("aiohttp")):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args = f"HTTP client error: {type(error).__name__}: {str(error)[:200]}", ()
+            record.exc_info = record.exc_text = None
+        return True
+
+
+for _name in ("aiohttp.server", "aiohttp.web", "aiohttp.access"):
+    logging.getLogger(_name).addFilter(_QuietDisconnects())
 
 
 def _status(exc: BaseException) -> int:
     return HTTP_STATUS.get(status_of(exc), 500)
 
 
-def _parameter(value) -> opb.InferParameter:
+INT64 = 2**63
+MAX_DIMENSION = 2**31 - 1
+
+
+def _text(value, what: str) -> str:
+    """A JSON string the request gives, as protobuf can hold it (no lone surrogate)."""
+    if not isinstance(value, str):
+        raise InputError(f"{what} must be a string, not {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{what} is not valid Unicode text (a lone surrogate)") from None
+    return value
+
+
+def _parameter(name: str, value) -> opb.InferParameter:
     if isinstance(value, bool):
         return opb.InferParameter(bool_param=value)
     if isinstance(value, int):
+        if not -INT64 <= value < INT64:
+            raise InputError(f"parameter {quote(name)}: the integer is outside the 64-bit range")
         return opb.InferParameter(int64_param=value)
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InputError(f"parameter {quote(name)} is not a finite number")
         return opb.InferParameter(double_param=value)
     if isinstance(value, str):
-        return opb.InferParameter(string_param=value)
-    raise InputError(f"parameter value {value!r} is not a bool, number or string")
+        return opb.InferParameter(string_param=_text(value, f"parameter {quote(name)}"))
+    raise InputError(f"parameter {quote(name)} must be a bool, number or string, not {type(value).__name__}")
 
 
-def infer_request(body: dict, name: str, version: str) -> opb.ModelInferRequest:
-    """The ModelInferRequest (typed contents) of an OIP JSON inference request."""
+def _shape(tensor: dict, what: str) -> list[int]:
+    shape = tensor.get("shape", [])
+    if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
+        raise InputError(f"{what}: 'shape' must be a list of integers")
+    if any(not 0 <= d <= MAX_DIMENSION for d in shape):
+        raise InputError(f"{what}: a dimension of 'shape' is outside 0..{MAX_DIMENSION}")
+    return shape
+
+
+def _flat(data, what: str) -> list:
+    """The scalars of a (possibly nested, row-major) JSON data array, depth first, without recursion."""
+    if not isinstance(data, list):
+        raise InputError(f"{what}: 'data' must be a list")
+    out, stack = [], [iter(data)]
+    while stack:
+        item = next(stack[-1], stack)
+        if item is stack:
+            stack.pop()
+        elif isinstance(item, list):
+            stack.append(iter(item))
+        elif isinstance(item, dict):
+            raise InputError(f"{what}: 'data' holds an object; it is a list of values")
+        else:
+            out.append(item)
+    return out
+
+
+def infer_request(body, name: str, version: str) -> opb.ModelInferRequest:
+    """The ModelInferRequest (typed contents) of an OIP JSON inference request; every field the
+    request gives is checked (type, range, text), so bad input is an InputError naming it."""
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), list):
         raise InputError("the request body must be a JSON object with a list 'inputs'")
-    request = opb.ModelInferRequest(model_name=name, model_version=version, id=str(body.get("id", "")))
-    for key, value in (body.get("parameters") or {}).items():
-        request.parameters[key].CopyFrom(_parameter(value))
+    parameters = body.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise InputError(f"'parameters' must be an object of name: value, not {type(parameters).__name__}")
+    given_id = body.get("id", "")
+    request = opb.ModelInferRequest(model_name=_text(name, "the model name"), model_version=_text(version, "version"),
+                                    id=_text(given_id if isinstance(given_id, str) else str(given_id), "'id'"))
+    for key, value in parameters.items():
+        request.parameters[_text(key, "a parameter name")].CopyFrom(_parameter(key, value))
     for i, tensor in enumerate(body["inputs"]):
         if not isinstance(tensor, dict) or "data" not in tensor:
             raise InputError(f"input {i}: a tensor needs name, datatype, shape and data")
-        entry = request.inputs.add(name=str(tensor.get("name", "")), datatype=str(tensor.get("datatype", "")),
-                                   shape=[int(d) for d in tensor.get("shape", [])])
-        data = np.asarray(tensor["data"], dtype=object).ravel().tolist()
+        what = f"input {i}"
+        entry = request.inputs.add(name=_text(tensor.get("name", ""), f"{what} 'name'"),
+                                   datatype=_text(tensor.get("datatype", ""), f"{what} 'datatype'"),
+                                   shape=_shape(tensor, what))
+        what = f"input {quote(entry.name)}"
+        data = _flat(tensor["data"], what)
         if entry.datatype == "BYTES":
-            if not all(isinstance(d, str) for d in data):
-                raise InputError(f"input {entry.name!r}: BYTES data must be strings")
-            entry.contents.bytes_contents.extend(d.encode() for d in data)
+            entry.contents.bytes_contents.extend(_text(d, f"{what}: a BYTES element").encode() for d in data)
         elif entry.datatype == "FP32":  # a numeric track; null reads as NaN (no data)
             if not all(d is None or (isinstance(d, (int, float)) and not isinstance(d, bool)) for d in data):
-                raise InputError(f"input {entry.name!r}: FP32 data must be numbers (null for no data)")
-            entry.contents.fp32_contents.extend(float("nan") if d is None else float(d) for d in data)
+                raise InputError(f"{what}: FP32 data must be numbers (null for no data)")
+            values = [float("nan") if d is None else float(d) for d in data]
+            if any(not math.isnan(v) and abs(v) > FP32_MAX for v in values):
+                raise InputError(f"{what}: a value is outside the FP32 range (null means no data)")
+            entry.contents.fp32_contents.extend(values)
         else:
             if not all(isinstance(d, int) and not isinstance(d, bool) for d in data):
-                raise InputError(f"input {entry.name!r}: {entry.datatype or 'its'} data must be integers")
+                raise InputError(f"{what}: {entry.datatype or 'its'} data must be integers")
             if any(d < 0 or d > 2**32 - 1 for d in data):
-                raise InputError(f"input {entry.name!r}: a value is outside 0..4294967295")
+                raise InputError(f"{what}: a value is outside 0..4294967295")
             entry.contents.uint_contents.extend(data)
-    for output in body.get("outputs") or []:
-        request.outputs.add(name=str(output.get("name", "")) if isinstance(output, dict) else "")
+    outputs = body.get("outputs") or []
+    if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
+        raise InputError("'outputs' must be a list of objects with a 'name'")
+    for output in outputs:
+        request.outputs.add(name=_text(output.get("name", ""), "an output's 'name'"))
     return request
+
+
+def _parse(data: bytes, name: str, version: str) -> opb.ModelInferRequest:
+    """JSON body -> ModelInferRequest (run on the decoding pool: a 60 MB body must not stall the loop)."""
+    try:
+        body = json.loads(data)
+    except RecursionError:
+        raise InputError("the request body nests too deeply") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"the request body is not JSON ({str(exc)[:120]})") from None
+    return infer_request(body, name, version)
 
 
 def infer_answer(answer: opb.ModelInferResponse) -> dict:
@@ -112,12 +206,13 @@ class OipHttp:
     public_health : bool
     """
 
-    def __init__(self, oip, admission, token: str | None = None, public_health: bool = True):
+    def __init__(self, oip, admission, token: str | None = None, public_health: bool = True,
+                 max_body: int = 64 * 2**20):
         self.oip, self.admission = oip, admission
-        self._expected = f"Bearer {token}".encode() if token else None
+        self._expected = token.encode() if token else None
         self.public_health = public_health
         self.runner: web.AppRunner | None = None
-        app = web.Application(client_max_size=MAX_BODY, middlewares=[self._gate])
+        app = web.Application(client_max_size=max_body, middlewares=[self._gate])
         for prefix in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
             app.router.add_get(prefix, self.model_metadata)
             app.router.add_get(prefix + "/ready", self.model_ready)
@@ -129,11 +224,12 @@ class OipHttp:
 
     @web.middleware
     async def _gate(self, request: web.Request, handler):
-        health = request.path.startswith("/v2/health/")
-        if self._expected is not None and not (health and self.public_health):
-            given = request.headers.get("Authorization", "").encode()
-            if not hmac.compare_digest(given, self._expected):
-                return _error(401, "missing or wrong bearer token (send 'Authorization: Bearer <token>')")
+        health = is_health(request.path)
+        if self._expected is not None and not (health and self.public_health) and \
+                not bearer_ok(request.headers.get("Authorization", ""), self._expected):
+            response = _error(401, "missing or wrong bearer token (send 'Authorization: Bearer <token>')")
+            response.headers["WWW-Authenticate"] = 'Bearer realm="seqzoo"'
+            return response
         if health:
             return await handler(request)
         try:
@@ -142,7 +238,12 @@ class OipHttp:
             return _error(503, str(exc))
         try:
             return await handler(request)
-        except web.HTTPException:
+        except web.HTTPException as exc:  # aiohttp's own answers (413 body too large, 404, 405): JSON too
+            if exc.status < 400:
+                raise
+            return _error(exc.status, exc.text or exc.reason)
+        except GONE as exc:
+            log.info("OIP HTTP %s: the client went away (%s)", request.path, type(exc).__name__)
             raise
         except Exception as exc:
             status = _status(exc)
@@ -158,7 +259,7 @@ class OipHttp:
         with the other ``--workers`` as their gRPC port is); the bound port."""
         host = settings.address.rsplit(":", 1)[0].strip("[]") or "0.0.0.0"
         reuse = ("grpc.so_reuseport", 1) in settings.extra_options
-        self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        self.runner = web.AppRunner(self.app, access_log=None, handle_signals=False, keepalive_timeout=IDLE_SECONDS)
         await self.runner.setup()
         site = web.TCPSite(self.runner, host, settings.http_port, reuse_port=reuse or None)
         await site.start()
@@ -195,14 +296,24 @@ class OipHttp:
 
     async def infer(self, request):
         try:
-            body = json.loads(await request.read())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"the request body is not JSON ({exc})") from None
-        message = infer_request(body, request.match_info["name"], request.match_info.get("version", ""))
+            data = await request.read()  # streamed in by aiohttp; over the size limit: 413
+        except web.HTTPException:
+            raise
+        except Exception as exc:
+            if isinstance(exc, GONE):
+                raise
+            raise InputError(f"the request body cannot be read as sent ({type(exc).__name__}: {str(exc)[:120]}; "
+                             "is its Content-Encoding right?)") from None
+        message = await asyncio.get_running_loop().run_in_executor(
+            self.oip.core.decoder, _parse, data, request.match_info["name"], request.match_info.get("version", ""))
         deadline = None
         if "timeout" in message.parameters:
-            given = message.parameters["timeout"]
-            deadline = time.monotonic() + (given.double_param or given.int64_param)
+            kinds = ("double_param", "int64_param")
+            kind = message.parameters["timeout"].WhichOneof("parameter_choice")
+            seconds = parameter(message.parameters, "timeout", kind if kind in kinds else "double_param")
+            if not 0 < seconds <= 86400:
+                raise InputError(f"parameter 'timeout' must be seconds in (0, 86400], got {seconds:g}")
+            deadline = time.monotonic() + seconds
         return web.json_response(infer_answer(await self.oip.infer(message, deadline)))
 
 

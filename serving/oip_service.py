@@ -29,7 +29,7 @@ import struct
 import numpy as np
 from seqzoo.v1 import oip_pb2 as opb
 from seqzoo.v1 import oip_pb2_grpc as opb_grpc
-from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.errors import InputError, quote
 from seqzoo.zoo.numeric import NAME as NUMERIC
 
 from seqzoo import __version__
@@ -40,20 +40,32 @@ INPUTS = {"codes": "UINT8", "sequences": "BYTES"}
 OUTPUT = "probs"
 
 
+def parameter(parameters, name: str, kind: str):
+    """Request parameter ``name`` when present (None otherwise); InputError when it is not of ``kind``
+    (``string_param``, ``bool_param``, ...): a digest sent as a number must not fall back to the newest."""
+    if name not in parameters:
+        return None
+    given = parameters[name]
+    if given.WhichOneof("parameter_choice") != kind:
+        raise InputError(f"parameter {name!r} must be a {kind.removesuffix('_param')}, got "
+                         f"{given.WhichOneof('parameter_choice') or 'nothing'}")
+    return getattr(given, kind)
+
+
 def model_ref(name: str, version: str, parameters) -> str:
     """The zoo ref of an OIP (model name, version, request parameters)."""
     if not name:
         raise InputError("field 'model_name' is empty")
-    if "@" in name or ":" in name:
-        raise InputError(f"model name {name!r}: give the zoo name; the version goes in 'model_version' and a "
+    if "@" in name or ":" in name or len(name) > 64:
+        raise InputError(f"model name {quote(name)}: give the zoo name; the version goes in 'model_version' and a "
                          "digest in the request parameter 'digest'")
-    digest = parameters["digest"].string_param if "digest" in parameters else ""
+    digest = parameter(parameters, "digest", "string_param") or ""
     if digest:
         if version:
             raise InputError("give either 'model_version' or the parameter 'digest', not both")
         return f"{name}@{digest}"
-    if version and not (version.isascii() and version.isdigit()):
-        raise InputError(f"model version {version!r} is not a zoo version number")
+    if version and not (version.isascii() and version.isdigit() and len(version) <= 9):
+        raise InputError(f"model version {quote(version)} is not a zoo version number")
     return f"{name}:{int(version)}" if version else name
 
 
@@ -96,8 +108,13 @@ def _numbers(request, index: int, raw: bool, n: int) -> list[np.ndarray]:
     shape = list(tensor.shape)
     if len(shape) != 2 or shape[0] != n or shape[1] < 1:
         raise InputError(f"input {tensor.name!r} must have shape [{n}, T] (one row per sequence), got {shape}")
+    if raw and len(request.raw_input_contents[index]) % 4:
+        raise InputError(f"input {tensor.name!r}: raw FP32 contents of {len(request.raw_input_contents[index])} "
+                         "bytes are not a whole number of 4-byte values")
     values = np.frombuffer(request.raw_input_contents[index], dtype="<f4") if raw \
         else np.asarray(tensor.contents.fp32_contents, dtype=np.float32)
+    if np.isinf(values).any():
+        raise InputError(f"input {tensor.name!r}: a value is infinite (NaN, or null over HTTP, means no data)")
     if values.size != n * shape[1]:
         raise InputError(f"input {tensor.name!r} holds {values.size} values, the shape {shape} needs {n * shape[1]}")
     return list(values.astype(np.float64).reshape(n, shape[1]))
@@ -157,6 +174,10 @@ def decode_inputs(request, engine, max_sequences: int) -> tuple[np.ndarray, bool
     raw = bool(request.raw_input_contents)
     if raw and len(request.raw_input_contents) != len(names):
         raise InputError(f"{len(request.raw_input_contents)} raw_input_contents for {len(names)} inputs")
+    typed = [t.name for t in request.inputs if t.HasField("contents") and t.contents.ByteSize()]
+    if raw and typed:
+        raise InputError(f"input {typed[0]!r} has typed contents and the request has raw_input_contents: send one "
+                         "form")
     for out in request.outputs:
         if out.name != OUTPUT:
             raise InputError(f"output {out.name!r} is not one of the model's outputs ({OUTPUT})")
@@ -165,7 +186,7 @@ def decode_inputs(request, engine, max_sequences: int) -> tuple[np.ndarray, bool
     sequences = _strings(request, names.index("sequences"), raw, max_sequences)
     given = {name: _numbers(request, i, raw, len(sequences)) if types[name] == "FP32"
              else _strings(request, i, raw, max_sequences) for i, name in enumerate(names) if name != "sequences"}
-    convert_tu = request.parameters["convert_tu"].bool_param if "convert_tu" in request.parameters else False
+    convert_tu = bool(parameter(request.parameters, "convert_tu", "bool_param"))
     try:
         return engine.encode(sequences, None, convert_tu, given or None), raw
     except InputError as exc:

@@ -431,7 +431,8 @@ class SeqZooServer:
         if self.settings.http_port is not None:
             from seqzoo.serving.oip_http import OipHttp  # aiohttp: only with --http-port
 
-            self.http = OipHttp(oip, self.admission, self.settings.token, self.settings.public_health)
+            self.http = OipHttp(oip, self.admission, self.settings.token, self.settings.public_health,
+                                max_body=int(self.settings.max_message_bytes))
             self.http_port = await self.http.start(self.settings)
         self._keeper = asyncio.create_task(self.memory.run(), name="seqzoo-memory")
         await self._set_health(True)  # every loaded model is warm: SERVING

@@ -88,6 +88,13 @@ def _rebuild(cls, reason: str, place: dict) -> SeqzooError:
     return cls(reason, **place)
 
 
+def quote(text, limit: int = 80) -> str:
+    """Someone else's string as a message quotes it: its repr, cut to ``limit`` characters (a 100 kB
+    model name must not come back whole in an error, a log line or a gRPC status)."""
+    text = str(text)
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} characters)"
+
+
 class InputError(SeqzooError, ValueError):
     """Bad input data or arguments: a file, a sequence, a field, an option."""
 

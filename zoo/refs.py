@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from seqzoo.zoo.errors import InputError
+from seqzoo.zoo.errors import InputError, quote
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 # ASCII digits only: str.isdigit() also takes '²' and '١', which int() then refuses or misreads
@@ -33,13 +33,13 @@ def validate_name(name: str) -> str:
     if not isinstance(name, str) or not name:
         raise InputError("model name is empty")
     if ".." in name:
-        raise InputError(f"model name {name!r} contains '..'")
+        raise InputError(f"model name {quote(name)} contains '..'")
     bad = next((c for c in name if not re.fullmatch(r"[a-z0-9._-]", c)), None)
     if bad is not None:
-        raise InputError(f"model name {name!r}: character {bad!r} at position {name.index(bad) + 1} is not "
+        raise InputError(f"model name {quote(name)}: character {bad!r} at position {name.index(bad) + 1} is not "
                          "allowed (use lower-case letters, digits, '.', '_' and '-')")
     if not NAME_PATTERN.fullmatch(name):
-        raise InputError(f"model name {name!r} must start with a letter or digit and be at most 64 characters")
+        raise InputError(f"model name {quote(name)} must start with a letter or digit and be at most 64 characters")
     return name
 
 
@@ -53,14 +53,14 @@ def validate_version(version: int | str) -> int:
     """A version as a positive int (``"3"`` -> 3); raise InputError for anything else."""
     text = str(version)
     if not is_version(text):
-        raise InputError(f"version {text!r} is not a positive integer (ASCII digits, no leading zero)")
+        raise InputError(f"version {quote(text)} is not a positive integer (ASCII digits, no leading zero)")
     return int(text)
 
 
 def validate_digest(digest: str) -> str:
     """``sha256:<64 lower-case hex>``; raise InputError for anything else."""
     if not isinstance(digest, str) or not DIGEST_PATTERN.fullmatch(digest):
-        raise InputError(f"digest {digest!r} is not of the form sha256:<64 hex digits>")
+        raise InputError(f"digest {quote(digest)} is not of the form sha256:<64 hex digits>")
     return digest
 
 
