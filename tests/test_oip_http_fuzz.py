@@ -104,10 +104,10 @@ def test_random_bodies_get_clean_json_answers(server, body, version):
     ('{"inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 2], "data": [1e400, 1]}]}', "outside the FP32"),
     ('{"inputs": [], "parameters": {"timeout": "5"}}', "parameter 'timeout' must be a double"),
     ('{"inputs": [], "parameters": {"timeout": -1}}', "must be seconds in (0, 86400]"),
-    ('{"inputs": [{"name": "codes", "datatype": "UINT8", "shape": [1, 12], "data": [0]}], '
-     '"parameters": {"digest": 5}}', "parameter 'digest' must be a string"),
-    ('{"inputs": [{"name": "codes", "datatype": "UINT8", "shape": [1, 12], "data": [0]}], '
-     '"parameters": {"digest": true}}', "parameter 'digest' must be a string"),
+    (('{"inputs": [{"name": "codes", "datatype": "UINT8", "shape": [1, 12], "data": [0]}], '
+     '"parameters": {"digest": 5}}'), "parameter 'digest' must be a string"),
+    (('{"inputs": [{"name": "codes", "datatype": "UINT8", "shape": [1, 12], "data": [0]}], '
+     '"parameters": {"digest": true}}'), "parameter 'digest' must be a string"),
 ])
 def test_crafted_bodies_are_400_naming_the_field(server, body, words):
     status, answer, _ = post(server, "/v2/models/toy/infer", body.encode())
