@@ -128,10 +128,13 @@ def region_scores(engine, genome: Genome, region: Region, stride: int, strand: s
     shared = engine.has_track and stride < length
     for first in range(region.start, region.end, CHUNK * stride):
         positions = np.arange(first, min(region.end, first + CHUNK * stride), stride, dtype=np.int64)
-        segment = genome.fetch(region.chrom, int(positions[0]) - half, int(positions[-1]) - half + length)
-        if strand == "-":
-            segment = reverse_complement(segment, rna=rna)
-        codes = engine.alphabet.encode_one(segment, convert_tu=True)
+        start = int(positions[0]) - half
+        forward = genome.fetch(region.chrom, start, int(positions[-1]) - half + length)
+        segment = reverse_complement(forward, rna=rna) if strand == "-" else forward
+        try:
+            codes = engine.alphabet.encode_one(segment, convert_tu=True)
+        except InputError:
+            raise _bad_base(engine.alphabet, forward, genome, region.chrom, start) from None
         offsets = positions - positions[0]
         if strand == "-":  # the window of offset o is the reverse complement's window len - L - o
             offsets = len(codes) - length - offsets
@@ -139,6 +142,21 @@ def region_scores(engine, genome: Genome, region: Region, stride: int, strand: s
             yield positions, engine.track(codes)[offsets]
         else:
             yield positions, engine.predict(np.lib.stride_tricks.sliding_window_view(codes, length)[offsets])
+
+
+def _bad_base(alphabet, forward: str, genome: Genome, chrom: str, start: int) -> InputError:
+    """The error for a stretch of the genome the model's alphabet cannot read, naming the contig and
+    the 1-based genomic position of its first bad character (found by bisection: failures only)."""
+    lo, hi = 0, len(forward)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        try:
+            alphabet.encode_one(forward[lo:mid], convert_tu=True)
+            lo = mid
+        except InputError:
+            hi = mid
+    return InputError(f"{genome.path}: {chrom}:{start + lo + 1}: character {forward[lo]!r} is not in the "
+                      f"{alphabet.name} alphabet {alphabet.letters}")
 
 
 class PeakCaller:

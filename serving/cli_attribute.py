@@ -73,6 +73,11 @@ def _check(args) -> None:
     for flag, folder in (("--modisco", args.modisco), ("--logos", args.logos)):
         if folder and Path(folder).exists() and not Path(folder).is_dir():
             raise InputError(f"{flag} {folder}: exists and is not a folder")
+        if folder:  # made before any work, so a folder that cannot be is said at once
+            try:
+                Path(folder).mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise InputError(f"{flag} {folder}: cannot create the folder ({exc.strerror})") from None
 
 
 def _explained(reader, scorer, args):

@@ -111,12 +111,17 @@ def record_tracks(pairs: list[str], alphabet) -> dict[str, Callable]:
     from seqzoo.zoo.io.fasta import read_by_name
     from seqzoo.zoo.options import pairs as name_value
 
-    lengths = {t.name: t.length for t in getattr(alphabet, "tracks", ())}
+    tracks = {t.name: t for t in getattr(alphabet, "tracks", ())}
+    lengths = {name: t.length for name, t in tracks.items()}
     readers = {}
     for name, path in name_value(pairs, "--track", "FILE").items():
+        if name not in tracks:
+            raise InputError(f"--track {name}={path}: the model has no track {name!r} "
+                             f"({', '.join(tracks) or 'it reads the sequence only'})")
+        if is_bigwig(path) != (tracks[name].source == NUMERIC):
+            raise InputError(f"--track {name}={path}: the {name!r} track is "
+                             f"{'numeric: give a bigWig' if tracks[name].source == NUMERIC else 'letters: give a FASTA'}")
         if is_bigwig(path):
-            if name not in lengths:
-                raise InputError(f"--track {name}={path}: the model has no track {name!r}")
             signal, size = Signal(path), lengths[name]
 
             def numbers(record, signal=signal, size=size, name=name):

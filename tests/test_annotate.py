@@ -122,6 +122,60 @@ def test_bad_input_is_one_line_and_leaves_nothing(published_model, genome, tmp_p
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+def test_broken_inputs_are_one_line_errors(published_model, genome, tmp_path, capsys):
+    """Issue 26, 13 and 15: each of these was a traceback or a wrong message."""
+    path, contigs = genome
+    good = tmp_path / "r.bed"
+    good.write_text("chrA\t0\t100\n")
+    binary_bed = tmp_path / "bin.bed"
+    binary_bed.write_bytes(b"chrA\t0\t100\t\xff\xfe\x00\n")
+    duplicate = tmp_path / "dup.fa"
+    duplicate.write_text(f">chrA\n{contigs['chrA']}\n>chrA\n{contigs['chrA']}\n")
+    binary_fa = tmp_path / "bin.fa"
+    binary_fa.write_bytes(b">chrA\n\x00\x01\xff\xfeACGT\x80\n")
+    plain_gz = tmp_path / "plain.fa.gz"
+    plain_gz.write_text(f">chrA\n{contigs['chrA']}\n")
+    dash = tmp_path / "dash.fa"
+    dash.write_text(f">chrA\n{contigs['chrA'][:50]}-{contigs['chrA'][51:]}\n")
+    cases = [
+        (path, binary_bed, "bin.bed:1: not text (a BED file is tab-separated text)"),
+        (duplicate, good, 'dup.fa: contig name "chrA" appears twice'),
+        (binary_fa, good, "bin.fa: not a FASTA file (byte 2 is not text)"),
+        (plain_gz, good, "plain.fa.gz: the file is not compressed but its name ends in .gz"),
+        (tmp_path, good, "is a folder; give a FASTA file with --genome"),
+        (dash, good, "dash.fa: chrA:51: character '-' is not in the rna alphabet"),
+    ]
+    for genome_path, bed, message in cases:
+        out = tmp_path / "tracks"
+        assert run(published_model, genome_path, out, "--regions", str(bed)) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        assert not out.exists()
+
+
+def test_a_killed_runs_leftover_is_cleared_by_the_next(published_model, genome, tmp_path):
+    """A SIGKILLed annotate leaves its hidden staging folder; the next run removes what a dead
+    process of this host left for the same output (another live process's stays)."""
+    import socket
+    import subprocess
+    import sys
+
+    path, _ = genome
+    out = tmp_path / "tracks"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    host = socket.gethostname()
+    stale = tmp_path / f".tracks.{host}-{int(dead.stdout)}.{'0' * 32}.tmp"
+    live = tmp_path / f".tracks.{host}-1.{'1' * 32}.tmp"  # pid 1 runs (init): never removed
+    for folder in (stale, live):
+        folder.mkdir()
+        (folder / "positive.plus.bw").write_bytes(b"half")
+    bed = tmp_path / "r.bed"
+    bed.write_text("chrA\t0\t100\n")
+    assert run(published_model, path, out, "--regions", str(bed)) == 0
+    assert not stale.exists() and live.exists() and (out / "positive.plus.bw").is_file()
+
+
 def test_an_existing_output_is_never_written_over(published_model, genome, tmp_path, capsys):
     path, _ = genome
     out = tmp_path / "tracks"

@@ -101,7 +101,8 @@ def test_bad_input_names_the_record_and_leaves_nothing(published_model, tmp_path
     assert f"{short}:" in capsys.readouterr().err and not out.exists()
     for flags, message in ((["--steps", "1001"], "--steps must be 0..1000"),
                            (["--target", "nosuch"], "--target nosuch: not a class"),
-                           (["-o", str(tmp_path / "x.tsv")], "name it .npz")):
+                           (["-o", str(tmp_path / "x.tsv")], "name it .npz"),
+                           (["--logos", "/proc/x"], "--logos /proc/x: cannot create the folder")):  # was a traceback
         argv = ["attribute", "--model", "pum2", "--zoo", str(published_model.zoo_root), str(short), "-o", str(out),
                 "--local", "--no-progress", *flags]
         assert main(argv) == 2

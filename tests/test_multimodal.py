@@ -166,6 +166,22 @@ def test_served_with_named_tracks_like_the_engine(published, region_data, tmp_pa
     np.testing.assert_allclose(model.predict(sequences, tracks=tracks).to_numpy(), want, atol=1e-6)
 
 
+def test_a_bigwig_for_a_letters_track_is_named(published, region_data, tmp_path, capsys):
+    """Issue 26, 13: `seqzoo score` with a bigWig given for a letters track was a traceback."""
+    from seqzoo.zoo.io.bigwig import write_signal
+
+    write_signal(tmp_path / "s.bw", {"chr1": 100}, {"chr1": np.ones(100)})
+    records = read_fasta(region_data / "pos.fa")[:2]
+    write_fasta(tmp_path / "in.fa", [r.sequence for r in records], "", [r.name for r in records])
+    for track, words in ((f"region={tmp_path / 's.bw'}", "the 'region' track is letters: give a FASTA"),
+                         (f"nosuch={region_data / 'region.fa'}", "the model has no track 'nosuch' (region)")):
+        assert main(["score", "--model", "regions", "--local", "--zoo", str(published), str(tmp_path / "in.fa"),
+                     "-o", str(tmp_path / "out.tsv"), "--track", track]) == 2
+        err = capsys.readouterr().err
+        assert words in err and "Traceback" not in err, err
+        assert not (tmp_path / "out.tsv").exists()
+
+
 def test_structure_as_its_own_branch_and_table_track_columns(tmp_path, capsys):
     rng = np.random.default_rng(0)
     rows = ["sequence\tregion\tlabel"]

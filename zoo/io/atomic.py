@@ -7,6 +7,8 @@ card, manifest, table or plot behind (``os.replace`` is atomic within one filesy
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,10 +17,53 @@ from pathlib import Path
 from seqzoo.zoo.errors import InputError
 
 
+def _owner() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
 def temporary_name(path: str | os.PathLike) -> Path:
-    """A fresh hidden name beside ``path`` (same folder, so the final rename is atomic)."""
+    """A fresh hidden name beside ``path`` (same folder, so the final rename is atomic), carrying its
+    owner (host and process id). Temporaries of ``path`` left by a process of this host that no
+    longer runs (killed with SIGKILL, or the machine lost power) are removed first."""
     path = Path(path)
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp{path.suffix}")
+    clear_stale(path)
+    return path.with_name(f".{path.name}.{_owner()}.{uuid.uuid4().hex}.tmp{path.suffix}")
+
+
+def clear_stale(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries of ``path`` whose owner was a process of this host that has ended;
+    returns them. Another host's (a shared filesystem) and a live process's are left alone."""
+    path = Path(path)
+    head, tail = f".{path.name}.", f".tmp{path.suffix}"
+    host, removed = socket.gethostname(), []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not (entry.name.startswith(head) and entry.name.endswith(tail)):
+            continue
+        owner = entry.name[len(head):len(entry.name) - len(tail)].rpartition(".")[0]
+        owner_host, _, pid = owner.rpartition("-")
+        if owner_host != host or not pid.isdigit() or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        target = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(target, ignore_errors=True)
+        else:
+            target.unlink(missing_ok=True)
+        removed.append(target)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 @contextmanager

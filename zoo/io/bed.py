@@ -23,6 +23,15 @@ class BedRecord:
     line: int = 0
 
 
+def _is_text(line: str) -> bool:
+    """Whether a line read with ``surrogateescape`` was valid UTF-8 (no escaped byte in it)."""
+    try:
+        line.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def read_bed(path: str | os.PathLike) -> Iterator[BedRecord]:
     """Every record of a BED file in order; ``track``, ``browser``, ``#`` and blank lines are skipped.
 
@@ -30,8 +39,10 @@ def read_bed(path: str | os.PathLike) -> Iterator[BedRecord]:
     integers or not an interval (``0 <= start < end``), a strand other than ``+ - .``.
     """
     opener = gzip.open if str(path).lower().endswith(".gz") else open
-    with opener(path, "rt") as f:
+    with opener(path, "rt", errors="surrogateescape") as f:
         for lineno, line in enumerate(f, 1):
+            if "\x00" in line or not (line.isascii() or _is_text(line)):
+                raise InputError("not text (a BED file is tab-separated text)", file=path, line=lineno)
             if not line.strip() or line.startswith(("#", "track", "browser")):
                 continue
             cells = line.rstrip("\r\n").split("\t")

@@ -87,12 +87,27 @@ def _build_index(fasta: Path, index: Path, gzi: Path | None) -> None:
         if tmp_gzi and tmp_gzi.exists():
             os.replace(tmp_gzi, gzi)
         os.replace(tmp_fai, index)
-    except pyfaidx.FastaIndexingError as exc:
-        raise InputError(f"{fasta}: not a FASTA file pyfaidx can index ({exc})") from None
+    except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError, UnicodeDecodeError) as exc:
+        raise _unreadable(fasta, exc) from None
     finally:
         tmp_fai.unlink(missing_ok=True)
         if tmp_gzi:
             tmp_gzi.unlink(missing_ok=True)
+
+
+def _unreadable(fasta: Path, exc: Exception) -> InputError:
+    """The one-line error of a FASTA pyfaidx cannot index: a repeated contig name, bytes that are not
+    text, a plain file named ``.gz`` (pyfaidx goes by the name), or what pyfaidx says."""
+    text = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+    if isinstance(exc, UnicodeDecodeError):
+        return InputError(f"{fasta}: not a FASTA file (byte {exc.start} is not text)")
+    if text.startswith("Duplicate key"):
+        return InputError(f"{fasta}: contig name {text.removeprefix('Duplicate key ')} appears twice; every "
+                          "record of a reference genome needs its own name")
+    if isinstance(exc, pyfaidx.UnsupportedCompressionFormat) and compression(fasta) == "plain":
+        return InputError(f"{fasta}: the file is not compressed but its name ends in .gz; rename it without .gz "
+                          "(or bgzip it)")
+    return InputError(f"{fasta}: not a FASTA file pyfaidx can index ({text})")
 
 
 def read_contig_map(path: str | os.PathLike) -> dict[str, str]:
@@ -225,6 +240,8 @@ class Genome:
     def __init__(self, path: str | os.PathLike, contig_map: str | os.PathLike | None = None,
                  cache: str | os.PathLike | None = None) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise InputError(f"reference genome {self.path} is a folder; give a FASTA file with --genome")
         if not self.path.is_file():
             raise NotFoundError(f"reference genome {self.path} does not exist (give a FASTA with --genome)")
         self.cache = Path(cache) if cache else cache_dir("genomes")
@@ -254,8 +271,9 @@ class Genome:
             self._fasta = pyfaidx.Fasta(str(fasta), indexname=str(index),
                                         gzi_indexname=str(gzi) if gzi else None, as_raw=True,
                                         sequence_always_upper=True, build_index=False, rebuild=False)
-        except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError) as exc:
-            raise InputError(f"{self.path}: cannot read the FASTA ({exc})") from None
+        except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat, ValueError,
+                UnicodeDecodeError) as exc:
+            raise _unreadable(self.path, exc) from None
         self.lengths: dict[str, int] = {name: len(record) for name, record in self._fasta.records.items()}
         self.names = ContigNames(self.lengths, contig_map, str(self.path))
 
