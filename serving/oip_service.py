@@ -190,7 +190,7 @@ def decode_inputs(request, engine, max_sequences: int) -> tuple[np.ndarray, bool
     try:
         return engine.encode(sequences, None, convert_tu, given or None), raw
     except InputError as exc:
-        raise exc.at(field="sequences") from None
+        raise (exc if exc.field else exc.at(field="sequences")) from None
 
 
 class OipServicer(opb_grpc.GRPCInferenceServiceServicer):

@@ -49,8 +49,8 @@ def test_inputs_pack_each_track_into_its_own_codes_and_columns():
 
     assert alphabet_from_dict(json.loads(json.dumps(inputs.to_dict()))) == inputs
     for tracks, message in (({}, "track 'region' is missing"),
-                            ({"region": ["55CC3"] * 2}, "'region' track of sequence 0 is 5 long"),
-                            ({"region": ["55CC33", "55CCQ3"]}, "'region' track of sequence 1: character 'Q'"),
+                            ({"region": ["55CC3"] * 2}, "sequence 0, field region is 5 long"),
+                            ({"region": ["55CC33", "55CCQ3"]}, "sequence 1, field region: character 'Q'"),
                             ({"region": ["55CC33"] * 2, "other": ["x"] * 2}, "track 'other' is not an input")):
         with pytest.raises(InputError, match=message):
             inputs.encode(["ACGU", "ACGU"], tracks)
@@ -155,6 +155,11 @@ def test_served_with_named_tracks_like_the_engine(published, region_data, tmp_pa
         with pytest.raises(grpc.RpcError) as caught:
             stub.ModelInfer(opb.ModelInferRequest(model_name="regions", inputs=request.inputs[:1]))
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "region" in caught.value.details()
+        short = tensor(name="region", datatype="BYTES", shape=[25],  # issue 26, 15: it named "field sequences"
+                       contents=opb.InferTensorContents(bytes_contents=[s[:-1].encode() for s in tracks["region"]]))
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.ModelInfer(opb.ModelInferRequest(model_name="regions", inputs=[request.inputs[0], short]))
+        assert "sequence 0, field region is 59 long" in caught.value.details(), caught.value.details()
         channel.close()
         # seqzoo score --server and --local with --track FILE: the same rows
         write_fasta(tmp_path / "in.fa", sequences, "", [r.name for r in records])

@@ -68,7 +68,7 @@ def test_inputs_pack_a_numeric_track_as_one_column():
     np.testing.assert_allclose(onehot[0, [3, 4, 6, 7], 4], [levels.ranks[0], levels.ranks[1], levels.ranks[2],
                                                              levels.ranks[3]])
     assert alphabet_from_dict(json.loads(json.dumps(inputs.to_dict()))) == inputs
-    with pytest.raises(InputError, match="'signal' track of sequence 0 is 4 long"):
+    with pytest.raises(InputError, match="sequence 0, field signal is 4 long"):
         inputs.encode(["ACG"], {"signal": [[1.0] * 4]})
 
 

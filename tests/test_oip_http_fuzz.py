@@ -218,3 +218,39 @@ def test_grpc_answers_invalid_argument_not_internal(server):
                                           metadata=metadata, timeout=30).raw_output_contents[0]).size
     finally:
         channel.close()
+
+
+def test_dropped_and_garbled_clients_are_info_lines(server, caplog):
+    """A client that drops mid-body, or sends what is not HTTP, is logged at INFO without a
+    traceback (it was a ConnectionResetError traceback at ERROR); the server answers on."""
+    port = server.server.http_port
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall((f"POST /v2/models/toy/infer HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+                      "Content-Length: 100000\r\n\r\n{\"inputs\": [").encode())
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")  # RST on close
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"\x16\x03\x01\x02\x00 not http at all\r\n\r\n")
+        sock.settimeout(10)
+        assert b" 400 " in sock.recv(100)
+    time.sleep(0.5)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    connection.request("GET", "/v2/health/live")
+    assert connection.getresponse().status == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_idle_connections_are_closed(server, monkeypatch):
+    from seqzoo.serving import oip_http
+
+    monkeypatch.setattr(oip_http, "IDLE_SECONDS", 1.0)  # 75 s in service; the rule, not the number, is tested
+    idle = ServerThread(server.root, http_port=0)
+    try:
+        for opening in (b"", b"GET /v2/health/live HTTP/1.1\r\nHo"):  # nothing, or half a request line
+            with socket.create_connection(("127.0.0.1", idle.server.http_port)) as sock:
+                sock.sendall(opening)
+                sock.settimeout(15)
+                start = time.perf_counter()
+                assert sock.recv(100) == b""  # closed by the server
+                assert time.perf_counter() - start < 10
+    finally:
+        idle.drain()

@@ -191,13 +191,15 @@ class Inputs:
 
     @staticmethod
     def _block(name: str, alphabet: Alphabet, length: int, values: Sequence[str], convert_tu: bool = False):
-        what = "sequence" if name == "sequence" else f"{name!r} track of sequence"
+        field = None if name == "sequence" else name  # a track's error names its own field: "sequence 3, field region"
         for i, value in enumerate(values):
             if len(value) != length:
                 raise InputError(f"is {len(value)} long but the model's {name} input takes {length}",
-                                 index=i, noun=what)
-        return alphabet.encode(list(values), convert_tu, what=what) if len(values) else \
-            np.zeros((0, length), dtype=np.uint8)
+                                 index=i, field=field)
+        try:
+            return alphabet.encode(list(values), convert_tu) if len(values) else np.zeros((0, length), dtype=np.uint8)
+        except InputError as exc:
+            raise (exc if field is None else exc.at(field=field)) from None
 
     def split(self, codes: np.ndarray) -> dict[str, np.ndarray]:
         """Packed codes [N, L] -> each input's own codes (name -> uint8 [N, L_i])."""
