@@ -27,7 +27,10 @@ from seqzoo.zoo.io.bed import read_bed
 from seqzoo.zoo.io.genome import ContigNames, Genome
 
 CHUNK = 1 << 15  # positions scored per call
+SHARED_FRACTION = 16  # a chunk takes the shared pass from 1/16 of a segment's windows up (serving.annotate.shared_pass)
 PIECE = 8 * CHUNK  # positions of one unit of work handed out (a Dask task)
+MAX_REGIONS = 100_000  # regions one Annotation request may hold
+MAX_WINDOWS = 1 << 24  # windows one Annotation request may ask for, over all its regions (the client splits to fit)
 STRANDS = {"+": ("+",), "-": ("-",), "both": ("+", "-")}
 STRAND_NAMES = {"+": "plus", "-": "minus"}
 
@@ -117,15 +120,14 @@ def pieces(regions: list[Region], strands: tuple[str, ...], stride: int,
 
 
 def region_scores(engine, genome: Genome, region: Region, stride: int, strand: str,
-                  rna: bool) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(positions [k], probabilities [k, C]) of a region's windows, ``CHUNK`` positions at a time.
+                  rna: bool) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
+    """(positions [k], probabilities [k, C], shared) of a region's windows, ``CHUNK`` positions at a time.
 
-    With a ``track.onnx`` and a stride below the window, one shared pass scores every window of
-    the chunk's stretch (``Engine.track``) and every stride-th is kept; otherwise each window is
+    Where :func:`shared_pass` says so, one pass of ``track.onnx`` scores every window of the chunk's
+    stretch (``Engine.track``) and every stride-th is kept (``shared`` True); otherwise each window is
     a forward pass of its own (views into the stretch's codes, no copies).
     """
     length, half = engine.length, engine.length // 2
-    shared = engine.has_track and stride < length
     for first in range(region.start, region.end, CHUNK * stride):
         positions = np.arange(first, min(region.end, first + CHUNK * stride), stride, dtype=np.int64)
         start = int(positions[0]) - half
@@ -138,10 +140,17 @@ def region_scores(engine, genome: Genome, region: Region, stride: int, strand: s
         offsets = positions - positions[0]
         if strand == "-":  # the window of offset o is the reverse complement's window len - L - o
             offsets = len(codes) - length - offsets
-        if shared:
-            yield positions, engine.track(codes)[offsets]
+        if shared_pass(engine, stride, len(positions)):
+            yield positions, engine.track(codes)[offsets], True
         else:
-            yield positions, engine.predict(np.lib.stride_tricks.sliding_window_view(codes, length)[offsets])
+            yield positions, engine.predict(np.lib.stride_tricks.sliding_window_view(codes, length)[offsets]), False
+
+
+def shared_pass(engine, stride: int, windows: int) -> bool:
+    """Whether ``windows`` windows at ``stride`` are scored by track.onnx's shared pass: a stride below
+    the window and at least 1/16 of a segment's windows (a segment costs the same however few it
+    holds: a 1-bp region's one window cost 30 ms through a 4,096-window segment, 0.2 ms alone)."""
+    return engine.has_track and stride < engine.length and windows * SHARED_FRACTION >= engine.track_windows
 
 
 def _bad_base(alphabet, forward: str, genome: Genome, chrom: str, start: int) -> InputError:

@@ -13,11 +13,20 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
-import numpy as np
-from seqzoo.serving.annotate import STRANDS, Region, check_model, class_columns, region_scores
+from seqzoo.serving.annotate import (
+    CHUNK,
+    MAX_REGIONS,
+    MAX_WINDOWS,
+    STRANDS,
+    Region,
+    check_model,
+    class_columns,
+    region_scores,
+)
 from seqzoo.serving.reference import server_genome
 from seqzoo.v1 import annotation_pb2 as apb
 from seqzoo.v1 import annotation_pb2_grpc as apb_grpc
@@ -26,7 +35,6 @@ from seqzoo.zoo.errors import InputError, SeqzooError
 log = logging.getLogger(__name__)
 
 SERVICE = apb.DESCRIPTOR.services_by_name["Annotation"].full_name
-MAX_REGIONS = 100_000  # per request
 
 
 def register(server: grpc.aio.Server, store) -> list[str]:
@@ -68,6 +76,10 @@ class AnnotationServicer(apb_grpc.AnnotationServicer):
         if len(request.regions) > MAX_REGIONS:
             raise InputError(f"the request has {len(request.regions)} regions; the limit is {MAX_REGIONS}")
         _, columns = class_columns(list(request.classes), engine.card, engine.identity.ref, "field 'classes'")
+        windows = sum(-(-(max(0, r.end - r.start)) // request.stride) for r in request.regions)
+        if windows > MAX_WINDOWS:
+            raise InputError(f"the request asks for {windows:,} windows; the limit is {MAX_WINDOWS:,} a request "
+                             "(send the regions in several requests)")
         regions, strands = [], []
         for i, r in enumerate(request.regions):
             size = genome.lengths.get(r.contig)
@@ -96,32 +108,39 @@ class AnnotationServicer(apb_grpc.AnnotationServicer):
         remaining = context.time_remaining()
         deadline = None if remaining is None else time.monotonic() + remaining
         classes = [engine.classes[c] for c in columns]
-        rna = "U" in engine.alphabet.letters
-        shared = engine.has_track and request.stride < engine.length
-        for index, (region, strand) in enumerate(zip(regions, strands)):
-            chunks = region_scores(engine, self.genome, region, int(request.stride), strand, rna)
-            while True:
-                try:  # one chunk read, encoded and scored in the lane, off the event loop
-                    positions, values = await served.lane.submit(
-                        "annotate", lambda i, j, chunks=chunks: _next_chunk(chunks, columns), 1, 1, deadline)
-                except Exception as exc:
-                    if status_of(exc) == grpc.StatusCode.INTERNAL:
-                        log.error("Annotate on %s failed: %r", request.model, exc, exc_info=exc)
-                    await abort(context, exc)
-                    return
-                if not len(positions):
-                    break
-                yield apb.AnnotateResponse(region=index, contig=region.chrom, strand=strand, start=int(positions[0]),
-                                           stride=int(request.stride), count=len(positions),
+        rna, stride = "U" in engine.alphabet.letters, int(request.stride)
+        scores = _chunks(engine, self.genome, regions, strands, stride, rna, columns)
+        while True:
+            try:  # a lane job: one chunk of a large region, or a run of small regions together (off the loop)
+                answers = await served.lane.submit("annotate", lambda i, j: next(scores, []), 1, 1, deadline)
+            except Exception as exc:
+                if status_of(exc) == grpc.StatusCode.INTERNAL:
+                    log.error("Annotate on %s failed: %r", request.model, exc, exc_info=exc)
+                await abort(context, exc)
+                return
+            if not answers:
+                break
+            for index, positions, values, shared in answers:
+                region = regions[index]
+                yield apb.AnnotateResponse(region=index, contig=region.chrom, strand=strands[index],
+                                           start=int(positions[0]), stride=stride, count=len(positions),
                                            values=values.astype("<f4").tobytes(), classes=classes,
                                            model=engine.identity.ref, shared_pass=shared)
 
 
-def _next_chunk(chunks, columns: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """The next chunk of a region: (positions [k], the asked classes' values [k, K]); k = 0 when
-    the region is done."""
-    try:
-        positions, probs = next(chunks)
-    except StopIteration:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, len(columns)), dtype=np.float32)
-    return positions, probs[:, columns]
+def _chunks(engine, genome, regions: list[Region], strands: list[str], stride: int, rna: bool,
+            columns: list[int]) -> Iterator[list[tuple]]:
+    """Lists of answers (region index, positions [k], the asked classes' values [k, K], shared) for the
+    lane to compute one list at a time: each chunk of a large region alone, and consecutive small
+    regions together up to a chunk's windows, so 100,000 one-base regions cost 100,000 windows and
+    not 100,000 lane turns (it was 30 ms a region)."""
+    group, windows = [], 0
+    for index, (region, strand) in enumerate(zip(regions, strands)):
+        for positions, probs, shared in region_scores(engine, genome, region, stride, strand, rna):
+            group.append((index, positions, probs[:, columns], shared))
+            windows += len(positions)
+            if windows >= CHUNK:
+                yield group
+                group, windows = [], 0
+    if group:
+        yield group

@@ -116,11 +116,11 @@ def _local(args) -> Source:
 
         return Source(engine.identity.ref, engine.identity.digest, ["surprisal"], genome, surprisal, genome.close)
     asked, columns = _classes(args, engine.identity.ref, engine.card)
-    rna, shared = "U" in engine.alphabet.letters, engine.has_track and args.stride < engine.length
+    rna = "U" in engine.alphabet.letters
 
     def values(pieces):
         for region, strand in pieces:
-            for positions, probs in region_scores(engine, genome, region, args.stride, strand, rna):
+            for positions, probs, shared in region_scores(engine, genome, region, args.stride, strand, rna):
                 yield region.chrom, strand, positions, probs[:, columns], shared
 
     return Source(engine.identity.ref, engine.identity.digest, asked, genome, values, genome.close)

@@ -442,8 +442,24 @@ class AnnotationClient:
 
         A stream the server cut (a drain, a restart) is reopened once the server is back, from
         the first position not yet received, at most RECONNECTS times in a row; nothing is lost
-        or repeated.
+        or repeated. The pieces go in requests of at most the server's windows a request
+        (annotation_service.MAX_WINDOWS), one after another.
         """
+        from seqzoo.serving.annotate import MAX_REGIONS, MAX_WINDOWS
+
+        batch, windows = [], 0
+        for region, strand in pieces:
+            size = -(-(region.end - region.start) // stride)
+            if batch and (windows + size > MAX_WINDOWS or len(batch) == MAX_REGIONS):
+                yield from self._annotate(model, batch, stride, classes, timeout)
+                batch, windows = [], 0
+            batch.append((region, strand))
+            windows += size
+        if batch:
+            yield from self._annotate(model, batch, stride, classes, timeout)
+
+    def _annotate(self, model: str, pieces: list[tuple], stride: int, classes: list[str], timeout: float | None):
+        """One request's stream (annotate's), reopened where a drain or a restart cut it."""
         todo = list(pieces)
         reconnects = 0
         while todo:

@@ -461,6 +461,11 @@ class Engine:
         """Whether the version has ``track.onnx`` (every window of a stretch in one shared pass)."""
         return (self.path / TRACK).is_file()
 
+    @property
+    def track_windows(self) -> int:
+        """Windows ``track.onnx`` scores in one segment (a shorter stretch is padded to it)."""
+        return int(self._graph(TRACK).get_inputs()[0].shape[1]) - self.length + 1
+
     def track(self, codes: np.ndarray) -> np.ndarray:
         """Probabilities [W, C] of every stride-1 window of one stretch of codes uint8 [S]
         (W = S - L + 1) through ``track.onnx``: overlapping windows share their convolutions, so

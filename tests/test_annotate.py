@@ -370,3 +370,55 @@ def test_the_server_stream_resumes_after_a_restart(published_model, tmp_path, ca
         picked = rng.choice(size, 30)
         want = engine.predict(engine.encode([window(contig, int(p), 200, strand) for p in picked], convert_tu=True))
         np.testing.assert_allclose(values[strand][picked], want, atol=1e-5)
+
+
+def test_tiny_regions_share_passes_and_requests_are_bounded_by_windows(published_model, genome, tmp_path,
+                                                                       monkeypatch, capsys):
+    """Issue 26, 14: a one-base region cost a whole track.onnx segment and two lane turns (30 ms);
+    tiny regions now go through the lane together, each window scored alone (shared_pass False),
+    with the engine's own values. A request is bounded by its windows, not its region count, and
+    the client splits its pieces to fit."""
+    import grpc
+    from seqzoo.serving import annotate, annotation_service, reference
+    from seqzoo.serving.annotate import Region
+    from seqzoo.serving.client import AnnotationClient, SeqZooClient
+    from seqzoo.v1 import annotation_pb2 as apb
+    from seqzoo.v1 import annotation_pb2_grpc as apb_grpc
+    from test_server import ServerThread
+
+    path, contigs = genome
+    engine = Engine.load(published_model, device="cpu")
+    reference.set_genome(path)
+    try:
+        server = ServerThread(published_model.zoo_root)
+    finally:
+        reference._genome = None
+    try:
+        positions = list(range(5, 2495, 7))
+        with SeqZooClient(server.target, timeout=120) as client:
+            got = list(AnnotationClient(client).annotate("pum2", [(Region("chrA", p, p + 1), "+") for p in positions],
+                                                         1, ["positive"]))
+        assert [int(g[2][0]) for g in got] == positions and not any(g[4] for g in got)
+        windows = [window(contigs["chrA"], p, engine.length, "+") for p in positions]
+        want = engine.predict(engine.encode(windows, convert_tu=True))[:, 1]
+        np.testing.assert_allclose(np.concatenate([g[3][:, 0] for g in got]), want, atol=1e-6)
+        channel = grpc.insecure_channel(server.target)
+        huge = apb.AnnotateRequest(model="pum2", stride=1, regions=[
+            apb.GenomeRegion(contig="chrA", start=0, end=annotate.MAX_WINDOWS + 1, strand="+")])
+        with pytest.raises(grpc.RpcError) as caught:
+            list(apb_grpc.AnnotationStub(channel).Annotate(huge, timeout=30))
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert f"asks for {annotate.MAX_WINDOWS + 1:,} windows; the limit is" in caught.value.details()
+        channel.close()
+        # the client splits what it sends to fit the bound: the same files as one request
+        bed = tmp_path / "r.bed"
+        bed.write_text("".join(f"chrA\t{a}\t{a + 490}\n" for a in range(0, 2500, 500)))
+        common = ["--model", "pum2", "--regions", str(bed), "--no-progress"]
+        assert main(["annotate", "--server", server.target, *common, "-o", str(tmp_path / "whole")]) == 0
+        monkeypatch.setattr(annotate, "MAX_WINDOWS", 600)
+        monkeypatch.setattr(annotation_service, "MAX_WINDOWS", 600)
+        assert main(["annotate", "--server", server.target, *common, "-o", str(tmp_path / "split")]) == 0
+    finally:
+        server.drain()
+    capsys.readouterr()
+    assert read_tracks(tmp_path / "split") == read_tracks(tmp_path / "whole")

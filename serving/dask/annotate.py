@@ -44,10 +44,10 @@ def annotate_piece(piece: tuple, index: int, job: AnnotateJob) -> dict:
     rna = "U" in engine.alphabet.letters
     parts = list(region_scores(engine, genome, region, job.stride, strand, rna))
     return {"index": index, "chrom": region.chrom, "strand": strand,
-            "positions": np.concatenate([p for p, _ in parts]),
-            "values": np.concatenate([v[:, job.columns] for _, v in parts]),
-            "shared_pass": engine.has_track and job.stride < engine.length,
-            "rows": sum(len(p) for p, _ in parts), "worker": worker_name(),
+            "positions": np.concatenate([p for p, _, _ in parts]),
+            "values": np.concatenate([v[:, job.columns] for _, v, _ in parts]),
+            "shared_pass": any(shared for _, _, shared in parts),
+            "rows": sum(len(p) for p, _, _ in parts), "worker": worker_name(),
             "seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu,
             "peak_rss_mib": peak_rss_mib()}
 
