@@ -64,12 +64,12 @@ METHODS = ["/seqzoo.v1.SeqZoo/Score", "/seqzoo.v1.SeqZoo/Attribute", "/seqzoo.v1
 class Server:
     """``seqzoo serve`` in a child process (``python`` and ``cwd`` may be another checkout's)."""
 
-    def __init__(self, python: str, cwd: Path, zoo: Path, log: Path):
-        self.cwd, self.log = cwd, log
+    def __init__(self, python: str, cwd: Path, zoo: Path, log: Path, extra: tuple = ()):
+        self.python, self.cwd, self.log = python, cwd, log
         port, metrics = free_port(), free_port()
         self.cmd = [python, "-m", "seqzoo", "serve", "--zoo", str(zoo.resolve()), "--port", str(port),
                     "--host", "127.0.0.1", "--models", "pum2", "--poll-seconds", "0", "--grace-seconds", "20",
-                    "--metrics-port", str(metrics)]
+                    "--metrics-port", str(metrics), *extra]
         self.target, self.metrics_url = f"127.0.0.1:{port}", f"http://127.0.0.1:{metrics}/metrics"
         self._start()
 
@@ -343,6 +343,160 @@ def scenario_large(server: Server, engine: Engine) -> dict:
                rss_mib={"peak": round(server.status("VmHWM")), "idle_5s_after": round(server.status("VmRSS"))})
 
 
+# -- issue 26: bursts, restarts with tritonclient, big bodies, alias bombs, annotation amplification --
+OLD_POLICY = {"methodConfig": [{"name": [{"service": "seqzoo.v1.SeqZoo"}, {"service": "seqzoo.v1.Variants"}],
+                                "retryPolicy": {"maxAttempts": 5, "initialBackoff": "0.2s", "maxBackoff": "2s",
+                                                "backoffMultiplier": 2,
+                                                "retryableStatusCodes": ["UNAVAILABLE", "CANCELLED"]}}]}
+LOAD_CLIENT = REPO / "tests" / "tools" / "oip_load_client.py"
+
+
+def scenario_burst(server: Server, codes: np.ndarray, expected: np.ndarray) -> dict:
+    """2,000 one-sequence ModelInfer calls at once over 4 connections (grpc.aio, no retries)."""
+    import asyncio
+    from collections import Counter
+
+    from seqzoo.v1 import oip_pb2 as opb
+    from seqzoo.v1 import oip_pb2_grpc as opb_grpc
+
+    calls = 2000
+
+    async def burst():
+        channels = [grpc.aio.insecure_channel(server.target, options=[("grpc.use_local_subchannel_pool", 1)])
+                    for _ in range(4)]
+        statuses, wrong = Counter(), [0]
+
+        async def one(i: int):
+            row_ = i % len(codes)
+            tensor = opb.ModelInferRequest.InferInputTensor(name="codes", datatype="UINT8", shape=[1, codes.shape[1]])
+            try:
+                answer = await opb_grpc.GRPCInferenceServiceStub(channels[i % 4]).ModelInfer(opb.ModelInferRequest(
+                    model_name="pum2", inputs=[tensor], raw_input_contents=[codes[row_].tobytes()]), timeout=120)
+                probs = np.frombuffer(answer.raw_output_contents[0], dtype="<f4")
+                wrong[0] += not np.allclose(probs, expected[row_], atol=1e-5)
+                statuses["OK"] += 1
+            except grpc.aio.AioRpcError as exc:
+                statuses[exc.code().name] += 1
+
+        await asyncio.gather(*(one(i) for i in range(calls)))
+        for channel in channels:
+            await channel.close()
+        return statuses, wrong[0]
+
+    statuses, wrong = asyncio.run(burst())
+    lost = {k: v for k, v in statuses.items() if k != "OK"}
+    return row("burst: 2,000 concurrent one-sequence ModelInfer calls over 4 connections", calls, statuses["OK"], 0,
+               sum(lost.values()), wrong, lost_codes=lost or {"none": 0})
+
+
+def scenario_tritonclient_restart(server: Server, codes: np.ndarray, expected: np.ndarray, label: str) -> dict:
+    """tests/tools/oip_load_client.py: 20,000 tritonclient calls from 16 threads, one SIGTERM + restart;
+    the service config is deploy/'s (head) or the retry policy deploy/README.md gave before (base)."""
+    work = Path(server.log).parent
+    np.save(work / "codes.npy", codes)
+    np.save(work / "expected.npy", expected)
+    config = REPO / "deploy" / "grpc-service-config.json"
+    if label == "base" or not config.is_file():
+        config = work / "old-policy.json"
+        config.write_text(json.dumps(OLD_POLICY))
+    out = work / "tritonclient.json"
+    client = subprocess.Popen([sys.executable, str(LOAD_CLIENT), server.target, "pum2", str(work / "codes.npy"),
+                               str(work / "expected.npy"), "20000", "16", str(out), str(config)],
+                              stdout=subprocess.PIPE, text=True)
+    for line in client.stdout:
+        if line.startswith("progress") and int(line.split()[1]) >= 6000:
+            break
+    code = server.restart()
+    client.stdout.read()
+    client.wait(900)
+    got = json.loads(out.read_text())
+    return row("restart under load, tritonclient (16 threads) with the published service config", 20000,
+               got["answered"], 0, got["lost_count"], got["wrong"], drain_exit_codes=[code],
+               config=os.path.relpath(config, REPO) if config.is_relative_to(REPO) else "deploy/README.md's old policy")
+
+
+def scenario_big_body(server: Server) -> dict:
+    """A 250 MB POST to /v2/models/pum2/infer while HTTP health is asked every 10 ms."""
+    import http.client
+    import socket
+
+    port = server.http_port
+    head, tail, size = b'{"inputs": [{"name": "sequences", "datatype": "BYTES", "shape": [1], "data": ["', b'"]}]}', \
+        250 * 2**20
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall((f"POST /v2/models/pum2/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  f"Content-Length: {len(head) + size + len(tail)}\r\n\r\n").encode() + head)
+    answer, worst = [], []
+
+    def sender():
+        try:
+            for _ in range(size // 2**20):
+                sock.sendall(b"A" * 2**20)
+            sock.sendall(tail)
+        except OSError:
+            pass
+        sock.settimeout(120)
+        try:
+            answer.append(sock.recv(200))
+        except OSError as exc:
+            answer.append(str(exc).encode())
+
+    thread = threading.Thread(target=sender)
+    thread.start()
+    while thread.is_alive():
+        start = time.perf_counter()
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        connection.request("GET", "/v2/health/live")
+        connection.getresponse().read()
+        connection.close()
+        worst.append(time.perf_counter() - start)
+        time.sleep(0.01)
+    sock.close()
+    status = answer[0].split(b"\r\n", 1)[0].decode(errors="replace") if answer else "no answer"
+    clean = int(any(code in status for code in (" 400 ", " 413 ")))
+    return row("big body: one 250 MB OIP HTTP POST, health asked every 10 ms", 1, 0, clean, 1 - clean, 0,
+               answer_status=status, health_max_ms=round(1000 * max(worst), 1), seconds=round(sum(worst), 1))
+
+
+BOMB = "\n".join(["a: &a [x, x, x, x, x, x, x, x, x]"] + [
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)]) + "\n"
+
+
+def scenario_alias_bomb(server: Server) -> dict:
+    """`seqzoo zoo build` of a catalogue whose one recipe is a 499-byte YAML alias bomb (60 s limit)."""
+    work = Path(server.log).parent / "bomb"
+    (work / "catalogue").mkdir(parents=True, exist_ok=True)
+    (work / "catalogue" / "bomb.yaml").write_text(BOMB)
+    start = time.perf_counter()
+    with open(work / "stderr", "w+b") as err:  # a file, not a pipe: the expanded message may be gigabytes
+        try:
+            code = subprocess.run([server.python, "-m", "seqzoo", "zoo", "build", str(work / "catalogue"), "--zoo",
+                                   str(work / "zoo")], stdout=subprocess.DEVNULL, stderr=err, timeout=60,
+                                  cwd=server.cwd, check=False).returncode
+            err.seek(max(0, err.seek(0, 2) - 300))
+            outcome = f"exit {code}: {err.read().decode(errors='replace').strip().splitlines()[-1][-90:]}"
+            clean = int(code == 2)
+        except subprocess.TimeoutExpired:
+            outcome, clean = f"still running after 60 s (killed; {err.seek(0, 2) / 2**20:.0f} MiB of message)", 0
+    return row(f"alias bomb: a {len(BOMB)}-byte recipe to zoo build", 1, 0, clean, 1 - clean, 0,
+               outcome=outcome, seconds=round(time.perf_counter() - start, 1))
+
+
+def scenario_amplification(server: Server) -> dict:
+    """500 one-base regions in one Annotation request (seqzoo annotate --server's client)."""
+    from seqzoo.serving.annotate import Region
+    from seqzoo.serving.client import AnnotationClient
+
+    regions = 500
+    pieces = [(Region("chr1", 1000 + 13 * i, 1001 + 13 * i), "+") for i in range(regions)]
+    start = time.perf_counter()
+    with SeqZooClient(server.target, timeout=1800) as client:
+        answered = sum(len(p) for _, _, p, _, _ in AnnotationClient(client).annotate("pum2", pieces, 1, ["bound"]))
+    seconds = time.perf_counter() - start
+    return row("annotation amplification: 500 one-base regions in one Annotate request", regions, answered, 0,
+               regions - answered, 0, ms_per_region=round(1000 * seconds / regions, 2), seconds=round(seconds, 1))
+
+
 def run(args) -> list[dict]:
     zoo = Path(args.zoo)
     ensure_model(zoo)
@@ -355,8 +509,14 @@ def run(args) -> list[dict]:
     log.write_text("")
     rows = []
 
-    def fresh() -> Server:
-        return Server(os.path.abspath(args.server_python), Path(args.server_cwd).resolve(), zoo, log)
+    def fresh(*extra) -> Server:
+        return Server(os.path.abspath(args.server_python), Path(args.server_cwd).resolve(), zoo, log, extra)
+
+    codes = engine.encode(sequences, convert_tu=True)
+    genome = zoo.parent / "genome.fa"
+    if not genome.exists():
+        genome.write_text(">chr1\n" + "".join(np.random.default_rng(1).choice(list("ACGT"), 20_000)) + "\n")
+    http_port = free_port()
 
     for name, body in (("restart", lambda s: scenario_restart(s, sequences, expected, 1)),
                        ("restarts", lambda s: scenario_restart(s, sequences, expected, 3)),
@@ -365,10 +525,17 @@ def run(args) -> list[dict]:
                        ("abandoned", scenario_abandoned_streams),
                        ("malformed", scenario_malformed),
                        ("oversize", scenario_oversize),
-                       ("large", lambda s: scenario_large(s, engine))):
+                       ("large", lambda s: scenario_large(s, engine)),
+                       ("burst", lambda s: scenario_burst(s, codes, expected)),
+                       ("tritonclient", lambda s: scenario_tritonclient_restart(s, codes, expected, args.label)),
+                       ("bigbody", scenario_big_body),
+                       ("bomb", scenario_alias_bomb),
+                       ("amplification", scenario_amplification)):
         if args.only and name not in args.only:
             continue
-        server = fresh()  # each scenario on a fresh server: memory figures are its own
+        extra = {"bigbody": ("--http-port", str(http_port)), "amplification": ("--genome", str(genome))}.get(name, ())
+        server = fresh(*extra)  # each scenario on a fresh server: memory figures are its own
+        server.http_port = http_port
         try:
             rows.append(body(server))
         finally:
@@ -379,7 +546,8 @@ def run(args) -> list[dict]:
 
 NOTES = {"rss_mib": "memory MiB", "health_max_ms": "slowest health answer ms", "metrics_kib": "/metrics KiB before, after",
          "log_problems": "log lines 'Task was destroyed' / 'never retrieved'", "lost_codes": "lost as",
-         "drain_exit_codes": "drain exit codes", "seconds": "s"}
+         "drain_exit_codes": "drain exit codes", "seconds": "s", "config": "service config",
+         "answer_status": "answer", "outcome": "outcome", "ms_per_region": "ms per region"}
 
 
 def _note(r: dict) -> str:
@@ -416,7 +584,8 @@ def main() -> int:
     parser.add_argument("--server-cwd", default=str(REPO), help="folder the server runs in (that checkout's root)")
     parser.add_argument("--label", default="head", help="column name of this run")
     parser.add_argument("--only", nargs="*", help="scenarios to run (restart restarts generic killed abandoned "
-                                                  "malformed oversize large)")
+                                                  "malformed oversize large burst tritonclient bigbody bomb "
+                                                  "amplification)")
     parser.add_argument("--report-only", action="store_true", help="rewrite the section from the stored results")
     args = parser.parse_args()
     if not args.report_only:
@@ -439,13 +608,17 @@ L = 200, ONNX Runtime CPU, `--grace-seconds 20`), driven from the same 2 cores b
 (INVALID_ARGUMENT, NOT_FOUND, RESOURCE_EXHAUSTED, CANCELLED or DEADLINE_EXCEEDED of its own
 cancellation); "lost" is a valid call that got UNAVAILABLE, CANCELLED, INTERNAL or UNKNOWN after the
 client's retries; every answer is compared with the local engine ("wrong": off by more than 1e-5).
-Servers: {servers}. `base` is commit 2e450f4, before issues 11 and 12; both columns use this
+Servers: {servers}. `base` is commit bc5a951, before issue 26; both columns use this
 checkout's client, which retries UNAVAILABLE and CANCELLED and waits for a restarting server, so
 the restart rows differ only where the server does. The plain-grpcio row shows what a generic client
 (gRPC's usual retry of UNAVAILABLE only) sees: gRPC core cancels calls it has accepted but not yet
 handed to the application when a server stops ([grpc/grpc#41785](https://github.com/grpc/grpc/issues/41785)),
-with the drain or without it; scoring is idempotent, so clients should retry CANCELLED too
-(deploy/README.md gives the service config).
+with the drain or without it; scoring is idempotent, so clients should retry CANCELLED too.
+Issue 26's rows: the burst is 2,000 ModelInfer calls at once from a grpc.aio client with no retries; the
+tritonclient restart runs tests/tools/oip_load_client.py (its own process) with deploy/grpc-service-config.json
+(head) or the retry policy deploy/README.md published before it (base: seqzoo.v1 only, 0.2-2 s backoff); the
+big body is sent over HTTP while health is asked every 10 ms; the alias bomb is a recipe of `zoo build`; the
+amplification row is seqzoo's Annotation client on one request of one-base regions.
 
 {table(results)}
 """
@@ -454,7 +627,8 @@ with the drain or without it; scoring is idempotent, so clients should retry CAN
         "" if os.path.abspath(v["server_python"]) == os.path.abspath(sys.executable) else
         f" --server-python {os.path.relpath(v['server_python'], REPO)} --server-cwd .bench")
         for label, v in stored.items()]
-    record("faults", "Faults: restarts, killed clients, abandoned streams, malformed and oversize requests (issue 12)",
+    record("faults", "Faults: restarts, killed clients, abandoned streams, malformed and oversize requests, bursts, "
+                     "big bodies, alias bombs, annotation amplification (issues 12, 26)",
            "; ".join(commands), body)
     return 0
 

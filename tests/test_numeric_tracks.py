@@ -196,6 +196,11 @@ def test_numbers_are_served_like_the_engine_scores_them(published, signal_data, 
         answer = stub.ModelInfer(raw)
         np.testing.assert_allclose(np.frombuffer(answer.raw_output_contents[0], dtype="<f4").reshape(25, 2), want,
                                    atol=1e-6)
+        raw.raw_input_contents[1] = raw.raw_input_contents[1][:-1]  # issue 26, 12: it was INTERNAL
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.ModelInfer(raw)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "are not a whole number of 4-byte values" in caught.value.details()
         with pytest.raises(grpc.RpcError) as caught:
             stub.ModelInfer(opb.ModelInferRequest(model_name="signal", inputs=[sequences_tensor, tensor(
                 name="signal", datatype="BYTES", shape=[25])]))

@@ -1,10 +1,10 @@
 """tritonclient under load, in its own process, with the service config deploy/ publishes: the
 client a pipeline would run against seqzoo through a restart.
 
-    python tests/tools/oip_load_client.py HOST:PORT MODEL CODES.npy EXPECTED.npy CALLS THREADS OUT.json
+    python tests/tools/oip_load_client.py HOST:PORT MODEL CODES.npy EXPECTED.npy CALLS THREADS OUT.json [CONFIG]
 
 Each of THREADS threads has its own ``tritonclient.grpc.InferenceServerClient`` (channel options
-``grpc.service_config`` = deploy/grpc-service-config.json, ``grpc.enable_retries`` = 1) and sends
+``grpc.service_config`` = deploy/grpc-service-config.json or CONFIG, ``grpc.enable_retries`` = 1) and sends
 its share of CALLS one-sequence ModelInfer calls (row ``i % len(CODES)``, raw UINT8); every answer
 is compared with EXPECTED. Prints ``progress K`` every 500 answers (for the test to time a
 restart) and writes ``{"answered", "wrong", "lost": [first errors], "lost_count"}``.
@@ -27,7 +27,7 @@ def main() -> int:
     url, model, codes_path, expected_path, calls, threads, out = sys.argv[1:8]
     codes, expected = np.load(codes_path), np.load(expected_path)
     calls, threads = int(calls), int(threads)
-    config = json.dumps(json.loads(CONFIG.read_text()))
+    config = json.dumps(json.loads(Path(sys.argv[8] if len(sys.argv) > 8 else CONFIG).read_text()))
     lock, state = threading.Lock(), {"answered": 0, "wrong": 0, "lost": [], "lost_count": 0}
 
     def worker(k: int) -> None:
