@@ -22,7 +22,7 @@ from seqzoo.v1 import oip_pb2 as opb
 from seqzoo.v1 import oip_pb2_grpc as opb_grpc
 from test_engine import make_version_dir
 from test_server import ServerThread
-from test_server_fuzz import _Errors
+from test_server_fuzz import assert_no_errors, watched
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 TOKEN = "s3cret"
@@ -32,19 +32,15 @@ TOKEN = "s3cret"
 def server(tmp_path_factory):
     root = tmp_path_factory.mktemp("zoo")
     make_version_dir(root, "toy", 1, seed=0)
-    errors = _Errors()
-    logging.getLogger().addHandler(errors)
-    s = ServerThread(root, http_port=0, token=TOKEN, max_message_bytes=8 * 2**20)
-    s.errors, s.root = errors, root
-    yield s
-    s.drain()
-    logging.getLogger().removeHandler(errors)
+    with watched(lambda: ServerThread(root, http_port=0, token=TOKEN, max_message_bytes=8 * 2**20)) as s:
+        s.root = root
+        yield s
 
 
 @pytest.fixture(autouse=True)
 def _nothing_logged_as_an_error(server):
     yield
-    assert not server.errors.records, [r.getMessage() for r in server.errors.records]
+    assert_no_errors(server)
 
 
 def post(server, path: str, body: bytes, headers: dict | None = None, token: str | None = TOKEN):

@@ -6,6 +6,7 @@ server still answers health after."""
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 
 import grpc
 import numpy as np
@@ -37,6 +38,24 @@ class _Errors(logging.Handler):
         self.records.append(record)
 
 
+@contextmanager
+def watched(start):
+    """A server from ``start()`` whose run records every ERROR log record in ``server.errors``."""
+    errors = _Errors()
+    logging.getLogger().addHandler(errors)
+    try:
+        s = start()
+        s.errors = errors
+        yield s
+        s.drain()
+    finally:
+        logging.getLogger().removeHandler(errors)
+
+
+def assert_no_errors(server):
+    assert not server.errors.records, [r.getMessage() for r in server.errors.records]
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     from seqzoo.serving import reference
@@ -47,20 +66,18 @@ def server(tmp_path_factory):
     bases = np.random.default_rng(1).choice(list("ACGT"), 300)
     genome.write_text(">chr1\n" + "".join(bases[:200]) + "\n>chr2 short\n" + "".join(bases[200:]) + "NNNN\n")
     reference.set_genome(genome, cache=root.parent / "cache")
-    errors = _Errors()
-    logging.getLogger().addHandler(errors)
-    s = ServerThread(root, max_sequences=500, max_message_bytes=1 << 16)
-    reference._genome = None  # the servicer holds its own reference
-    s.errors = errors
-    yield s
-    s.drain()
-    logging.getLogger().removeHandler(errors)
+    try:
+        with watched(lambda: ServerThread(root, max_sequences=500, max_message_bytes=1 << 16)) as s:
+            reference._genome = None  # the servicer holds its own reference
+            yield s
+    finally:
+        reference._genome = None
 
 
 @pytest.fixture(autouse=True)
 def _nothing_logged_as_an_error(server):
     yield
-    assert not server.errors.records, [r.getMessage() for r in server.errors.records]
+    assert_no_errors(server)
 
 
 @pytest.fixture(scope="module")
