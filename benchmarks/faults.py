@@ -459,7 +459,8 @@ def scenario_big_body(server: Server) -> dict:
 
 
 BOMB = "\n".join(["a: &a [x, x, x, x, x, x, x, x, x]"] + [
-    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)]) + "\n"
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]" for i in range(8)] + [
+    "name: bomb", "description: *i"]) + "\n"  # 9^9 x's where a string belongs: its error message expands it
 
 
 def scenario_alias_bomb(server: Server) -> dict:
