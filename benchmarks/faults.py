@@ -597,7 +597,7 @@ def main() -> int:
             fresh = {r["scenario"].split(":")[0] for r in rows}
             rows = [r for r in json.loads(saved.read_text())["rows"] if r["scenario"].split(":")[0] not in fresh] + rows
         saved.write_text(json.dumps({"rows": rows, "load": [load_before, os.getloadavg()[0]],
-                                     "server_python": args.server_python}))
+                                     "server_python": args.server_python, "server_cwd": args.server_cwd}))
     stored = {path.stem.removeprefix("faults-"): json.loads(path.read_text())
               for path in sorted(Path(args.zoo).parent.glob("faults-*.json"), key=lambda p: p.stem != "faults-base")}
     results = {label: v["rows"] for label, v in stored.items()}
@@ -626,7 +626,8 @@ amplification row is seqzoo's Annotation client on one request of one-base regio
     here = os.path.relpath(sys.executable, REPO)
     commands = [f"{here} benchmarks/faults.py --label {label}" + (
         "" if os.path.abspath(v["server_python"]) == os.path.abspath(sys.executable) else
-        f" --server-python {os.path.relpath(v['server_python'], REPO)} --server-cwd .bench")
+        f" --server-python {os.path.relpath(v['server_python'], REPO)} "
+        f"--server-cwd {os.path.relpath(v.get('server_cwd', REPO / '.bench'), REPO)}")
         for label, v in stored.items()]
     record("faults", "Faults: restarts, killed clients, abandoned streams, malformed and oversize requests, bursts, "
                      "big bodies, alias bombs, annotation amplification (issues 12, 26)",
