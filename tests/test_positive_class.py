@@ -34,6 +34,7 @@ def card(classes, task="binary", test=None, **extra):
     (card(["a", "b"], test=[500, 500]), None),  # ambiguous: nothing is assumed
     (card(["background", "unbound"]), None),
     (card(["x", "y", "z"], task="multiclass"), None),
+    (card(["log_likelihood", "perplexity"], task="language_model"), "log_likelihood"),
     (card(["bound", "unbound"], positive_class="unbound"), "unbound"),  # stated wins
     (card(["bound", "unbound"], positive_class=None), None),  # stated: none
 ])

@@ -128,12 +128,15 @@ def positive_class(card: dict) -> str | None:
     The card's ``positive_class`` when it has the field (set by ``seqzoo train --positive-class`` or
     a recipe; ``null`` means the publisher stated that there is none). Older cards: inferred only
     where unambiguous - a binary model whose other class is a negative name (``unbound``,
-    ``background``, ...) or whose test set holds fewer of it (the sites of a 1:4 set); else None.
+    ``background``, ...) or whose test set holds fewer of it (the sites of a 1:4 set), a language
+    model's ``log_likelihood``; else None.
     The last class is never assumed: pysster's sets list ``bound`` before ``unbound``."""
     classes = list(card.get("classes") or [])
     if "positive_class" in card:
         stated = card["positive_class"]
         return stated if stated in classes else None
+    if card.get("task") == "language_model":  # what its variant scores (llr) and ISM maps are about
+        return "log_likelihood" if "log_likelihood" in classes else None
     if card.get("task") != "binary" or len(classes) != 2:
         return None
     negative = [c for c in classes if c.lower() in NEGATIVE_NAMES]
