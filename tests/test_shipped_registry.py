@@ -96,7 +96,10 @@ def test_a_small_recipe_rebuilds_to_the_shipped_metrics(tmp_path):
     [recipe] = read_catalogue(REPO / "catalogue", [REBUILT])
     [result] = build([recipe], open_zoo(tmp_path / "zoo"), tmp_path / "work", jobs=1, threads=2, log=lambda _: None)
     assert result["status"] == "published", result
-    shipped = json.loads((REGISTRY / REBUILT / "1" / "card.json").read_text())["metrics"]["test"]
+    latest = max(int(p.name) for p in (REGISTRY / REBUILT).iterdir() if p.name.isdigit())
+    shipped = json.loads((REGISTRY / REBUILT / str(latest) / "card.json").read_text())
+    assert shipped["recipe"]["digest"] == recipe.digest  # the shipped version was built from this recipe
+    shipped = shipped["metrics"]["test"]
     for check in result["checks"]:
         key = check["metric"].removeprefix("metrics.test.").split(".")
         assert abs(check["value"] - shipped[key[0]][key[1]]) <= check["tolerance"], check
