@@ -164,7 +164,7 @@ def load(ref: str, zoo: str | None = None, registry: str | None = None, device: 
     ref : str
         ``name``, ``name:latest``, ``name:3`` or ``name@sha256:<digest>``.
     zoo : str, optional
-        The local zoo folder (default ``$SEQZOO_ZOO`` or ``./zoo``).
+        The local zoo folder (default ``$SEQZOO_ZOO``, else the user data folder: zoo.registry.default_root).
     registry : str, optional
         A registry URL (``https://``, ``s3://``, a folder): ``name`` / ``name:latest`` mean the
         registry's newest version; a pinned version or digest is taken from the local zoo when

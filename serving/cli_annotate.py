@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strand", default="+", choices=("+", "-", "both"), help="strand(s) to score")
     parser.add_argument("--class", dest="classes", action="append",
                         help="class to write (repeatable; default: the card's positive class; required for a model without one)")
-    parser.add_argument("--zoo", help="zoo folder (default $SEQZOO_ZOO or ./zoo)")
+    parser.add_argument("--zoo", help="zoo folder (default $SEQZOO_ZOO, else the user data folder)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     parser.add_argument("--threads", type=int, help="ONNX Runtime threads (default: all cores)")
     parser.add_argument("-o", "--out", required=True, help="output folder (must not exist, or be empty)")

@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--logo-count", type=int, default=10, help="sequences drawn with --logos (default 10)")
     parser.add_argument("--batch", type=int, default=64, help="sequences per attribution call (default 64)")
     parser.add_argument("--convert-tu", action="store_true", help="read T as U for RNA models (U as T for DNA)")
-    parser.add_argument("--zoo", help="zoo folder for --local (default $SEQZOO_ZOO or ./zoo)")
+    parser.add_argument("--zoo", help="zoo folder for --local (default $SEQZOO_ZOO, else the user data folder)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="--local device")
     parser.add_argument("--threads", type=int, help="ONNX Runtime threads for --local")
     parser.add_argument("--token-file", help="file holding the server's bearer token")

@@ -1,8 +1,8 @@
 """``seqzoo score``: class probabilities for every sequence of a FASTA file, through a server, in-process or on Dask.
 
     seqzoo score --server HOST:PORT --model pum2 windows.fa.gz -o scores.tsv
-    seqzoo score --local --zoo ./zoo --model pum2:3 windows.fa -o scores.parquet
-    seqzoo score --dask local:2 --zoo ./zoo --model pum2:3 windows.fa -o scores/
+    seqzoo score --local --zoo myzoo --model pum2:3 windows.fa -o scores.parquet
+    seqzoo score --dask local:2 --zoo myzoo --model pum2:3 windows.fa -o scores/
 
 The input is read as a stream (``zoo.io.fasta``) and scored by the one loop
 (``serving.scoring.score_records``) with a local or a remote scorer, so files of any size run
@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model ref: name, name:latest, name:3 or name@sha256:...")
     parser.add_argument("input", help="FASTA file (.fa, .fasta, optionally .gz)")
     parser.add_argument("-o", "--output", required=True, help="output .tsv or .parquet")
-    parser.add_argument("--zoo", help="zoo folder for --local (default $SEQZOO_ZOO or ./zoo)")
+    parser.add_argument("--zoo", help="zoo folder for --local (default $SEQZOO_ZOO, else the user data folder)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="--local device")
     parser.add_argument("--threads", type=int, help="ONNX Runtime threads for --local")
     parser.add_argument("--batch", type=int, default=1024, help="sequences per request / forward pass")

@@ -1,6 +1,6 @@
 """``seqzoo serve``: serve zoo models over gRPC.
 
-    seqzoo serve --zoo ./zoo --port 50051 [--models pum2,qki:2] [--device auto|cpu|cuda]
+    seqzoo serve --zoo myzoo --port 50051 [--models pum2,qki:2] [--device auto|cpu|cuda]
                  [--registry URL] [--max-batch 1024] [--max-delay-ms 2] [--queue 65536]
                  [--threads N] [--metrics-port 9100] [--tls-cert C --tls-key K] [--token-file F]
                  [--public-health | --private-health] [--grace-seconds 30]
@@ -23,7 +23,7 @@ from seqzoo.zoo.errors import InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--zoo", help="zoo folder (default $SEQZOO_ZOO or ./zoo); pulled models land here")
+    parser.add_argument("--zoo", help="zoo folder (default $SEQZOO_ZOO, else the user data folder); pulled models land here")
     parser.add_argument("--port", type=int, default=50051, help="port to listen on (0: any free port)")
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on")
     parser.add_argument("--http-port", type=int, help="also serve the Open Inference Protocol's HTTP/REST endpoints "

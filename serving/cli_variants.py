@@ -54,7 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-n-fraction", type=float, default=0.5,
                         help="skip windows more than this fraction N (default 0.5)")
     parser.add_argument("--chunk-size", type=int, default=10_000, help="VCF records per chunk (default 10000)")
-    parser.add_argument("--zoo", help="zoo root for --local (default $SEQZOO_ZOO or ./zoo)")
+    parser.add_argument("--zoo", help="zoo root for --local (default $SEQZOO_ZOO, else the user data folder)")
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="--local: where to run")
     parser.add_argument("--threads", type=int, help="--local: ONNX Runtime threads")
     parser.add_argument("--token-file", help="--server: file holding the server's bearer token")

@@ -87,17 +87,20 @@ def test_default_root_comes_from_the_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("SEQZOO_ZOO", str(tmp_path / "z"))
     assert open_zoo().root == tmp_path / "z"
     monkeypatch.delenv("SEQZOO_ZOO")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)
-    assert open_zoo().root == tmp_path / "zoo"
+    assert open_zoo().root == tmp_path / "data" / "seqzoo" / "zoo"  # never ./zoo, wherever the command runs
 
 
 def test_a_python_package_folder_is_never_taken_for_a_zoo(monkeypatch, tmp_path):
     (tmp_path / "zoo").mkdir()
     (tmp_path / "zoo" / "__init__.py").write_text("")
     monkeypatch.delenv("SEQZOO_ZOO", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.chdir(tmp_path)  # like running seqzoo in the root of a seqzoo checkout
+    assert open_zoo().root == tmp_path / "data" / "seqzoo" / "zoo"  # the default is not the source folder
     with pytest.raises(InputError, match="Python package folder"):
-        open_zoo()
+        open_zoo("zoo")  # named explicitly: still refused
 
 
 # -- publishing -----------------------------------------------------------------------------------

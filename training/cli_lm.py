@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--threads", type=int, help="CPU threads for PyTorch")
     parser.add_argument("--out", help="run directory (default: runs/NAME)")
-    parser.add_argument("--zoo", metavar="DIR", help="zoo to publish into (default $SEQZOO_ZOO or ./zoo)")
+    parser.add_argument("--zoo", metavar="DIR", help="zoo to publish into (default $SEQZOO_ZOO, else the user data folder)")
     parser.add_argument("--no-publish", action="store_true", help="write the run directory only")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("ref", metavar="REF", help="zoo reference (name, name:N, name@sha256:...) or a folder")
-    parser.add_argument("--zoo", help="zoo root (default: $SEQZOO_ZOO or ./zoo)")
+    parser.add_argument("--zoo", help="zoo root (default $SEQZOO_ZOO, else the user data folder)")
     parser.add_argument("-o", "--output", metavar="FILE", help="HTML file to write (default: report.html in the "
                         "run folder, or NAME-vN.report.html here for a zoo version)")
     parser.add_argument("--database", help="motif database for a run: jaspar2024, attract, or a MEME file")

@@ -106,7 +106,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run.add_argument("--baseline", action="store_true", help="also train the k-mer logistic regression")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.add_argument("--json", action="store_true", help="print one JSON summary as the last stdout line")
-    run.add_argument("--zoo", metavar="DIR", help="zoo to publish into (default $SEQZOO_ZOO or ./zoo)")
+    run.add_argument("--zoo", metavar="DIR", help="zoo to publish into (default $SEQZOO_ZOO, else the user data folder)")
     run.add_argument("--no-publish", action="store_true", help="write the run directory only")
     run.add_argument("--motif-database", metavar="NAME|MEME",
                      help="match the learned motifs against jaspar2024, attract or a MEME file (default: JASPAR for "

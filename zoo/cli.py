@@ -2,7 +2,7 @@
 a Triton repository).
 
 Tables for people, ``--json`` for pipelines. The local zoo is ``--zoo DIR`` (default
-``$SEQZOO_ZOO`` or ``./zoo``); remote registries are URLs (``file://``, ``http(s)://``, ``s3://``
+``$SEQZOO_ZOO``, else the user data folder); remote registries are URLs (``file://``, ``http(s)://``, ``s3://``
 with ``--s3-endpoint`` or ``$SEQZOO_S3_ENDPOINT``).
 """
 
@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser, extra: dict | None = None) ->
     """The zoo actions, plus ``extra`` ones from other wings: name -> a module with ``HELP``,
     ``add_arguments(parser)`` and ``run(args, zoo) -> int`` (``export`` comes from training)."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--zoo", metavar="DIR", default=None, help="local zoo folder (default $SEQZOO_ZOO or ./zoo)")
+    common.add_argument("--zoo", metavar="DIR", default=None, help="local zoo folder (default $SEQZOO_ZOO, else the user data folder)")
     common.add_argument("--json", action="store_true", help="machine-readable output")
     common.add_argument("--timeout", type=float, default=30.0, metavar="S",
                         help="seconds per registry operation before giving up (default 30)")

@@ -66,12 +66,16 @@ class ModelVersion:
 
 
 def default_root() -> Path:
-    """``$SEQZOO_ZOO`` or ``./zoo``."""
-    return Path(os.environ.get(ENV_ZOO) or "zoo")
+    """``$SEQZOO_ZOO``, else ``zoo`` in the platform's user data folder (platformdirs; on Linux
+    ``$XDG_DATA_HOME/seqzoo/zoo`` or ``~/.local/share/seqzoo/zoo``), as pip and Hugging Face keep their
+    caches: never a folder relative to where the command runs (``./zoo`` is seqzoo's source in a checkout)."""
+    import platformdirs
+
+    return Path(os.environ.get(ENV_ZOO) or Path(platformdirs.user_data_dir("seqzoo", appauthor=False)) / "zoo")
 
 
 def open_zoo(root: str | os.PathLike | None = None) -> LocalZoo:
-    """The local zoo at ``root`` (default ``$SEQZOO_ZOO`` or ``./zoo``); the folder is made on first write."""
+    """The local zoo at ``root`` (default :func:`default_root`); the folder is made on first write."""
     return LocalZoo(Path(root) if root is not None else default_root())
 
 

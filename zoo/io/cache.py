@@ -1,4 +1,5 @@
-"""seqzoo's cache folder: ``$SEQZOO_CACHE``, else ``~/.cache/seqzoo`` (folds, decompressed genomes)."""
+"""seqzoo's cache folder: ``$SEQZOO_CACHE``, else the platform's user cache folder (platformdirs; on Linux
+``$XDG_CACHE_HOME/seqzoo`` or ``~/.cache/seqzoo``): folds, decompressed genomes."""
 
 from __future__ import annotations
 
@@ -8,4 +9,6 @@ from pathlib import Path
 
 def cache_dir(*parts: str) -> Path:
     """The cache folder, or a folder inside it (``cache_dir("genomes")``); not created here."""
-    return Path(os.environ.get("SEQZOO_CACHE") or Path.home() / ".cache" / "seqzoo", *parts)
+    import platformdirs
+
+    return Path(os.environ.get("SEQZOO_CACHE") or platformdirs.user_cache_dir("seqzoo", appauthor=False), *parts)
