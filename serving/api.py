@@ -76,7 +76,7 @@ class Model:
         structures = _strings(structures, "structures") if structures is not None else [None] * len(sequences)
         if len(structures) != len(sequences):
             raise InputError(f"{len(sequences)} sequences but {len(structures)} structures")
-        self._scorer.convert_tu = convert_tu
+        scorer = self._scorer.converting(convert_tu)  # never set on the shared scorer: calls may run in threads
         tracks = {name: _track(values, f"tracks[{name!r}]") for name, values in (tracks or {}).items()}
         for name, values in tracks.items():
             if len(values) != len(sequences):
@@ -84,7 +84,7 @@ class Model:
         rows = [Row(i, s, t, "sequence", {name: values[i] for name, values in tracks.items()} or None)
                 for i, (s, t) in enumerate(zip(sequences, structures))]
         probs = np.zeros((len(rows), len(self.classes)), dtype=np.float32)
-        for batch, p in score_records(rows, self._scorer, batch_size):
+        for batch, p in score_records(rows, scorer, batch_size):
             probs[batch[0].index:batch[-1].index + 1] = p
         return pd.DataFrame(probs, columns=self.classes)
 

@@ -16,6 +16,7 @@ a newer version hot-loaded mid-run never scores half a file.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Iterable, Iterator
@@ -51,6 +52,15 @@ class _Identified:
     @property
     def digest(self) -> str:
         return self.identity.digest
+
+    def converting(self, convert_tu: bool):
+        """This scorer with ``convert_tu`` set, as a copy sharing its engine or connection when the
+        setting differs (a scorer is never changed under a call another thread has running)."""
+        if convert_tu == self.convert_tu:
+            return self
+        other = copy.copy(self)
+        other.convert_tu = convert_tu
+        return other
 
 
 class LocalScorer(_Identified):

@@ -116,6 +116,28 @@ def test_api_local_and_remote_verbs_agree_with_the_engine(published_model, serve
         local.predict("ACGU")
 
 
+def test_predict_with_and_without_convert_tu_from_many_threads(published_model, server, sequences):
+    """A model is shared by threads: one thread's convert_tu never reaches another's call (it was
+    set on the shared scorer, so a DNA call could run with another call's False)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = Engine.load(published_model, device="cpu")
+    rna, dna = sequences[:8], [s.replace("U", "T") for s in sequences[:8]]
+    want = engine.predict(engine.encode(rna))
+    for model in (seqzoo.load(f"{published_model.name}:{published_model.version}", zoo=str(published_model.zoo_root)),
+                  seqzoo.connect(server.target).load(published_model.name)):
+        def call(i: int):
+            if i % 2:
+                return model.predict(dna, batch_size=2, convert_tu=True).to_numpy()
+            return model.predict(rna, batch_size=2).to_numpy()
+
+        with ThreadPoolExecutor(4) as pool:
+            for got in pool.map(call, range(60)):
+                np.testing.assert_allclose(got, want, atol=1e-6)
+        with pytest.raises(InputError, match="character 'T'"):
+            model.predict(dna)  # the model's own setting is still False
+
+
 def test_api_score_variants_matches_the_cli(published_model, tmp_path):
     from test_variants_e2e import FASTA as GENOME
     from test_variants_e2e import VCF
