@@ -134,8 +134,9 @@ def run(args) -> int:
     from tqdm import tqdm
 
     _check(args)
-    scorer = open_scorer(args.model, args.local, args.zoo, args.device, args.threads, args.server, args.token_file,
-                         args.tls_ca, convert_tu=args.convert_tu, timeout=args.timeout)
+    scorer = open_scorer(args.model, local=args.local, zoo=args.zoo, device=args.device, threads=args.threads,
+                         server=args.server, token_file=args.token_file, tls_ca=args.tls_ca,
+                         convert_tu=args.convert_tu, timeout=args.timeout)
     structure = isinstance(scorer.alphabet, ProductAlphabet)
     if structure:
         scorer.close()

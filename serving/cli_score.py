@@ -77,8 +77,9 @@ def run(args) -> int:
         return run_score(args)
     from seqzoo.serving.scorers import open_scorer
 
-    scorer = open_scorer(args.model, args.local, args.zoo, args.device, args.threads, args.server, args.token_file,
-                         args.tls_ca, args.window, args.convert_tu, args.timeout)
+    scorer = open_scorer(args.model, local=args.local, zoo=args.zoo, device=args.device, threads=args.threads,
+                         server=args.server, token_file=args.token_file, tls_ca=args.tls_ca,
+                         window=args.window, convert_tu=args.convert_tu, timeout=args.timeout)
     try:
         rows = score_file(args.input, scorer, args.output, args.batch, not args.no_progress, args.track)
     finally:

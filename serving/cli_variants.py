@@ -158,8 +158,9 @@ def _run(args, names: list[str]) -> int:
     reader = VcfReader(args.vcf)
     genome = Genome(args.genome, contig_map=args.contig_map, cache=args.genome_cache)
     strand = GeneStrands(args.genes, genome) if args.strand == "auto" else args.strand
-    scorer = open_scorer(args.model, args.local, args.zoo, args.device, args.threads, args.server, args.token_file,
-                         args.tls_ca, call_timeout=600.0)
+    scorer = open_scorer(args.model, local=args.local, zoo=args.zoo, device=args.device, threads=args.threads,
+                         server=args.server, token_file=args.token_file, tls_ca=args.tls_ca,
+                         call_timeout=600.0)
     writer = explainer = None
     counts: Counter = Counter()
     n_records = 0

@@ -262,7 +262,7 @@ class RemoteScorer(_Identified):
         self.client.close()
 
 
-def open_scorer(model: str, local: bool, zoo: str | None = None, device: str = "auto", threads: int | None = None,
+def open_scorer(model: str, *, local: bool, zoo: str | None = None, device: str = "auto", threads: int | None = None,
                 server: str | None = None, token_file: str | None = None, tls_ca: str | None = None,
                 window: int = 8, convert_tu: bool = False, timeout: float = 3600.0, call_timeout: float = 60.0):
     """The scorer ``--local`` or ``--server`` asks for: an engine over a zoo version, or a server's.
