@@ -62,10 +62,6 @@ SHIPPED_REGISTRY = "https://raw.githubusercontent.com/seqzoo/seqzoo/main/registr
 ENV_REGISTRY = "SEQZOO_REGISTRY"
 
 
-def _raise(exc: BaseException):
-    raise exc
-
-
 def default_registry() -> str:
     """``$SEQZOO_REGISTRY``, else the shipped registry's address (``seqzoo zoo pull``'s default)."""
     return os.environ.get(ENV_REGISTRY) or SHIPPED_REGISTRY
@@ -134,25 +130,31 @@ class Remote:
         """Run an fsspec call, turning network failures into UnavailableError and 404s into NotFoundError."""
         try:
             return fn(*args, **kwargs)
-        except SeqzooError:
+        except (SeqzooError, FileExistsError):
             raise
         except FileNotFoundError as exc:
+            # fsspec's http open reports a dead or silent server as a missing file: its cause says which
             cause = exc.__cause__
-            if cause is None or getattr(cause, "status", None) == 404 or not (isinstance(cause, (asyncio.TimeoutError, TimeoutError)) or _is_network_error(cause)):
-                raise NotFoundError(f"{what}: not found in the registry {self.url}") from None
-            return self.call(what, _raise, cause)  # fsspec's http open reports a dead server as a missing file
-        except FileExistsError:
-            raise
-        except PermissionError as exc:
-            raise UnavailableError(f"{what}: the registry {self.url} refused access ({exc})") from None
-        except (asyncio.TimeoutError, TimeoutError) as exc:
-            raise UnavailableError(f"{what}: the registry {self.url} did not answer within {self.timeout:g} s "
-                                   f"({type(exc).__name__})") from None
+            unreachable = None if cause is None or getattr(cause, "status", None) == 404 else \
+                self._unreachable(what, cause)
+            raise unreachable or NotFoundError(f"{what}: not found in the registry {self.url}") from None
         except Exception as exc:  # aiohttp / botocore raise their own trees; keep the words
-            if _is_network_error(exc):
-                raise UnavailableError(f"{what}: the registry {self.url} is unavailable "
-                                       f"({type(exc).__name__}: {str(exc)[:200]})") from None
-            raise
+            unreachable = self._unreachable(what, exc)
+            if unreachable is None:
+                raise
+            raise unreachable from None
+
+    def _unreachable(self, what: str, exc: BaseException) -> UnavailableError | None:
+        """The UnavailableError of a refused, silent or unreachable registry; None for anything else."""
+        if isinstance(exc, PermissionError):
+            return UnavailableError(f"{what}: the registry {self.url} refused access ({exc})")
+        if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+            return UnavailableError(f"{what}: the registry {self.url} did not answer within {self.timeout:g} s "
+                                    f"({type(exc).__name__})")
+        if _is_network_error(exc):
+            return UnavailableError(f"{what}: the registry {self.url} is unavailable "
+                                    f"({type(exc).__name__}: {str(exc)[:200]})")
+        return None
 
     def cat(self, *parts: str, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
         """A registry file's bytes, read no further than one byte past ``limit`` (a document that long
