@@ -17,7 +17,7 @@ import os
 import stat
 from pathlib import Path
 
-from seqzoo.zoo.errors import IntegrityError
+from seqzoo.zoo.errors import IntegrityError, quote
 
 # ONNX's protobuf field numbers (onnx/onnx.proto3) of every message that can hold a TensorProto:
 # message kind -> {field number: kind of the embedded message}
@@ -108,19 +108,19 @@ def check_external_data(path: str | os.PathLike, listed: set[str] | None = None)
     except ValueError as exc:
         raise IntegrityError(f"{path}: not an ONNX graph ({exc})") from None
     for location in locations:
-        shown = location if len(location) <= 200 else location[:200] + "..."
+        shown = quote(location, 200)
         bad = (not location or location in (".", "..") or "/" in location or "\\" in location
                or "\0" in location or os.path.isabs(location))
         if bad:
-            raise IntegrityError(f"{path}: external data location {shown!r} is not a file name beside the graph "
+            raise IntegrityError(f"{path}: external data location {shown} is not a file name beside the graph "
                                  "(a version reads only its own files)")
         if listed is not None and location not in listed:
-            raise IntegrityError(f"{path}: external data location {shown!r} is not a file of this version's "
+            raise IntegrityError(f"{path}: external data location {shown} is not a file of this version's "
                                  "MANIFEST.json")
         try:
             mode = os.lstat(path.parent / location).st_mode
         except OSError:
-            raise IntegrityError(f"{path}: external data file {shown!r} is missing") from None
+            raise IntegrityError(f"{path}: external data file {shown} is missing") from None
         if not stat.S_ISREG(mode):
-            raise IntegrityError(f"{path}: external data {shown!r} is not a regular file (a link, FIFO or device)")
+            raise IntegrityError(f"{path}: external data {shown} is not a regular file (a link, FIFO or device)")
     return locations
