@@ -146,6 +146,11 @@ def region_scores(engine, genome: Genome, region: Region, stride: int, strand: s
             yield positions, engine.predict(np.lib.stride_tricks.sliding_window_view(codes, length)[offsets]), False
 
 
+def window_count(start: int, end: int, stride: int) -> int:
+    """Windows of an interval [start, end) at ``stride`` (positions start, start + stride, ...)."""
+    return -(-max(0, end - start) // stride)
+
+
 def shared_pass(engine, stride: int, windows: int) -> bool:
     """Whether ``windows`` windows at ``stride`` are scored by track.onnx's shared pass: a stride below
     the window and at least 1/16 of a segment's windows (a segment costs the same however few it

@@ -26,6 +26,7 @@ from seqzoo.serving.annotate import (
     check_model,
     class_columns,
     region_scores,
+    window_count,
 )
 from seqzoo.serving.reference import server_genome
 from seqzoo.v1 import annotation_pb2 as apb
@@ -76,7 +77,7 @@ class AnnotationServicer(apb_grpc.AnnotationServicer):
         if len(request.regions) > MAX_REGIONS:
             raise InputError(f"the request has {len(request.regions)} regions; the limit is {MAX_REGIONS}")
         _, columns = class_columns(list(request.classes), engine.card, engine.identity.ref, "field 'classes'")
-        windows = sum(-(-(max(0, r.end - r.start)) // request.stride) for r in request.regions)
+        windows = sum(window_count(r.start, r.end, request.stride) for r in request.regions)
         if windows > MAX_WINDOWS:
             raise InputError(f"the request asks for {windows:,} windows; the limit is {MAX_WINDOWS:,} a request "
                              "(send the regions in several requests)")

@@ -443,13 +443,13 @@ class AnnotationClient:
         A stream the server cut (a drain, a restart) is reopened once the server is back, from
         the first position not yet received, at most RECONNECTS times in a row; nothing is lost
         or repeated. The pieces go in requests of at most the server's windows a request
-        (annotation_service.MAX_WINDOWS), one after another.
+        (annotate.MAX_WINDOWS), one after another.
         """
-        from seqzoo.serving.annotate import MAX_REGIONS, MAX_WINDOWS
+        from seqzoo.serving.annotate import MAX_REGIONS, MAX_WINDOWS, window_count
 
         batch, windows = [], 0
         for region, strand in pieces:
-            size = -(-(region.end - region.start) // stride)
+            size = window_count(region.start, region.end, stride)
             if batch and (windows + size > MAX_WINDOWS or len(batch) == MAX_REGIONS):
                 yield from self._annotate(model, batch, stride, classes, timeout)
                 batch, windows = [], 0

@@ -328,7 +328,7 @@ class Engine:
 
     def _target_index(self, target: str | int | None) -> int:
         if target is None or target == "":
-            index = self.classes.index(default_class(self.card, self.identity.ref, "a target class"))
+            index = self.classes.index(default_class(self.card, self.identity.ref, "target"))
         elif isinstance(target, (int, np.integer)):
             index = int(target)
             if not 0 <= index < len(self.classes):

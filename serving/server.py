@@ -293,7 +293,8 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
             served = self.store.get(request.model)
             codes = await self._codes(served, request)
             engine, n = served.engine, codes.shape[0]
-            selector = engine.selector(n, request.target or None)
+            target = engine.target_class(request.target)  # the card's positive class when none is named
+            selector = engine.selector(n, target)
             deadline = self._deadline(context)
             length, a = codes.shape[1], engine.alphabet.size
             answer_bytes = n * length * a * (2 if request.float16 else 4)
@@ -327,7 +328,6 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
             await self._fail(context, "Attribute", request.model, exc)
             return
         dtype = np.float16 if request.float16 else np.float32
-        target = engine.target_class(request.target)
         ident = engine.identity
         self.metrics.answered(ident.name, ident.version, "Attribute", "OK", n)
         return pb.AttributeResponse(attributions=attributions.astype(dtype).tobytes(), shape=attributions.shape,
