@@ -90,7 +90,7 @@ def publish_run(run_dir: str | os.PathLike, zoo: LocalZoo, name: str, descriptio
         interpretation = interpretation_step(run_dir, staging, {**run_card, "name": name}, database, report,
                                              positive)
         card = card_step(run_dir, staging, config, run_card, spec, graphs, parity, interpretation, name,
-                         description, about)
+                         description, about, positive)
         (staging / "card.json").write_text(card_text(card))
         return zoo.publish(staging, name, stamp=stamp_graphs)
 
@@ -136,8 +136,10 @@ def interpretation_step(run_dir: Path, staging: Path, run_card: dict, database: 
 
 
 def card_step(run_dir: Path, staging: Path, config: dict, run_card: dict, spec, graphs: dict, parity: dict,
-              interpretation: dict, name: str, description: str | None, about: dict | None = None) -> dict:
-    """Step 3: the complete card (name and version provisional until the zoo stamps them)."""
+              interpretation: dict, name: str, description: str | None, about: dict | None = None,
+              positive: str | None = None) -> dict:
+    """Step 3: the complete card (name and version provisional until the zoo stamps them); ``positive``
+    is the positive class publish_run settled (stated, else inferred; None: the card says there is none)."""
     alphabet = alphabet_from_dict(config["alphabet"])
     input_ = input_section(alphabet, config["length"], config.get("structure"), spec.length_dynamic, spec.min_length)
     card = {
@@ -165,7 +167,7 @@ def card_step(run_dir: Path, staging: Path, config: dict, run_card: dict, spec, 
     }
     if description:
         card["description"] = description
-    card["positive_class"] = positive_class(card)  # as stated, else inferred where unambiguous (null: none)
+    card["positive_class"] = positive
     return validate_card(card, str(run_dir / "card.json"))
 
 
