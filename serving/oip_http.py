@@ -297,11 +297,9 @@ class OipHttp:
     async def infer(self, request):
         try:
             data = await request.read()  # streamed in by aiohttp; over the size limit: 413
-        except web.HTTPException:
+        except (web.HTTPException, *GONE):
             raise
-        except Exception as exc:
-            if isinstance(exc, GONE):
-                raise
+        except Exception as exc:  # noqa: BLE001 - aiohttp's payload and Content-Encoding errors
             raise InputError(f"the request body cannot be read as sent ({type(exc).__name__}: {str(exc)[:120]}; "
                              "is its Content-Encoding right?)") from None
         message = await asyncio.get_running_loop().run_in_executor(

@@ -126,7 +126,7 @@ def test_predict_with_and_without_convert_tu_from_many_threads(published_model, 
     want = engine.predict(engine.encode(rna))
     for model in (seqzoo.load(f"{published_model.name}:{published_model.version}", zoo=str(published_model.zoo_root)),
                   seqzoo.connect(server.target).load(published_model.name)):
-        def call(i: int):
+        def call(i: int, model=model):
             if i % 2:
                 return model.predict(dna, batch_size=2, convert_tu=True).to_numpy()
             return model.predict(rna, batch_size=2).to_numpy()

@@ -7,11 +7,13 @@ documents never need an alias, so every one is refused where it is read, with it
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 
 from seqzoo.zoo.errors import InputError
 
 
+@cache
 def _loader():
     import yaml
 
