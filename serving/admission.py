@@ -9,6 +9,8 @@
   ``bearer_ok``, also used by the OIP HTTP endpoints): health is grpc.health.v1, OIP's
   ServerLive/ServerReady and HTTP's ``/v2/health/*``; the scheme ``Bearer`` is matched in any case
   (RFC 7235), the token exactly.
+- ``PENDING_LIMITS``: the server options that keep grpc-core from shedding a burst of calls before
+  either interceptor sees them.
 
 Both wrap whatever services are registered (seqzoo.v1, Variants, reflection, hooks), so a new
 service is gated without a line of its own.
@@ -27,6 +29,14 @@ HEALTH_PREFIX = "/grpc.health.v1.Health/"
 # what a load balancer probes without credentials (unless --private-health): gRPC methods and HTTP paths
 HEALTH = (HEALTH_PREFIX, "/inference.GRPCInferenceService/ServerLive", "/inference.GRPCInferenceService/ServerReady",
           "/v2/health/")
+
+
+# grpc-core sheds calls that arrived but that the application has not yet asked for: past 1,000 such
+# calls it cancels new ones at random (all of them past 3,000), before any handler, log or metric sees
+# them. A Python aio server asks for calls one at a time, so a burst (2,000 one-sequence calls over 4
+# connections) lost 10% as CANCELLED. These limits sit far above any burst the admission and batcher
+# queues take (the batcher answers RESOURCE_EXHAUSTED, a status a client can act on, past --queue).
+PENDING_LIMITS = [("grpc.server.max_pending_requests", 16384), ("grpc.server.max_pending_requests_hard_limit", 65536)]
 
 
 def is_health(method: str) -> bool:

@@ -24,7 +24,7 @@ import onnxruntime as ort
 from seqzoo.serving.ig_rule import IG_RULE, IG_STEPS, ig_nodes, ig_rows
 from seqzoo.zoo.alphabets import Alphabet, ProductAlphabet
 from seqzoo.zoo.card import default_class, read_card
-from seqzoo.zoo.errors import InputError, IntegrityError, NotFoundError, UnavailableError
+from seqzoo.zoo.errors import InputError, IntegrityError, NotFoundError, UnavailableError, quote
 from seqzoo.zoo.expect import compare_expect, expect_inputs
 from seqzoo.zoo.external_data import check_external_data
 from seqzoo.zoo.graphs import LOGPROBS, TRACK, track_probs
@@ -318,26 +318,21 @@ class Engine:
     def target_class(self, target: str | int | None = None) -> str:
         """The class ``target`` names (a name or an index; None or "": the card's positive class,
         zoo.card.default_class); InputError for anything else."""
-        return self.classes[self._target_index(target)]
+        if target is None or target == "":
+            return default_class(self.card, self.identity.ref, "target")
+        if isinstance(target, (int, np.integer)):
+            if not 0 <= target < len(self.classes):
+                raise InputError(f"target class {target} is outside 0..{len(self.classes) - 1}")
+            return self.classes[target]
+        if target not in self.classes:
+            raise InputError(f"target class {quote(target)} is not one of the model's classes {self.classes}")
+        return target
 
     def selector(self, n: int, target: str | int | None = None) -> np.ndarray:
         """float32 [n, C]: a one-hot selector of ``target`` (default: the card's positive class)."""
         sel = np.zeros((n, len(self.classes)), dtype=np.float32)
-        sel[:, self._target_index(target)] = 1.0
+        sel[:, self.classes.index(self.target_class(target))] = 1.0
         return sel
-
-    def _target_index(self, target: str | int | None) -> int:
-        if target is None or target == "":
-            index = self.classes.index(default_class(self.card, self.identity.ref, "target"))
-        elif isinstance(target, (int, np.integer)):
-            index = int(target)
-            if not 0 <= index < len(self.classes):
-                raise InputError(f"target class {index} is outside 0..{len(self.classes) - 1}")
-        elif target in self.classes:
-            index = self.classes.index(target)
-        else:
-            raise InputError(f"target class {str(target)[:80]!r} is not one of the model's classes {self.classes}")
-        return index
 
     # ------------------------------------------------------------------ verbs
     def _run_forward(self, codes: np.ndarray) -> np.ndarray:

@@ -36,7 +36,7 @@ import grpc
 import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from seqzoo.serving.admission import Admission, TokenAuth
+from seqzoo.serving.admission import PENDING_LIMITS, Admission, TokenAuth
 from seqzoo.serving.annotation_service import register as register_annotation
 from seqzoo.serving.batcher import let_go
 from seqzoo.serving.ig_rule import IG_STEPS, ig_rows
@@ -70,14 +70,6 @@ INLINE_CODE_BYTES = 2**20
 # Extra services: hook(server, store) -> [service full names]. One line per service.
 SERVICE_HOOKS: list[Callable[[grpc.aio.Server, ModelStore], list[str]]] = [register_variants, register_annotation]
 
-
-
-# grpc-core sheds calls that arrived but that the application has not yet asked for: past 1,000 such
-# calls it cancels new ones at random (all of them past 3,000), before any handler, log or metric sees
-# them. A Python aio server asks for calls one at a time, so a burst (2,000 one-sequence calls over 4
-# connections) lost 10% as CANCELLED. These limits sit far above any burst the admission and batcher
-# queues take (the batcher answers RESOURCE_EXHAUSTED, a status a client can act on, past --queue).
-PENDING_LIMITS = [("grpc.server.max_pending_requests", 16384), ("grpc.server.max_pending_requests_hard_limit", 65536)]
 
 
 @dataclass
