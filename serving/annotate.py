@@ -154,7 +154,7 @@ def window_count(start: int, end: int, stride: int) -> int:
 def shared_pass(engine, stride: int, windows: int) -> bool:
     """Whether ``windows`` windows at ``stride`` are scored by track.onnx's shared pass: a stride below
     the window and at least 1/16 of a segment's windows (a segment costs the same however few it
-    holds: a 1-bp region's one window cost 30 ms through a 4,096-window segment, 0.2 ms alone)."""
+    holds: a 1-bp region's one window paid for a whole 4,096-window segment; BENCHMARKS.md "faults")."""
     return engine.has_track and stride < engine.length and windows * SHARED_FRACTION >= engine.track_windows
 
 
