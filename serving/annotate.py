@@ -79,14 +79,10 @@ def regions_of(genome: Genome | ContigNames, bed: str | os.PathLike | None) -> t
     return merged, notes
 
 
-def check_model(alphabet, length: int | None, ref: str, task: str | None = None, surprisal: bool = False) -> None:
-    """Refuse a model annotation cannot use: one that reads structure, or takes any length, or a
-    language model where its surprisal track cannot be computed (``surprisal``: this path can)."""
+def check_model(alphabet, length: int | None, ref: str) -> None:
+    """Refuse a model annotation cannot use: one that reads structure or other tracks, or takes any length."""
     from seqzoo.zoo.alphabets import ProductAlphabet
 
-    if task == "language_model" and not surprisal:
-        raise InputError(f"{ref} is a language model: its per-base surprisal track is written by seqzoo annotate "
-                         "--local (not --server or --dask)")
     if isinstance(alphabet, ProductAlphabet):
         raise InputError(f"{ref} reads sequence and structure; annotate does not fold genomes")
     if getattr(alphabet, "tracks", None):
@@ -96,15 +92,36 @@ def check_model(alphabet, length: int | None, ref: str, task: str | None = None,
         raise InputError(f"{ref} takes sequences of any length; annotate needs a fixed window")
 
 
-def class_columns(asked: list[str], card: dict, ref: str, flag: str) -> tuple[list[str], list[int]]:
+def class_columns(asked: list[str], card: dict, ref: str, flag: str) -> tuple[list[str], list[int] | None]:
     """The classes to annotate (default: the card's positive class, zoo.card.default_class) and their
-    columns; an unknown one is an error naming ``flag`` (the option or field it came from)."""
+    columns; an unknown one is an error naming ``flag`` (the option or field it came from). A
+    language model has one track, ``surprisal`` (columns None)."""
+    if card.get("task") == "language_model":
+        if list(asked) not in ([], ["surprisal"]):
+            raise InputError(f"{ref} is a language model: its one track is 'surprisal', not {flag} {asked[0]}")
+        return ["surprisal"], None
     classes = list(card["classes"])
     asked = list(asked) or [default_class(card, ref, flag)]
     for name in asked:
         if name not in classes:
             raise InputError(f"{flag} {name}: not a class of {ref} ({', '.join(classes)})")
     return asked, [classes.index(name) for name in asked]
+
+
+def region_values(engine, genome: Genome, region: Region, stride: int, strand: str,
+                  columns: list[int] | None) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
+    """(positions [k], values [k, K], shared) of a region, ``CHUNK`` positions at a time: the
+    ``columns`` of the windows' probabilities (:func:`region_scores`), or with ``columns`` None a
+    language model's per-base surprisal (``serving.surprisal``; K = 1)."""
+    if columns is None:
+        from seqzoo.serving.surprisal import region_surprisal
+
+        for positions, values in region_surprisal(engine, genome, region, stride, strand):
+            yield positions, values, False
+        return
+    rna = "U" in engine.alphabet.letters
+    for positions, probs, shared in region_scores(engine, genome, region, stride, strand, rna):
+        yield positions, probs[:, columns], shared
 
 
 def pieces(regions: list[Region], strands: tuple[str, ...], stride: int,

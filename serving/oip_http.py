@@ -47,6 +47,7 @@ HTTP_STATUS = {grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.NOT_FOUND:
                grpc.StatusCode.RESOURCE_EXHAUSTED: 429, grpc.StatusCode.DEADLINE_EXCEEDED: 504,
                grpc.StatusCode.UNAVAILABLE: 503}
 FP32_MAX = 3.4028234663852886e38
+HTTP_INFER = "HTTPModelInfer"  # the metrics' method of an HTTP inference (gRPC's is ModelInfer)
 IDLE_SECONDS = 75.0  # an open connection with no request in flight is closed after this long
 # a client that goes away mid-request, or sends what is not HTTP: an INFO line, never an ERROR traceback
 GONE = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, asyncio.CancelledError)
@@ -201,18 +202,17 @@ class OipHttp:
     Parameters
     ----------
     oip : OipServicer
-    admission : Admission
-    token : str, optional
-    public_health : bool
+    calls : Calls
+        The server's request context (serving.calls): drain, bearer token, body limit, metrics.
     """
 
-    def __init__(self, oip, admission, token: str | None = None, public_health: bool = True,
-                 max_body: int = 64 * 2**20):
-        self.oip, self.admission = oip, admission
+    def __init__(self, oip, calls):
+        self.oip, self.calls, self.admission = oip, calls, calls.admission
+        token = calls.settings.token
         self._expected = token.encode() if token else None
-        self.public_health = public_health
+        self.public_health = calls.settings.public_health
         self.runner: web.AppRunner | None = None
-        app = web.Application(client_max_size=max_body, middlewares=[self._gate])
+        app = web.Application(client_max_size=int(calls.settings.max_message_bytes), middlewares=[self._gate])
         for prefix in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
             app.router.add_get(prefix, self.model_metadata)
             app.router.add_get(prefix + "/ready", self.model_ready)
@@ -247,6 +247,8 @@ class OipHttp:
             raise
         except Exception as exc:
             status = _status(exc)
+            if request.path.endswith("/infer"):
+                self.calls.failed(HTTP_INFER, request.match_info.get("name", ""), exc)
             if status == 500:
                 log.error("OIP HTTP %s failed: %r", request.path, exc, exc_info=exc)
                 return _error(500, f"internal error: {exc!r}")
@@ -302,8 +304,8 @@ class OipHttp:
         except Exception as exc:  # noqa: BLE001 - aiohttp's payload and Content-Encoding errors
             raise InputError(f"the request body cannot be read as sent ({type(exc).__name__}: {str(exc)[:120]}; "
                              "is its Content-Encoding right?)") from None
-        message = await asyncio.get_running_loop().run_in_executor(
-            self.oip.core.decoder, _parse, data, request.match_info["name"], request.match_info.get("version", ""))
+        message = await self.calls.on_pool(_parse, data, request.match_info["name"],
+                                           request.match_info.get("version", ""))
         deadline = None
         if "timeout" in message.parameters:
             kinds = ("double_param", "int64_param")
@@ -312,7 +314,7 @@ class OipHttp:
             if not 0 < seconds <= 86400:
                 raise InputError(f"parameter 'timeout' must be seconds in (0, 86400], got {seconds:g}")
             deadline = time.monotonic() + seconds
-        return web.json_response(infer_answer(await self.oip.infer(message, deadline)))
+        return web.json_response(infer_answer(await self.oip.infer(message, deadline, HTTP_INFER)))
 
 
 def _error(status: int, message: str) -> web.Response:

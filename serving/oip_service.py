@@ -23,7 +23,6 @@ INVALID_ARGUMENT naming the input for a datatype, shape or content the model doe
 
 from __future__ import annotations
 
-import asyncio
 import struct
 
 import numpy as np
@@ -202,13 +201,13 @@ class OipServicer(opb_grpc.GRPCInferenceServiceServicer):
 
     Parameters
     ----------
-    core : SeqZooServicer
-        Its store, settings, metrics, decoding pool and error answering are shared.
+    calls : Calls
+        The server's request context (serving.calls): store, limits, metrics, decoding pool.
     """
 
-    def __init__(self, core):
-        self.core = core
-        self.store = core.store
+    def __init__(self, calls):
+        self.calls = calls
+        self.store = calls.store
 
     # -- the verbs ---------------------------------------------------------------------------
     def served(self, name: str, version: str, parameters=None):
@@ -229,23 +228,22 @@ class OipServicer(opb_grpc.GRPCInferenceServiceServicer):
                              else [-1]) for t in (engine.alphabet.tracks if types else ()))],
             outputs=[tensor(name=OUTPUT, datatype="FP32", shape=[-1, len(engine.classes)])])
 
-    async def infer(self, request, deadline: float | None) -> opb.ModelInferResponse:
+    async def infer(self, request, deadline: float | None, method: str = "ModelInfer") -> opb.ModelInferResponse:
         """Score a ModelInferRequest through the model's batcher; the answer in the request's
-        form (raw contents for raw inputs, typed otherwise)."""
-        core = self.core
+        form (raw contents for raw inputs, typed otherwise). Counted as ``method``."""
+        calls = self.calls
         served = self.served(request.model_name, request.model_version, request.parameters)
-        max_sequences = core.settings.max_sequences
+        max_sequences = calls.settings.max_sequences
         items = sum(len(t.contents.bytes_contents) + len(t.contents.uint_contents) + len(t.contents.fp32_contents)
                     for t in request.inputs)
         folds = served.engine.structure_form is not None  # ViennaRNA on sequences: ~35 ms each, off the loop
-        if not folds and core.inline(items, sum(len(r) for r in request.raw_input_contents)):
+        if not folds and calls.inline(items, sum(len(r) for r in request.raw_input_contents)):
             codes, raw = decode_inputs(request, served.engine, max_sequences)
         else:
-            codes, raw = await asyncio.get_running_loop().run_in_executor(
-                core.decoder, decode_inputs, request, served.engine, max_sequences)
+            codes, raw = await calls.on_pool(decode_inputs, request, served.engine, max_sequences)
         probs = await served.batcher.submit(codes, deadline)
         ident = served.engine.identity
-        core.metrics.answered(ident.name, ident.version, "ModelInfer", "OK", probs.shape[0])
+        calls.answered(ident, method, probs.shape[0])
         output = opb.ModelInferResponse.InferOutputTensor(name=OUTPUT, datatype="FP32", shape=probs.shape)
         answer = opb.ModelInferResponse(model_name=ident.name, model_version=str(ident.version), id=request.id,
                                         outputs=[output])
@@ -268,7 +266,7 @@ class OipServicer(opb_grpc.GRPCInferenceServiceServicer):
         try:
             self.served(request.name, request.version)
         except Exception as exc:  # noqa: BLE001
-            await self.core._fail(context, "ModelReady", request.name, exc)
+            await self.calls.fail(context, "ModelReady", request.name, exc)
             return
         return opb.ModelReadyResponse(ready=True)
 
@@ -279,13 +277,13 @@ class OipServicer(opb_grpc.GRPCInferenceServiceServicer):
         try:
             return self.metadata(request.name, request.version)
         except Exception as exc:  # noqa: BLE001
-            await self.core._fail(context, "ModelMetadata", request.name, exc)
+            await self.calls.fail(context, "ModelMetadata", request.name, exc)
 
     async def ModelInfer(self, request, context):
         try:
-            return await self.infer(request, self.core._deadline(context))
+            return await self.infer(request, self.calls.deadline(context))
         except Exception as exc:  # noqa: BLE001
-            await self.core._fail(context, "ModelInfer", request.model_name, exc)
+            await self.calls.fail(context, "ModelInfer", request.model_name, exc)
 
 
 def server_metadata() -> opb.ServerMetadataResponse:

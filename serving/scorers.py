@@ -7,7 +7,8 @@ else:
 
 - ``predict_batches(batches)``: probabilities of each batch of records, in order
   (``serving.scoring.score_records`` drives it);
-- ``score_windows(ref, alt, names, rc_rule)``: variant-effect scores of window pairs;
+- ``score_windows(ref, alt, names, rc_rule, tracks, batch)``: variant-effect scores of window
+  pairs (``batch`` pairs per forward pass or request);
 - ``attribute(sequences, method, target, steps)``: attribution maps [N, L, A].
 
 A remote scorer pins the exact version the server resolves at the start (``name:version``), so
@@ -97,10 +98,10 @@ class LocalScorer(_Identified):
                 raise locate(exc, batch) from None
 
     def score_windows(self, ref: list[str], alt: list[str], names: list[str], rc_rule: str | None,
-                      tracks: dict[str, list[str]] | None = None) -> dict:
+                      tracks: dict[str, list[str]] | None = None, batch: int = 1024) -> dict:
         from seqzoo.serving.effects import score_windows
 
-        return score_windows(self.engine, ref, alt, names, rc_rule, tracks=tracks)
+        return score_windows(self.engine, ref, alt, names, rc_rule, batch, tracks)
 
     def attribute(self, sequences: list[str], method: str = "ig", target: str | int | None = None,
                   steps: int = 0, convert_tu: bool = True, tracks: dict[str, list[str]] | None = None) -> np.ndarray:

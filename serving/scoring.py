@@ -1,6 +1,6 @@
 """The one scoring loop: records in, class probabilities out, whichever scorer computes them.
 
-``seqzoo score --local``, ``--server`` and ``--dask`` (per partition), ``score_table`` and the
+``seqzoo score`` in every mode (``serving.ops.score``, per partition), ``score_table`` and the
 Python API all run :func:`score_records`, so they cut batches, check lengths and name errors the
 same way and give identical rows by construction. Only the scorer differs: an in-process
 engine, a server, or a Dask worker's engine (``serving/scorers.py``).
@@ -159,25 +159,15 @@ def score_records(records: Iterable, scorer: Scorer, batch_size: int = DEFAULT_B
         yield pending.pop(0), probs
 
 
-def write_scores(records: Iterable, scorer: Scorer, output, facts: dict, batch_size: int = DEFAULT_BATCH,
-                 progress=None) -> int:
-    """Score named records (FASTA records) into ``output`` (.tsv / .parquet): ``id`` then one float32
-    column per class, stamped with ``facts`` (model ref and digest); complete or absent.
-
-    ``progress(rows)`` is called after each batch. Returns the rows written. ``seqzoo score`` and
-    each Dask partition write their outputs here.
-    """
-    from seqzoo.zoo.io.table import TableWriter
-
-    if "id" in scorer.classes:
-        raise InputError("the model has a class named 'id'; it would clash with the id column")
-    columns = {"id": "string", **dict.fromkeys(scorer.classes, "float32")}
-    with TableWriter(output, columns, facts) as writer:
-        for batch, probs in score_records(records, scorer, batch_size):
-            writer.write({"id": [r.name for r in batch], **{c: probs[:, k] for k, c in enumerate(scorer.classes)}})
-            if progress is not None:
-                progress(writer.rows)
-    return writer.rows
+def named_scores(records: Iterable, scorer: Scorer, batch_size: int = DEFAULT_BATCH) -> dict:
+    """Named records' (FASTA records') ``id`` and one float32 array per class, in input order."""
+    ids: list[str] = []
+    blocks: list[np.ndarray] = []
+    for batch, probs in score_records(records, scorer, batch_size):
+        ids.extend(r.name for r in batch)
+        blocks.append(probs)
+    probs = np.concatenate(blocks) if blocks else np.zeros((0, len(scorer.classes)), dtype=np.float32)
+    return {"id": ids, **{c: probs[:, k] for k, c in enumerate(scorer.classes)}}
 
 
 def output_schema(input_schema, classes: list[str], sequence_column: str = SEQUENCE,

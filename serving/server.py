@@ -13,10 +13,11 @@ off, health needs the token too). SIGTERM starts a drain (``Admission``): health
 new RPCs are answered UNAVAILABLE (clients retry them: scoring is idempotent), in-flight ones
 finish within the grace period, and only then does the server stop.
 
-Extra services (``Variants``, ``Annotation``) plug in through ``SERVICE_HOOKS``: each hook
-(a callable) is called as ``hook(server, store)`` with the grpc.aio server and the ModelStore, registers its servicer,
-and returns the full names of the services it added (for reflection). Adding a service is one
-line in that list, or ``build_server(..., hooks=[...])``.
+Every servicer gets the one request context, ``serving.calls.Calls`` (deadline, error statuses,
+metrics, decoding pool, drain). Extra services (``Variants``, ``Annotation``) plug in through
+``SERVICE_HOOKS``: each hook is called as ``hook(server, calls)`` with the grpc.aio server,
+registers its servicer, and returns the full names of the services it added (for reflection).
+Adding a service is one line in that list, or ``build_server(..., hooks=[...])``.
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ import json
 import logging
 import os
 import signal
-import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,13 +39,13 @@ from grpc_reflection.v1alpha import reflection
 from seqzoo.serving.admission import PENDING_LIMITS, Admission, TokenAuth
 from seqzoo.serving.annotation_service import register as register_annotation
 from seqzoo.serving.batcher import let_go
+from seqzoo.serving.calls import Calls
 from seqzoo.serving.ig_rule import IG_STEPS, ig_rows
 from seqzoo.serving.ism import ism
 from seqzoo.serving.memory import MemoryKeeper
 from seqzoo.serving.oip_service import SERVICE as OIP_SERVICE
 from seqzoo.serving.oip_service import OipServicer
 from seqzoo.serving.scoring import request_tracks
-from seqzoo.serving.status import abort, status_of
 from seqzoo.serving.store import ModelStore, Served
 from seqzoo.serving.telemetry import Metrics
 from seqzoo.serving.variant_service import register as register_variants
@@ -64,11 +64,8 @@ SERVICE = pb.DESCRIPTOR.services_by_name["SeqZoo"].full_name
 # an IG chunk of the attribution lane holds at most this many float32s (~4 MiB): the longest a
 # waiting scoring batch can be held up by one chunk stays a few milliseconds
 LANE_IG_VALUES = 2**20
-# requests up to this size are decoded on the event loop; larger ones on the decoding pool
-INLINE_SEQUENCES = 256
-INLINE_CODE_BYTES = 2**20
-# Extra services: hook(server, store) -> [service full names]. One line per service.
-SERVICE_HOOKS: list[Callable[[grpc.aio.Server, ModelStore], list[str]]] = [register_variants, register_annotation]
+# Extra services: hook(server, calls) -> [service full names]. One line per service.
+SERVICE_HOOKS: list[Callable[[grpc.aio.Server, Calls], list[str]]] = [register_variants, register_annotation]
 
 
 
@@ -138,31 +135,17 @@ def _decode_request(served: Served, request, max_sequences: int) -> np.ndarray:
 
 
 class SeqZooServicer(pb_grpc.SeqZooServicer):
-    """seqzoo.v1.SeqZoo over a ModelStore."""
+    """seqzoo.v1.SeqZoo over the server's :class:`~seqzoo.serving.calls.Calls`."""
 
-    def __init__(self, store: ModelStore, settings: ServerSettings, metrics: Metrics, decoder: Executor):
-        self.store = store
-        self.settings = settings
-        self.metrics = metrics
-        self.decoder = decoder
+    def __init__(self, calls: Calls):
+        self.calls = calls
+        self.store, self.settings, self.metrics = calls.store, calls.settings, calls.metrics
 
     # -- helpers ---------------------------------------------------------------------------
-    @staticmethod
-    def _deadline(context) -> float | None:
-        remaining = context.time_remaining()
-        return None if remaining is None else time.monotonic() + remaining
-
-    @staticmethod
-    def inline(items: int, nbytes: int) -> bool:
-        """Whether a request of ``items`` strings or values and ``nbytes`` packed bytes is cheap
-        enough to decode on the event loop (most are: one to a few hundred sequences, or packed
-        codes up to 1 MiB); larger ones go to the decoding pool."""
-        return items <= INLINE_SEQUENCES and nbytes <= INLINE_CODE_BYTES
-
     def _inline(self, served: Served, request) -> bool:
         if served.engine.structure_form and request.sequences and not request.structures:
             return False  # folding takes ~35 ms a sequence
-        return self.inline(len(request.sequences), len(request.codes))
+        return self.calls.inline(len(request.sequences), len(request.codes))
 
     async def _codes(self, served: Served, request) -> np.ndarray:
         """Codes [N, L] of a request: small ones decoded here, large ones on the decoding pool
@@ -173,15 +156,7 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
         return await self._decode_on_pool(served, request)
 
     def _decode_on_pool(self, served: Served, request) -> asyncio.Future:
-        return asyncio.get_running_loop().run_in_executor(
-            self.decoder, _decode_request, served, request, self.settings.max_sequences)
-
-    async def _fail(self, context, method: str, model: str, exc: BaseException):
-        code = status_of(exc)
-        if code == grpc.StatusCode.INTERNAL:
-            log.error("%s on %s failed: %r", method, model, exc, exc_info=exc, extra={"method": method})
-        self.metrics.answered(self.store.label(model), "-", method, code.name)
-        await abort(context, exc)
+        return self.calls.on_pool(_decode_request, served, request, self.settings.max_sequences)
 
     def _info(self, served: Served) -> pb.ModelInfo:
         e, info = served.engine, served.info
@@ -200,18 +175,18 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
         try:
             return self._info(self.store.get(request.model))
         except Exception as exc:  # noqa: BLE001
-            await self._fail(context, "GetModel", request.model, exc)
+            await self.calls.fail(context, "GetModel", request.model, exc)
 
     async def Score(self, request, context):
         try:
             served = self.store.get(request.model)
             codes = await self._codes(served, request)
-            probs = await served.batcher.submit(codes, self._deadline(context))
+            probs = await served.batcher.submit(codes, self.calls.deadline(context))
         except Exception as exc:  # noqa: BLE001
-            await self._fail(context, "Score", request.model, exc)
+            await self.calls.fail(context, "Score", request.model, exc)
             return
         ident = served.engine.identity
-        self.metrics.answered(ident.name, ident.version, "Score", "OK", probs.shape[0])
+        self.calls.answered(ident, "Score", probs.shape[0])
         return pb.ScoreResponse(probs=probs.tobytes(), shape=probs.shape, classes=served.engine.classes,
                                 model=ident.ref, id=request.id)
 
@@ -219,7 +194,7 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
         """Each message is scored as it arrives (merged into batches with everyone else's);
         answers come back in order; a bad message gets an error answer and the stream goes on."""
         window: asyncio.Queue = asyncio.Queue(maxsize=self.settings.stream_window)
-        deadline = self._deadline(context)
+        deadline = self.calls.deadline(context)
 
         async def read():
             async for request in request_iterator:
@@ -259,13 +234,12 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
                         raise pending
                     probs = await pending
                 except Exception as exc:  # noqa: BLE001
-                    code = status_of(exc)
-                    self.metrics.answered(self.store.label(request.model), "-", "ScoreStream", code.name)
+                    code = self.calls.failed("ScoreStream", request.model, exc)
                     yield pb.ScoreResponse(id=request.id, error_code=code.value[0], error_message=str(exc),
                                            error_place=place_json(exc))
                     continue
                 ident = served.engine.identity
-                self.metrics.answered(ident.name, ident.version, "ScoreStream", "OK", probs.shape[0])
+                self.calls.answered(ident, "ScoreStream", probs.shape[0])
                 yield pb.ScoreResponse(probs=probs.tobytes(), shape=probs.shape, classes=served.engine.classes,
                                        model=ident.ref, id=request.id)
             await reader  # surfaces a broken request stream
@@ -287,7 +261,7 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
             engine, n = served.engine, codes.shape[0]
             target = engine.target_class(request.target)  # the card's positive class when none is named
             selector = engine.selector(n, target)
-            deadline = self._deadline(context)
+            deadline = self.calls.deadline(context)
             length, a = codes.shape[1], engine.alphabet.size
             answer_bytes = n * length * a * (2 if request.float16 else 4)
             if answer_bytes > self.settings.max_message_bytes - 2**16:
@@ -317,11 +291,11 @@ class SeqZooServicer(pb_grpc.SeqZooServicer):
             finally:
                 let_go([job, probs_future])
         except Exception as exc:  # noqa: BLE001
-            await self._fail(context, "Attribute", request.model, exc)
+            await self.calls.fail(context, "Attribute", request.model, exc)
             return
         dtype = np.float16 if request.float16 else np.float32
         ident = engine.identity
-        self.metrics.answered(ident.name, ident.version, "Attribute", "OK", n)
+        self.calls.answered(ident, "Attribute", n)
         return pb.AttributeResponse(attributions=attributions.astype(dtype).tobytes(), shape=attributions.shape,
                                     dtype=np.dtype(dtype).name, probs=probs.tobytes(), probs_shape=probs.shape,
                                     target=target, model=ident.ref, columns=list(engine.columns)
@@ -339,7 +313,7 @@ class SeqZooServer:
     settings : ServerSettings
     metrics : Metrics, optional
     hooks : list of callables, optional
-        Extra services: ``hook(server, store) -> [service names]`` (default: SERVICE_HOOKS).
+        Extra services: ``hook(server, calls) -> [service names]`` (default: SERVICE_HOOKS).
     poll_seconds : float, optional
         Poll the zoo for new versions this often.
     """
@@ -408,14 +382,14 @@ class SeqZooServer:
         self.server = grpc.aio.server(options=self._options(), interceptors=interceptors,
                                       maximum_concurrent_rpcs=None)
         self.decoder = ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="seqzoo-decode")
-        servicer = SeqZooServicer(self.store, self.settings, self.metrics, self.decoder)
-        pb_grpc.add_SeqZooServicer_to_server(servicer, self.server)
-        oip = OipServicer(servicer)
+        calls = Calls(self.store, self.settings, self.metrics, self.decoder, self.admission)
+        pb_grpc.add_SeqZooServicer_to_server(SeqZooServicer(calls), self.server)
+        oip = OipServicer(calls)
         opb_grpc.add_GRPCInferenceServiceServicer_to_server(oip, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         names = [SERVICE, OIP_SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME]
         for hook in self.hooks:
-            names.extend(hook(self.server, self.store) or [])
+            names.extend(hook(self.server, calls) or [])
         reflection.enable_server_reflection(names, self.server)
         if bool(self.settings.tls_cert) != bool(self.settings.tls_key):
             raise InputError("give both --tls-cert and --tls-key, or neither")
@@ -431,8 +405,7 @@ class SeqZooServer:
         if self.settings.http_port is not None:
             from seqzoo.serving.oip_http import OipHttp  # aiohttp: only with --http-port
 
-            self.http = OipHttp(oip, self.admission, self.settings.token, self.settings.public_health,
-                                max_body=int(self.settings.max_message_bytes))
+            self.http = OipHttp(oip, calls)
             self.http_port = await self.http.start(self.settings)
         self._keeper = asyncio.create_task(self.memory.run(), name="seqzoo-memory")
         await self._set_health(True)  # every loaded model is warm: SERVING

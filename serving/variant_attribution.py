@@ -1,7 +1,7 @@
 """Attribution maps of both alleles of each variant: integrated gradients or in-silico mutagenesis.
 
 For every scored variant the ref and alt windows are explained for one target class (default:
-the last class, a binary model's positive one):
+the card's positive class, zoo.card.default_class):
 
 * ``ig``: integrated gradients through the version's ``ig.onnx`` (all-zero baseline, ``steps``
   midpoint steps, 50 by default): ``[L, A]``, non-zero only at each window's own bases; the values sum to
@@ -30,7 +30,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from seqzoo.zoo.card import default_class
 from seqzoo.zoo.errors import InputError
 from seqzoo.zoo.io.atomic import AtomicFile
 
@@ -180,16 +179,32 @@ def plot_name(index: int, key: str) -> str:
     return f"{index:06d}_{safe}.png"
 
 
+BATCH = 16  # variants explained per call: 32 windows x the IG passes keeps the graph's activations small
+
+
+def variant_maps(scorer, rows: list, method: str, target: str, steps: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The maps of both alleles of these VariantWindows (all scored): float32 [n, L, A] ref and alt,
+    ``BATCH`` variants per attribution call of ``scorer`` (a LocalScorer or RemoteScorer)."""
+    if not rows:
+        empty = np.zeros((0, int(scorer.length or 0), len(scorer.columns)), dtype=np.float32)
+        return empty, empty
+    parts = [attribute_pairs(scorer.attribute, [r.ref_window for r in rows[start:start + BATCH]],
+                             [r.alt_window for r in rows[start:start + BATCH]], method, target, steps)
+             for start in range(0, len(rows), BATCH)]
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
 class VariantExplainer:
-    """Attribution maps of both alleles of scored variants, into an ``.npz`` and/or one plot each.
+    """Writes the attribution maps of both alleles of scored variants (``variant_maps``) into an
+    ``.npz`` and/or one plot each.
 
     Parameters
     ----------
     scorer : LocalScorer or RemoteScorer
-        Its ``attribute(sequences, method, target, steps)`` computes the maps.
+        The model's facts (ref, digest, columns, alphabet).
     method : {"ig", "ism"}
-    target : str, optional
-        The class explained (default: the card's positive class, zoo.card.default_class).
+    target : str
+        The class explained.
     steps : int
         Integrated-gradients steps per window (0: the engine's default, 50 midpoint steps).
     npz : str, optional
@@ -200,13 +215,11 @@ class VariantExplainer:
     length : int
     """
 
-    BATCH = 16  # variants explained per call: 32 windows x the IG passes keeps the graph's activations small
-
-    def __init__(self, scorer, method: str, target: str | None, steps: int, npz: str | None, plots: str | None,
+    def __init__(self, scorer, method: str, target: str, steps: int, npz: str | None, plots: str | None,
                  strand: str, length: int):
         from seqzoo.serving.effects import sequence_letters
 
-        self.target = target or default_class(scorer.card, scorer.ref, "--target")
+        self.target = target
         self.scorer, self.method, self.steps = scorer, method, steps
         self.letters = sequence_letters(scorer.alphabet)
         self.plots = Path(plots) if plots else None
@@ -219,18 +232,15 @@ class VariantExplainer:
             "columns": list(scorer.columns), "strand": strand, "length": length,
             "layout": "<key>/ref, <key>/alt: float32 [L, A]; <key>/spans: [[ref_start, ref_end], [alt_start, alt_end]]"})
 
-    def explain(self, rows: list) -> None:
-        """Explain these VariantWindows (all scored), ``BATCH`` at a time."""
-        for start in range(0, len(rows), self.BATCH):
-            part = rows[start:start + self.BATCH]
-            ref_attr, alt_attr = attribute_pairs(self.scorer.attribute, [r.ref_window for r in part],
-                                                 [r.alt_window for r in part], self.method, self.target, self.steps)
-            for k, row in enumerate(part):
-                key = row.key
-                if self.writer is not None:
-                    key = self.writer.add(row.key, ref_attr[k], alt_attr[k], row.ref_span, row.alt_span)
-                if self.plots is not None:
-                    self._plot(key, row, ref_attr[k], alt_attr[k])
+    def write(self, rows: list, maps: tuple[np.ndarray, np.ndarray]) -> None:
+        """Write these VariantWindows' maps (``variant_maps`` of the same rows)."""
+        ref_attr, alt_attr = maps
+        for k, row in enumerate(rows):
+            key = row.key
+            if self.writer is not None:
+                key = self.writer.add(row.key, ref_attr[k], alt_attr[k], row.ref_span, row.alt_span)
+            if self.plots is not None:
+                self._plot(key, row, ref_attr[k], alt_attr[k])
 
     def _plot(self, key: str, row, ref_attr: np.ndarray, alt_attr: np.ndarray) -> None:
         columns = list(self.scorer.columns)

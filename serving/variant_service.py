@@ -13,9 +13,7 @@ genome is the server's (``serving/reference.py``, ``seqzoo serve --genome FASTA`
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from dataclasses import dataclass, field
 
 import grpc
@@ -41,9 +39,9 @@ log = logging.getLogger(__name__)
 SERVICE = vpb.DESCRIPTOR.services_by_name["Variants"].full_name
 MAX_VARIANTS = 32768  # per request (each is 2 or 4 windows)
 
-def register(server: grpc.aio.Server, store) -> list[str]:
+def register(server: grpc.aio.Server, calls) -> list[str]:
     """Server hook: add the Variants servicer; returns its service name (for reflection)."""
-    vpb_grpc.add_VariantsServicer_to_server(VariantsServicer(store, server_genome()), server)
+    vpb_grpc.add_VariantsServicer_to_server(VariantsServicer(calls, server_genome()), server)
     return [SERVICE]
 
 
@@ -72,10 +70,10 @@ def _tracks(request, n: int) -> dict[str, list[str]] | None:
 
 
 class VariantsServicer(vpb_grpc.VariantsServicer):
-    """seqzoo.v1.Variants over a ModelStore (and an optional genome)."""
+    """seqzoo.v1.Variants over the server's request context (serving.calls) and an optional genome."""
 
-    def __init__(self, store, genome: Genome | None = None):
-        self.store = store
+    def __init__(self, calls, genome: Genome | None = None):
+        self.calls, self.store = calls, calls.store
         self.genome = genome
 
     def _windows(self, engine, request) -> tuple[list[str], list[str], list]:
@@ -123,17 +121,15 @@ class VariantsServicer(vpb_grpc.VariantsServicer):
         return ref, alt, results
 
     async def ScoreVariants(self, request, context):
-        from seqzoo.serving.status import abort, status_of
-
+        calls = self.calls
         try:
             served = self.store.get(request.model)
             engine = served.engine
             names = parse_scores(list(request.scores) or None)
             check_scores(names, engine.card, engine.identity.ref)
             rc_rule = _rc_rule(request.rc_average)
-            loop = asyncio.get_running_loop()
             if request.variants or engine.structure_form:  # genome reads / folding: off the event loop
-                ref, alt, results = await loop.run_in_executor(None, self._windows, engine, request)
+                ref, alt, results = await calls.on_pool(self._windows, engine, request)
             else:
                 ref, alt, results = self._windows(engine, request)
             n = len(ref)
@@ -141,19 +137,16 @@ class VariantsServicer(vpb_grpc.VariantsServicer):
             scores = np.zeros((len(names), 0, len(engine.classes)), dtype=np.float32)
             if n:
                 if engine.structure_form:  # folding: off the event loop
-                    codes = await loop.run_in_executor(None, encode_pairs, engine, ref, alt, rc_rule, tracks)
+                    codes = await calls.on_pool(encode_pairs, engine, ref, alt, rc_rule, tracks)
                 else:
                     codes = encode_pairs(engine, ref, alt, rc_rule, tracks)
-                remaining = context.time_remaining()
-                deadline = None if remaining is None else time.monotonic() + remaining
-                probs = await served.batcher.submit(codes, deadline)
+                probs = await served.batcher.submit(codes, calls.deadline(context))
                 by_name = scores_from_probs(probs, n, names, rc_rule)
                 scores = np.stack([by_name[name] for name in names])
-        except Exception as exc:
-            if status_of(exc) == grpc.StatusCode.INTERNAL:
-                log.error("ScoreVariants on %s failed: %r", request.model, exc, exc_info=exc)
-            await abort(context, exc)
+        except Exception as exc:  # noqa: BLE001
+            await calls.fail(context, "ScoreVariants", request.model, exc)
             return
+        calls.answered(engine.identity, "ScoreVariants", n)
         return vpb.ScoreVariantsResponse(model=engine.identity.ref, classes=engine.classes, score_names=names,
                                          scores=scores.astype("<f4").tobytes(), shape=scores.shape,
                                          rc_average=rc_rule or "none", results=results)

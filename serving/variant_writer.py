@@ -59,7 +59,8 @@ def output_format(path: str | os.PathLike) -> str:
     for suffix, kind in sorted(FORMATS.items(), key=lambda kv: -len(kv[0])):
         if name.endswith(suffix):
             return kind
-    raise InputError(f"output {path} must end in .vcf.gz, .vcf, .tsv or .parquet")
+    raise InputError(f"output {path} must end in .vcf.gz, .vcf, .tsv or .parquet (or name a folder of parts, "
+                     "without a suffix)")
 
 
 def safe_id(text: str) -> str:

@@ -65,7 +65,7 @@ def test_arrays_are_integrated_gradients_in_modisco_layout(published_model, tmp_
     np.testing.assert_array_equal(ohe["arr_0"], got["onehot"])
     np.testing.assert_array_equal(shap["arr_0"], got["hypothetical"])
     assert len(list((tmp_path / "logos").glob("*.png"))) == 2
-    assert "explained 70 sequences with pum2:1 (positive)" in capsys.readouterr().err
+    assert "explained 70 sequences with pum2:1 (positive, ig)" in capsys.readouterr().err
 
 
 def test_server_gives_the_local_arrays(published_model, tmp_path):

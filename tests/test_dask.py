@@ -1,4 +1,5 @@
-"""Batch scoring on Dask (serving/dask/) against single-process scoring, row for row.
+"""Batch scoring on Dask (the operations' drivers with ``serving.ops.executors.Dask``) against
+single-process scoring, row for row.
 
 One small cluster on loopback for the module: two single-threaded worker processes, one of them
 advertising a ``GPU`` resource (a tag only: it runs on the CPU), so the resources route can be
@@ -21,8 +22,9 @@ pq = pytest.importorskip("pyarrow.parquet")
 
 from conftest import RBP, REPO, read_fasta_gz
 from seqzoo.serving.dask.cluster import parse_resources
-from seqzoo.serving.dask.score import score_partitions
-from seqzoo.serving.dask.variants import score_variants
+from seqzoo.serving.ops import score as score_op
+from seqzoo.serving.ops import variants as variants_op
+from seqzoo.serving.ops.executors import Dask
 from seqzoo.zoo.errors import InputError, NotFoundError
 from seqzoo.zoo.io.fasta import read_range
 
@@ -72,6 +74,19 @@ def fasta(tmp_path_factory) -> tuple:
     with gzip.open(packed, "wt") as f:
         f.write(text)
     return plain, packed, ids, seqs
+
+
+def score_partitions(client, path: str, model, output: str, resources=None, window=None, **settings) -> dict:
+    """The score driver on the cluster."""
+    executor = Dask("pum2", client, zoo=str(model.zoo_root), resources=resources, window=window)
+    return score_op.score(score_op.ScoreSettings(path, output, **settings), executor)
+
+
+def score_variants(client, vcf: str, genome: str, model, output: str, scores: list, **settings) -> dict:
+    """The variants driver on the cluster."""
+    executor = Dask("pum2", client, zoo=str(model.zoo_root))
+    return variants_op.score_variants(variants_op.VariantSettings(vcf, genome, output, tuple(scores), **settings),
+                                      executor)
 
 
 def score_local(model, path, out) -> pa.Table:

@@ -1,5 +1,5 @@
-"""The Dask cluster side of batch scoring: connecting, submitting tasks with a bounded window, and
-what each worker process keeps (one engine per model version, one genome), never PyTorch.
+"""The Dask cluster: connecting, submitting tasks with a bounded window, and what a task reports of
+its worker (``serving.ops.executors.Dask`` runs the operations' tasks here; never PyTorch).
 
 GPU workers: start them with ``--resources GPU=1`` and pass ``--dask-resources GPU=1 --device
 cuda``: the resources go with each ``client.submit`` call, which Dask honours;
@@ -108,43 +108,7 @@ def run_tasks(client, function: Callable, items: Iterable, window: int,
             future.cancel()
 
 
-# ---------------------------------------------------------------------------- per-worker state
-_ENGINES: dict = {}
-_GENOMES: dict = {}
-_GENES: dict = {}
-
-
-def worker_engine(model, device: str = "cpu"):
-    """The engine for a zoo version in this process: loaded once (one ORT thread), then reused."""
-    from seqzoo.serving.engine import Engine
-
-    key = (str(model.path), model.digest, device)
-    if key not in _ENGINES:
-        _ENGINES[key] = Engine.load(model, device=device, threads=1)
-    return _ENGINES[key]
-
-
-def worker_genome(path: str, contig_map: str | None = None, cache: str | None = None):
-    """The reference genome in this process, opened once (its index already built by the client)."""
-    from seqzoo.zoo.io.genome import Genome
-
-    key = (path, contig_map, cache)
-    if key not in _GENOMES:
-        _GENOMES[key] = Genome(path, contig_map=contig_map, cache=cache)
-    return _GENOMES[key]
-
-
-def worker_genes(path: str, genome):
-    """The gene annotation of ``--strand auto`` in this process, read once, its contig names
-    resolved against ``genome`` (checked by the client before any task ran)."""
-    from seqzoo.zoo.io.genes import GeneStrands
-
-    key = (path, str(genome.path))
-    if key not in _GENES:
-        _GENES[key] = GeneStrands(path, genome)
-    return _GENES[key]
-
-
+# ---------------------------------------------------------------------------- a task's costs
 def peak_rss_mib(pid: int | str = "self") -> float:
     """Peak resident memory of a process, MiB: VmHWM of its address space.
 

@@ -1,8 +1,8 @@
-"""Partitions of a big input, planned by the Dask client and read by the workers themselves.
+"""Partitions of an input to score, planned by the driver and read by the task that scores each.
 
-A plain FASTA becomes byte ranges (a worker reads its own range), a gzipped FASTA chunks of
-records streamed by the client (gzip cannot seek), a parquet file runs of row groups, a BED file
-windows of the model's length on a genome. Every reader is the project's one reader of its format
+A plain FASTA becomes byte ranges (a task reads its own range, on a Dask worker too), a gzipped
+FASTA chunks of records streamed by the driver (gzip cannot seek), a parquet file runs of row
+groups, a BED file windows of the model's length on a genome. Every reader is the project's one reader of its format
 (``zoo.io.fasta``, ``zoo.io.bed``).
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqzoo.serving.dask.cluster import worker_genome
+from seqzoo.serving.ops.executors import Context
 from seqzoo.zoo.errors import InputError, NotFoundError
 from seqzoo.zoo.io.bed import read_bed
 from seqzoo.zoo.io.fasta import FastaReader, read_range
@@ -30,6 +30,7 @@ class FastaRange:
     path: str
     start: int
     end: int
+    structures: bool = False  # records carry a dot-bracket line (a structure model's input)
 
 
 @dataclass(frozen=True)
@@ -63,29 +64,33 @@ class Windows:
 
 
 def input_kind(path: str | os.PathLike) -> str:
-    """``fasta``, ``fasta.gz``, ``parquet`` or ``bed`` from the file name (and gzip magic)."""
+    """``fasta``, ``fasta.gz``, ``parquet`` or ``bed`` from the file name (and gzip magic). A FASTA
+    that is not a regular file (a pipe) is ``fasta.gz``: streamed, never opened twice."""
     name = str(path).lower()
     if name.endswith((".parquet", ".pq")):
         return "parquet"
     if re.search(r"\.bed(\.gz)?$", name):
         return "bed"
     if re.search(r"\.(fa|fasta|fna)(\.gz)?$", name):
+        if not Path(path).is_file():
+            return "fasta.gz"
         with open(path, "rb") as f:
             return "fasta.gz" if f.read(2) == b"\x1f\x8b" else "fasta"
     raise InputError(f"{path}: cannot tell the input's format from its name "
                      "(expected .fa/.fasta[.gz], .parquet or .bed[.gz])")
 
 
-def plan_fasta(path: str, partition_rows: int) -> list[FastaRange]:
+def plan_fasta(path: str, partition_rows: int, structures: bool = False) -> list[FastaRange]:
     """Byte ranges of a plain FASTA, about ``partition_rows`` records of 200 nt each."""
     size = Path(path).stat().st_size
     step = max(4096, partition_rows * BYTES_PER_ROW)
-    return [FastaRange(str(path), start, min(start + step, size)) for start in range(0, max(size, 1), step)]
+    return [FastaRange(str(path), start, min(start + step, size), structures)
+            for start in range(0, max(size, 1), step)]
 
 
-def stream_fasta(path: str, partition_rows: int) -> Iterator[Records]:
-    """Records of a (gzipped) FASTA read by the client, ``partition_rows`` at a time."""
-    with FastaReader(path, structures=False) as reader:
+def stream_fasta(path: str, partition_rows: int, structures: bool = False) -> Iterator[Records]:
+    """Records of a (gzipped) FASTA read by the driver, ``partition_rows`` at a time."""
+    with FastaReader(path, structures=structures) as reader:
         chunk: list = []
         for record in reader:
             chunk.append(record)
@@ -145,7 +150,7 @@ def read_windows(part: Windows):
     import numpy as np
     import pyarrow as pa
 
-    genome = worker_genome(part.genome, cache=part.cache)
+    genome = Context.genome(part.genome, cache=part.cache)
     chroms, starts, names, sequences = [], [], [], []
     for chrom, start, end, name, first, count, line in part.regions:
         contig = genome.resolve(chrom)
@@ -172,7 +177,7 @@ def read_windows(part: Windows):
 def fasta_records(part) -> list:
     """The FASTA records of a FastaRange or Records partition."""
     if isinstance(part, FastaRange):
-        return read_range(part.path, part.start, part.end, structures=False)
+        return read_range(part.path, part.start, part.end, structures=part.structures)
     return part.records
 
 

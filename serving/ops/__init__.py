@@ -1,0 +1,8 @@
+"""The operations, each written once: ``score``, ``variants``, ``annotate`` and ``attribute``.
+
+Each is a driver over typed settings (a dataclass) and an executor (``executors``: in this
+process, a seqzoo server, or a Dask cluster). The driver reads records with the one readers,
+cuts them into items, hands each to its task through ``executor.map`` and writes the results in
+input order with the one writers. The CLI, the Python API and the server call the drivers;
+nothing else knows where the computing happens.
+"""

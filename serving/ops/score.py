@@ -1,0 +1,262 @@
+"""Scoring an input file: class probabilities of every FASTA record, parquet row or BED window.
+
+    score(ScoreSettings("windows.fa", "scores.parquet"), executor)
+
+The input is cut into partitions (``serving.ops.partitions``: byte ranges of a plain FASTA,
+record chunks of a gzipped one, row groups of a parquet file, windows of BED regions on a
+genome); each partition is scored by :class:`ScorePart` with the one scoring loop
+(``serving.scoring``) wherever the executor runs it. The output is one table (``.tsv`` or
+``.parquet``: the driver writes the partitions' rows in input order) or a folder of parquet parts
+(any other name: each task writes its part; ``_SUCCESS.json`` sums the run up). Either appears
+only when complete. Rows keep input order: a FASTA's ``id``, or a table's carried columns, then
+one float32 column per class; the file records the model's ref and digest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from seqzoo.serving.ops.partitions import (
+    FastaRange,
+    Records,
+    describe_row,
+    fasta_records,
+    input_kind,
+    load_table,
+    plan_fasta,
+    plan_parquet,
+    plan_windows,
+    stream_fasta,
+)
+from seqzoo.zoo.errors import InputError, NotFoundError, SeqzooError
+from seqzoo.zoo.io.atomic import temporary_name
+from seqzoo.zoo.io.table import FORMATS, TableWriter
+
+PART = "part-{:05d}.parquet"
+DEFAULT_PARTITION_ROWS = 100_000  # rows one partition holds: what one task has in memory at a time
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    """What ``seqzoo score`` is asked.
+
+    ``input``: ``.fa/.fasta[.gz]``, ``.parquet`` (a ``sequence_column``; other columns carried) or
+    ``.bed[.gz]`` (windows of the model's length every ``stride`` bases, default the length, cut
+    from ``genome``). ``output``: ``.tsv``/``.parquet``, else a folder of parts. ``tracks``: a
+    multimodal model's ``NAME=FILE`` tracks (``serving.track_sources.record_tracks``).
+    """
+
+    input: str
+    output: str
+    batch: int = 1024
+    convert_tu: bool = False
+    tracks: tuple[str, ...] = ()
+    genome: str | None = None
+    stride: int | None = None
+    genome_cache: str | None = None
+    partition_rows: int = DEFAULT_PARTITION_ROWS
+    sequence_column: str = "sequence"
+
+    def check(self) -> None:
+        if self.batch < 1:
+            raise InputError(f"--batch must be at least 1, got {self.batch}")
+        if self.partition_rows < 1:
+            raise InputError(f"--partition-rows must be at least 1, got {self.partition_rows}")
+        if not Path(self.input).exists() or Path(self.input).is_dir():
+            raise NotFoundError(f"{self.input}: no such file")
+        one_table(self.output)
+
+
+def one_table(output: str | os.PathLike) -> bool:
+    """Whether ``output`` names one table (``.tsv``, ``.parquet``) rather than a folder of parts (a
+    name without a suffix); any other suffix is an error."""
+    suffix = Path(output).suffix.lower()
+    if suffix and suffix not in FORMATS:
+        raise InputError(f"-o {output}: name a .tsv or .parquet file, or a folder of parts (without a suffix)")
+    return bool(suffix)
+
+
+@dataclass(frozen=True)
+class ScorePart:
+    """Task: score one partition; return its table, or write it as part ``index`` of ``folder``."""
+
+    settings: ScoreSettings
+    facts: dict  # the model stamp of every output
+    folder: str | None = None
+
+    def __call__(self, context, item) -> dict:
+        index, part = item
+        started, cpu = time.perf_counter(), time.process_time()
+        columns, rows = self.rows(context, part)
+        out = {"index": index, "rows": len(rows[next(iter(rows))]) if isinstance(rows, dict) else rows.num_rows}
+        if self.folder is not None:
+            with TableWriter(Path(self.folder) / PART.format(index), columns, self.facts) as writer:
+                writer.write(rows)
+        else:
+            out["columns"], out["data"] = columns, rows
+        return {**out, **task_costs(started, cpu)}
+
+    def rows(self, context, part) -> tuple:
+        """(columns, rows) of the partition: a FASTA's ids and probabilities as a mapping of arrays
+        (no pyarrow for a TSV), a table's carried columns and probabilities as a pyarrow Table."""
+        from seqzoo.serving.scoring import named_scores, score_table, with_tracks
+
+        settings = self.settings
+        scorer = context.scorer.converting(settings.convert_tu)
+        if isinstance(part, (FastaRange, Records)):
+            records = fasta_records(part)
+            if settings.tracks:
+                records = with_tracks(records, context.record_tracks(settings.tracks))
+            return score_columns(scorer), named_scores(records, scorer, settings.batch)
+        table = load_table(part)
+        try:
+            scored = score_table(table, scorer, settings.batch, settings.sequence_column)
+        except SeqzooError as exc:
+            if exc.index is None or exc.noun != "row":
+                raise
+            raise exc.at(**{"index": None, "noun": "sequence", **describe_row(part, table, exc.index)}) from None
+        return scored.schema, scored
+
+
+def score_columns(scorer) -> dict:
+    """The columns of a FASTA's scores: ``id``, then one float32 column per class."""
+    if "id" in scorer.classes:
+        raise InputError("the model has a class named 'id'; it would clash with the id column")
+    return {"id": "string", **dict.fromkeys(scorer.classes, "float32")}
+
+
+def task_costs(started: float, cpu: float) -> dict:
+    """A task's wall and CPU seconds, where it ran and its process's peak memory (for the summary)."""
+    from seqzoo.serving.dask.cluster import peak_rss_mib, worker_name
+
+    return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu,
+            "worker": worker_name(), "peak_rss_mib": peak_rss_mib()}
+
+
+def plan(settings: ScoreSettings, scorer) -> Iterable:
+    """The input's partitions for the model ``scorer`` describes."""
+    from seqzoo.zoo.alphabets import ProductAlphabet
+
+    kind = input_kind(settings.input)
+    structures = isinstance(scorer.alphabet, ProductAlphabet)
+    if settings.genome and kind != "bed":
+        raise InputError(f"--genome: only a BED input is cut into windows of a genome ({settings.input} is {kind})")
+    if kind == "fasta":
+        return plan_fasta(settings.input, settings.partition_rows, structures)
+    if kind == "fasta.gz":
+        return stream_fasta(settings.input, settings.partition_rows, structures)
+    if settings.tracks:
+        raise InputError(f"--track: tracks are read for FASTA records; {settings.input} is {kind}")
+    if kind == "parquet":
+        return plan_parquet(settings.input, settings.partition_rows, settings.sequence_column)
+    if not settings.genome:
+        raise InputError(f"{settings.input}: a BED input needs --genome FASTA to cut windows from")
+    if not scorer.length:
+        raise InputError(f"model {scorer.ref} takes any length; BED windows need a fixed one")
+    from seqzoo.serving.ops.executors import Context
+
+    Context.genome(settings.genome, cache=settings.genome_cache)  # indexed here once, not by every task at once
+    return plan_windows(settings.input, settings.genome, int(scorer.length),
+                        int(settings.stride or scorer.length), settings.partition_rows, settings.genome_cache)
+
+
+class OutputFolder:
+    """A folder of parts assembled under a temporary name and renamed into place when complete."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        if self.path.exists():
+            raise InputError(f"{self.path} already exists; remove it or choose another output folder")
+        if not self.path.parent.is_dir():
+            raise InputError(f"{self.path.parent}: no such folder for the output")
+        self.tmp = temporary_name(self.path)
+        self.tmp.mkdir()
+
+    def commit(self, summary: dict) -> Path:
+        (self.tmp / "_SUCCESS.json").write_text(json.dumps(summary, indent=1) + "\n")
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def summarise(results: Iterable[dict], started: float) -> dict:
+    """``rows``, ``parts``, ``seconds`` and per worker its parts, task and CPU seconds and peak memory."""
+    workers: dict[str, dict] = {}
+    rows = parts = 0
+    for r in results:
+        rows += r["rows"]
+        parts += 1
+        w = workers.setdefault(r["worker"], {"peak_rss_mib": 0.0, "parts": 0, "task_seconds": 0.0, "cpu_seconds": 0.0})
+        w["peak_rss_mib"] = round(max(w["peak_rss_mib"], r["peak_rss_mib"]), 1)
+        w["parts"] += 1
+        w["task_seconds"] = round(w["task_seconds"] + r["seconds"], 3)
+        w["cpu_seconds"] = round(w["cpu_seconds"] + r.get("cpu_seconds", 0.0), 3)
+    return {"rows": rows, "parts": parts, "seconds": time.monotonic() - started, "workers": dict(sorted(workers.items()))}
+
+
+def score(settings: ScoreSettings, executor, progress: Callable[[int], None] | None = None) -> dict:
+    """Score ``settings.input`` into ``settings.output`` with the executor's model.
+
+    ``progress(rows)`` is called after each partition with the rows scored so far.
+
+    Returns
+    -------
+    dict
+        ``rows``, ``parts``, ``seconds``, ``workers``, ``model``, ``digest``, ``output``.
+    """
+    settings.check()
+    scorer = executor.scorer
+    started = time.monotonic()
+    facts = {"model": scorer.ref, "digest": scorer.digest, "input": str(settings.input)}
+    parts = enumerate(plan(settings, scorer))
+    if one_table(settings.output):
+        folder, writer = None, None
+    else:
+        folder, writer = OutputFolder(settings.output), None
+    results = []
+    try:
+        task = ScorePart(settings, facts, None if folder is None else str(folder.tmp))
+        for result in executor.map(task, parts):
+            if folder is None:
+                writer = writer or TableWriter(settings.output, result.pop("columns"), facts)
+                writer.write(result.pop("data"))
+            results.append(result)
+            if progress is not None:
+                progress(sum(r["rows"] for r in results))
+        summary = {**summarise(results, started), "model": scorer.ref, "digest": scorer.digest}
+        if folder is not None:
+            folder.commit(summary)
+        else:
+            writer = writer or TableWriter(settings.output, score_columns(scorer), facts)
+            writer.commit()
+    except BaseException:
+        for w in (writer, folder):
+            if w is not None:
+                w.abort()
+        raise
+    summary["output"] = str(settings.output)
+    return summary
+
+
+@dataclass(frozen=True)
+class ScoreRows:
+    """Task: probabilities float32 [n, C] of a list of records (``serving.scoring.Row``) in memory."""
+
+    batch: int = 1024
+    convert_tu: bool = False
+
+    def __call__(self, context, rows):
+        import numpy as np
+        from seqzoo.serving.scoring import score_records
+
+        scorer = context.scorer.converting(self.convert_tu)
+        blocks = [probs for _, probs in score_records(rows, scorer, self.batch)]
+        return np.concatenate(blocks) if blocks else np.zeros((0, len(scorer.classes)), dtype=np.float32)
