@@ -162,9 +162,9 @@ def score_variants(settings: VariantSettings, executor, progress: Callable[[int,
     """
     from seqzoo.serving.effects import check_rc_rule, check_scores
     from seqzoo.serving.ops.executors import Context
-    from seqzoo.serving.ops.score import OutputFolder, summarise
+    from seqzoo.serving.ops.score import summarise
     from seqzoo.serving.track_sources import check_sources
-    from seqzoo.serving.variant_writer import open_writer, skip_code
+    from seqzoo.serving.variant_writer import skip_code
     from seqzoo.zoo.card import default_class
     from seqzoo.zoo.io.vcf import VcfReader
 
@@ -183,16 +183,7 @@ def score_variants(settings: VariantSettings, executor, progress: Callable[[int,
     counts: Counter = Counter()
     results: list[dict] = []
     try:
-        if parts_folder(settings.output):
-            folder = OutputFolder(settings.output)
-        else:
-            writer = open_writer(settings.output, reader.vcf, scorer.identity, length, scorer.classes,
-                                 list(settings.scores), settings.strand, settings.rc_rule)
-        if settings.attribution:
-            from seqzoo.serving.variant_attribution import VariantExplainer
-
-            explainer = VariantExplainer(scorer, settings.attribution, target, settings.ig_steps,
-                                         settings.attribution_out, settings.plots, settings.strand, length)
+        folder, writer, explainer = _outputs(settings, scorer, reader, length, target)
         held: deque = deque()  # the chunks in flight, with their cyvcf2 records, for the writer
 
         def chunks():
@@ -230,3 +221,29 @@ def score_variants(settings: VariantSettings, executor, progress: Callable[[int,
         reader.close()
     summary["output"] = str(settings.output)
     return summary
+
+
+def _outputs(settings: VariantSettings, scorer, reader, length: int, target: str | None) -> tuple:
+    """(parts folder or None, results writer or None, attribution writer or None), each opened
+    under a temporary name."""
+    from seqzoo.serving.ops.score import OutputFolder
+    from seqzoo.serving.variant_writer import open_writer
+
+    folder = writer = explainer = None
+    try:
+        if parts_folder(settings.output):
+            folder = OutputFolder(settings.output)
+        else:
+            writer = open_writer(settings.output, reader.vcf, scorer.identity, length, scorer.classes,
+                                 list(settings.scores), settings.strand, settings.rc_rule)
+        if settings.attribution:
+            from seqzoo.serving.variant_attribution import VariantExplainer
+
+            explainer = VariantExplainer(scorer, settings.attribution, target, settings.ig_steps,
+                                         settings.attribution_out, settings.plots, settings.strand, length)
+    except BaseException:
+        for w in (writer, folder):
+            if w is not None:
+                w.abort()
+        raise
+    return folder, writer, explainer
