@@ -50,7 +50,6 @@ def run(args) -> int:
     settings = AnnotateSettings(args.out, args.genome, args.regions, args.contig_map, args.genome_cache, args.stride,
                                 args.strand, tuple(args.classes or ()), args.peaks, args.threshold, args.bedgraph,
                                 args.timeout)
-    settings.check("server" if args.server else "dask" if args.dask else "local")
     executor = executor_of(args)
     try:
         with tqdm(unit="pos", unit_scale=True, disable=args.no_progress, file=sys.stderr, desc="annotate") as bar:

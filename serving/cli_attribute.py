@@ -43,7 +43,6 @@ def run(args) -> int:
 
     settings = AttributeSettings(args.input, args.output, args.method, args.target, args.steps, args.modisco,
                                  args.logos, args.logo_count, args.batch, args.convert_tu)
-    settings.check()
     executor = executor_of(args)
     try:
         with tqdm(unit="seq", desc="attribute", file=sys.stderr, disable=args.no_progress) as bar:

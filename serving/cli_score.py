@@ -44,7 +44,6 @@ def run(args) -> int:
 
     settings = ScoreSettings(args.input, args.output, args.batch, args.convert_tu, tuple(args.track), args.genome,
                              args.stride, args.genome_cache, args.partition_rows)
-    settings.check()
     executor = executor_of(args)
     try:
         with tqdm(unit="seq", unit_scale=True, desc="score", file=sys.stderr, disable=args.no_progress) as bar:

@@ -61,7 +61,6 @@ def run(args) -> int:
                                args.genes, args.rc_average, args.contig_map, args.genome_cache, args.max_n_fraction,
                                args.chunk_size, tuple(args.track_source), args.attribution, args.attribution_out,
                                args.plots, args.target, args.ig_steps, args.batch)
-    settings.check()
     executor = executor_of(args)
     try:
         with tqdm(unit="variant", disable=args.quiet, file=sys.stderr) as bar:

@@ -145,6 +145,14 @@ def plan_windows(bed: str, genome: str, length: int, stride: int, partition_rows
         yield Windows(str(bed), str(genome), tuple(regions), length, stride, cache)
 
 
+def windows_schema():
+    """The pyarrow schema of a Windows partition's table (``read_windows``)."""
+    import pyarrow as pa
+
+    return pa.schema([("chrom", pa.string()), ("start", pa.int64()), ("end", pa.int64()), ("name", pa.string()),
+                      ("sequence", pa.string())])
+
+
 def read_windows(part: Windows):
     """``pyarrow.Table`` (chrom, start, end, name, sequence) of a Windows partition."""
     import numpy as np
@@ -171,7 +179,7 @@ def read_windows(part: Windows):
     starts_array = np.asarray(starts, dtype=np.int64)
     return pa.table({"chrom": pa.array(chroms, pa.string()), "start": pa.array(starts_array),
                      "end": pa.array(starts_array + part.length), "name": pa.array(names, pa.string()),
-                     "sequence": pa.array(sequences, pa.string())})
+                     "sequence": pa.array(sequences, pa.string())}, schema=windows_schema())
 
 
 def fasta_records(part) -> list:

@@ -33,6 +33,7 @@ from seqzoo.serving.ops.partitions import (
     plan_parquet,
     plan_windows,
     stream_fasta,
+    windows_schema,
 )
 from seqzoo.zoo.errors import InputError, NotFoundError, SeqzooError
 from seqzoo.zoo.io.atomic import temporary_name
@@ -99,7 +100,7 @@ class ScorePart:
             with TableWriter(Path(self.folder) / PART.format(index), columns, self.facts) as writer:
                 writer.write(rows)
         else:
-            out["columns"], out["data"] = columns, rows
+            out["data"] = rows
         return {**out, **task_costs(started, cpu)}
 
     def rows(self, context, part) -> tuple:
@@ -137,6 +138,20 @@ def task_costs(started: float, cpu: float) -> dict:
 
     return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu,
             "worker": worker_name(), "peak_rss_mib": peak_rss_mib()}
+
+
+def output_columns(settings: ScoreSettings, scorer):
+    """The output's columns: a FASTA's ``id`` and classes, or a table's carried columns and classes."""
+    kind = input_kind(settings.input)
+    if kind in ("fasta", "fasta.gz"):
+        return score_columns(scorer)
+    from seqzoo.serving.scoring import output_schema
+
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return output_schema(pq.read_schema(settings.input), scorer.classes, settings.sequence_column)
+    return output_schema(windows_schema(), scorer.classes)
 
 
 def plan(settings: ScoreSettings, scorer) -> Iterable:
@@ -217,16 +232,16 @@ def score(settings: ScoreSettings, executor, progress: Callable[[int], None] | N
     started = time.monotonic()
     facts = {"model": scorer.ref, "digest": scorer.digest, "input": str(settings.input)}
     parts = enumerate(plan(settings, scorer))
-    if one_table(settings.output):
-        folder, writer = None, None
-    else:
-        folder, writer = OutputFolder(settings.output), None
+    folder = writer = None
     results = []
     try:
+        if one_table(settings.output):  # opened before any work: an unwritable output is said at once
+            writer = TableWriter(settings.output, output_columns(settings, scorer), facts)
+        else:
+            folder = OutputFolder(settings.output)
         task = ScorePart(settings, facts, None if folder is None else str(folder.tmp))
         for result in executor.map(task, parts):
-            if folder is None:
-                writer = writer or TableWriter(settings.output, result.pop("columns"), facts)
+            if writer is not None:
                 writer.write(result.pop("data"))
             results.append(result)
             if progress is not None:
@@ -235,7 +250,6 @@ def score(settings: ScoreSettings, executor, progress: Callable[[int], None] | N
         if folder is not None:
             folder.commit(summary)
         else:
-            writer = writer or TableWriter(settings.output, score_columns(scorer), facts)
             writer.commit()
     except BaseException:
         for w in (writer, folder):
