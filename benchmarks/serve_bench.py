@@ -38,12 +38,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from ceiling import compute_ceiling, in_process
 from record import record
-from seqzoo.serving.cli_serve import run_loop
 from seqzoo.serving.dask.cluster import peak_rss_mib
 from seqzoo.serving.engine import Engine
 from seqzoo.v1 import seqzoo_pb2 as pb
 from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc
 from seqzoo.zoo.registry import open_zoo
+
+from seqzoo.cli.serve import run_loop
 
 REPO = Path(__file__).resolve().parent.parent
 PY = sys.executable

@@ -8,14 +8,14 @@ import time
 
 import numpy as np
 import pytest
-from seqzoo.serving.batcher import (
+from seqzoo.serving.engine import Engine
+from seqzoo.serving.server.batcher import (
     AttributionLane,
     Batcher,
     BatcherSettings,
     DeadlineExpiredError,
     QueueFullError,
 )
-from seqzoo.serving.engine import Engine
 from test_engine import make_version_dir
 
 

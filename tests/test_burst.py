@@ -2,7 +2,7 @@
 
 - A burst: 2,000 concurrent one-sequence ModelInfer calls over 4 connections, and the same over
   seqzoo.v1 Score, each answered and equal to the local engine (grpc-core shed 34-152 of them as
-  CANCELLED before any handler saw them; serving/server.py PENDING_LIMITS).
+  CANCELLED before any handler saw them; serving/server/app.py PENDING_LIMITS).
 - A restart: tritonclient (its own process) with deploy/grpc-service-config.json sends 20,000
   calls from 16 threads while the server is sent SIGTERM and started again on the same port;
   every call is answered, and answered right.

@@ -1,8 +1,9 @@
 import argparse
 
 import pytest
-from seqzoo.serving.cli_serve import add_arguments, settings_from
 from seqzoo.zoo.errors import InputError
+
+from seqzoo.cli.serve import add_arguments, settings_from
 
 
 def parse(*argv):

@@ -76,7 +76,7 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 def test_dockerfile_contract():
     """Exec-form entrypoint running `seqzoo serve` with arguments the real parser accepts, a
     non-root user in both targets, a grpc.health.v1 HEALTHCHECK, a local BASE_IMAGE, no torch."""
-    from seqzoo.serving.cli_serve import add_arguments
+    from seqzoo.cli.serve import add_arguments
 
     steps = dockerfile_instructions()
     stages = [rest.split() for word, rest in steps if word == "FROM"]

@@ -180,7 +180,7 @@ def expanded_args(deployment: dict) -> list[str]:
 
 
 def test_server_args_parse_with_the_real_serve_command():
-    cli_serve = pytest.importorskip("seqzoo.serving.cli_serve")
+    cli_serve = pytest.importorskip("seqzoo.cli.serve")
     import argparse
 
     parser = argparse.ArgumentParser(prog="seqzoo serve", exit_on_error=False)

@@ -13,7 +13,7 @@ import os
 import shutil
 
 import pytest
-from seqzoo.serving.store import ModelStore
+from seqzoo.serving.server.store import ModelStore
 from seqzoo.zoo.errors import InputError, IntegrityError, NotFoundError
 from seqzoo.zoo.manifest import verify_folder, write_manifest
 from seqzoo.zoo.refs import parse_ref
@@ -372,8 +372,8 @@ def test_a_cancelled_or_expired_stream_leaves_nothing_behind(published_model):
 
     import grpc
     import numpy as np
-    from seqzoo.serving.batcher import BatcherSettings
     from seqzoo.serving.client import SeqZooClient
+    from seqzoo.serving.server.batcher import BatcherSettings
     from test_server import ServerThread
 
     server = ServerThread(published_model.zoo_root, stream_window=2,

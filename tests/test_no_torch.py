@@ -65,7 +65,7 @@ def test_load_and_run_without_torch(published_model):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert "blocked" in result["blocked"] and result["torch_loaded"] is False
     assert result["cli"] == 0 and result["worst"] <= 1e-4
-    assert {"seqzoo.serving.api", "seqzoo.serving.ops.score", "seqzoo.serving.ops.executors", "seqzoo.serving.server", "seqzoo.zoo.io.fasta",
+    assert {"seqzoo.serving.api", "seqzoo.serving.ops.score", "seqzoo.serving.ops.executors", "seqzoo.serving.server.app", "seqzoo.zoo.io.fasta",
             "seqzoo.zoo.remote"} <= set(result["modules"])
     expected = [e["probs"] for e in published_model.card["expect"]]
     assert all(abs(a - b) <= 1e-5 for row, want in zip(result["probs"], expected) for a, b in zip(row, want))

@@ -4,7 +4,6 @@ wing is listed in pyproject.toml (an editable install finds an unlisted one; a b
 from __future__ import annotations
 
 import tomllib
-
 from conftest import REPO
 
 

@@ -13,13 +13,13 @@ from pathlib import Path
 import grpc
 import numpy as np
 import pytest
-from seqzoo.serving.batcher import BatcherSettings
 from seqzoo.serving.client import SeqZooClient, ServerError
 from seqzoo.serving.engine import Engine
 from seqzoo.serving.ism import ism
-from seqzoo.serving.server import SeqZooServer, ServerSettings
-from seqzoo.serving.store import ModelStore, StoreSettings
-from seqzoo.serving.telemetry import Metrics
+from seqzoo.serving.server.app import SeqZooServer, ServerSettings
+from seqzoo.serving.server.batcher import BatcherSettings
+from seqzoo.serving.server.store import ModelStore, StoreSettings
+from seqzoo.serving.server.telemetry import Metrics
 from seqzoo.v1 import seqzoo_pb2 as pb
 from seqzoo.zoo.errors import InputError, NotFoundError, UnavailableError
 from test_engine import make_version_dir, reference_grad, reference_probs, weights

@@ -130,9 +130,8 @@ def test_table_label_column_missing(tmp_path, capsys):
 
 
 def test_config_file_and_flags_merge(tmp_path, capsys):
-    from seqzoo.training.cli_train import hyperparameters_from
-
     from seqzoo.cli import build_parser
+    from seqzoo.cli.train import hyperparameters_from
 
     (tmp_path / "c.yaml").write_text("kernel-num: 64\nhead: global\nlearning_rate: 0.002\n")
     args = build_parser().parse_args(["train", "--name", "x", "--config", str(tmp_path / "c.yaml"),

@@ -115,9 +115,9 @@ class VariantServer:
 
     def __init__(self, zoo: Path, genome: Path | None, cache: Path):
         from seqzoo.serving import reference, variant_service
-        from seqzoo.serving.batcher import BatcherSettings
-        from seqzoo.serving.server import SeqZooServer, ServerSettings
-        from seqzoo.serving.store import ModelStore, StoreSettings
+        from seqzoo.serving.server.app import SeqZooServer, ServerSettings
+        from seqzoo.serving.server.batcher import BatcherSettings
+        from seqzoo.serving.server.store import ModelStore, StoreSettings
 
         if genome is not None:
             reference.set_genome(genome, cache=cache)

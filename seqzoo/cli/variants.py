@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from seqzoo.serving.cli_where import add_where_arguments, executor_of
+from seqzoo.cli.where import add_where_arguments, executor_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,9 +53,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    from tqdm import tqdm
+
     from seqzoo.serving.effects import parse_scores
     from seqzoo.serving.ops.variants import VariantSettings, score_variants
-    from tqdm import tqdm
 
     settings = VariantSettings(args.vcf, args.genome, args.output, tuple(parse_scores(args.scores)), args.strand,
                                args.genes, args.rc_average, args.contig_map, args.genome_cache, args.max_n_fraction,

@@ -8,7 +8,7 @@ variant traffic and plain scoring share batches), and the scores come from
 ``serving/effects.py``: one formula set for local, client and server.
 
 The service is added to the server by ``register`` (listed in ``server.SERVICE_HOOKS``); the
-genome is the server's (``serving/reference.py``, ``seqzoo serve --genome FASTA``).
+genome is the server's (``serving/server/reference.py``, ``seqzoo serve --genome FASTA``).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from seqzoo.serving.effects import (
     parse_scores,
     scores_from_probs,
 )
-from seqzoo.serving.reference import server_genome
 from seqzoo.serving.scoring import request_tracks
+from seqzoo.serving.server.reference import server_genome
 from seqzoo.serving.windows import STRANDS, build_windows
 from seqzoo.v1 import variants_pb2 as vpb
 from seqzoo.v1 import variants_pb2_grpc as vpb_grpc

@@ -1,7 +1,7 @@
 """``seqzoo zoo export RUN_DIR --name NAME``: publish a training run directory made earlier.
 
 An action of ``seqzoo zoo`` that lives in the training wing (it exports graphs with PyTorch and
-interprets the model), plugged into the zoo's command by ``seqzoo/cli.py`` so the zoo wing never
+interprets the model), plugged into the zoo's command by ``seqzoo/cli/__init__.py`` so the zoo wing never
 imports training.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 
-from seqzoo.training.cli_about import about_from_args, warn_unstated
-from seqzoo.training.cli_about import add_arguments as add_about_arguments
+from seqzoo.cli.about import about_from_args, warn_unstated
+from seqzoo.cli.about import add_arguments as add_about_arguments
 
 HELP = "publish a training run directory into the zoo"
 
@@ -25,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args, zoo) -> int:
+    from seqzoo.cli.zoo import emit
     from seqzoo.training.publish import publish_run
-    from seqzoo.zoo.cli import emit
 
     about = about_from_args(args)
     warn_unstated(about, "zoo export")

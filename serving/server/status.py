@@ -4,7 +4,7 @@ servicer (SeqZoo, Variants)."""
 from __future__ import annotations
 
 import grpc
-from seqzoo.serving.batcher import DeadlineExpiredError, QueueFullError
+from seqzoo.serving.server.batcher import DeadlineExpiredError, QueueFullError
 from seqzoo.zoo.errors import (
     PLACE_KEY,
     ConflictError,

@@ -37,6 +37,7 @@ def run(args) -> int:
     if folder.is_dir() and (folder / "weights.pt").is_file():
         # a training run: interpret it, then render
         import torch
+
         from seqzoo.training.interpret import interpret_run
 
         torch.set_num_threads(max(1, torch.get_num_threads()))

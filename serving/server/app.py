@@ -36,19 +36,19 @@ import grpc
 import numpy as np
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from seqzoo.serving.admission import PENDING_LIMITS, Admission, TokenAuth
-from seqzoo.serving.annotation_service import register as register_annotation
-from seqzoo.serving.batcher import let_go
-from seqzoo.serving.calls import Calls
 from seqzoo.serving.ig_rule import IG_STEPS, ig_rows
 from seqzoo.serving.ism import ism
-from seqzoo.serving.memory import MemoryKeeper
-from seqzoo.serving.oip_service import SERVICE as OIP_SERVICE
-from seqzoo.serving.oip_service import OipServicer
 from seqzoo.serving.scoring import request_tracks
-from seqzoo.serving.store import ModelStore, Served
-from seqzoo.serving.telemetry import Metrics
-from seqzoo.serving.variant_service import register as register_variants
+from seqzoo.serving.server.admission import PENDING_LIMITS, Admission, TokenAuth
+from seqzoo.serving.server.annotation_service import register as register_annotation
+from seqzoo.serving.server.batcher import let_go
+from seqzoo.serving.server.calls import Calls
+from seqzoo.serving.server.memory import MemoryKeeper
+from seqzoo.serving.server.oip_grpc import SERVICE as OIP_SERVICE
+from seqzoo.serving.server.oip_grpc import OipServicer
+from seqzoo.serving.server.store import ModelStore, Served
+from seqzoo.serving.server.telemetry import Metrics
+from seqzoo.serving.server.variants_service import register as register_variants
 from seqzoo.v1 import oip_pb2_grpc as opb_grpc
 from seqzoo.v1 import seqzoo_pb2 as pb
 from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc
@@ -95,7 +95,7 @@ class ServerSettings:
         learns which models and versions are served.
     http_port : int, optional
         Also serve the Open Inference Protocol's HTTP/REST endpoints on this port of the same
-        host (serving/oip_http.py; 0 picks a free port, see ``SeqZooServer.http_port``).
+        host (serving/server/oip_http.py; 0 picks a free port, see ``SeqZooServer.http_port``).
     """
 
     address: str = "127.0.0.1:50051"
@@ -135,7 +135,7 @@ def _decode_request(served: Served, request, max_sequences: int) -> np.ndarray:
 
 
 class SeqZooServicer(pb_grpc.SeqZooServicer):
-    """seqzoo.v1.SeqZoo over the server's :class:`~seqzoo.serving.calls.Calls`."""
+    """seqzoo.v1.SeqZoo over the server's :class:`~seqzoo.serving.server.calls.Calls`."""
 
     def __init__(self, calls: Calls):
         self.calls = calls
@@ -403,7 +403,7 @@ class SeqZooServer:
             raise UnavailableError(f"cannot listen on {self.settings.address}")
         await self.server.start()
         if self.settings.http_port is not None:
-            from seqzoo.serving.oip_http import OipHttp  # aiohttp: only with --http-port
+            from seqzoo.serving.server.oip_http import OipHttp  # aiohttp: only with --http-port
 
             self.http = OipHttp(oip, calls)
             self.http_port = await self.http.start(self.settings)

@@ -49,7 +49,7 @@ class Calls:
 
     def failed(self, method: str, model: str, exc: BaseException) -> grpc.StatusCode:
         """Count (and, when INTERNAL, log) a call that failed; its gRPC status."""
-        from seqzoo.serving.status import status_of
+        from seqzoo.serving.server.status import status_of
 
         code = status_of(exc)
         if code == grpc.StatusCode.INTERNAL:
@@ -59,7 +59,7 @@ class Calls:
 
     async def fail(self, context, method: str, model: str, exc: BaseException) -> None:
         """Answer a gRPC call that failed with its status and the error's words."""
-        from seqzoo.serving.status import abort
+        from seqzoo.serving.server.status import abort
 
         self.failed(method, model, exc)
         await abort(context, exc)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from seqzoo.serving.cli_where import add_where_arguments, executor_of
+from seqzoo.cli.where import add_where_arguments, executor_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,8 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from seqzoo.serving.ops.attribute import AttributeSettings, attribute
     from tqdm import tqdm
+
+    from seqzoo.serving.ops.attribute import AttributeSettings, attribute
 
     settings = AttributeSettings(args.input, args.output, args.method, args.target, args.steps, args.modisco,
                                  args.logos, args.logo_count, args.batch, args.convert_tu)

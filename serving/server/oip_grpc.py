@@ -196,7 +196,7 @@ class OipServicer(opb_grpc.GRPCInferenceServiceServicer):
     """``inference.GRPCInferenceService`` over the same store and plumbing as seqzoo.v1's servicer.
 
     The protocol's verbs (``ready``, ``metadata``, ``infer``) raise seqzoo errors; the gRPC
-    methods answer them with gRPC statuses, the HTTP endpoints (serving/oip_http.py) with HTTP
+    methods answer them with gRPC statuses, the HTTP endpoints (serving/server/oip_http.py) with HTTP
     ones, so both transports give the same answers.
 
     Parameters

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from seqzoo.serving.cli_where import add_where_arguments, executor_of
+from seqzoo.cli.where import add_where_arguments, executor_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,8 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from seqzoo.serving.ops.score import ScoreSettings, score
     from tqdm import tqdm
+
+    from seqzoo.serving.ops.score import ScoreSettings, score
 
     settings = ScoreSettings(args.input, args.output, args.batch, args.convert_tu, tuple(args.track), args.genome,
                              args.stride, args.genome_cache, args.partition_rows)

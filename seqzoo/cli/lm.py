@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from seqzoo.training.cli_about import about_from_args, warn_unstated
-from seqzoo.training.cli_about import add_arguments as add_about_arguments
+from seqzoo.cli.about import about_from_args, warn_unstated
+from seqzoo.cli.about import add_arguments as add_about_arguments
 from seqzoo.zoo.errors import InputError
 
 
@@ -53,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args) -> int:
     import torch
+
     from seqzoo.training.lm_run import LMOptions, run_lm
     from seqzoo.zoo.refs import validate_name
 

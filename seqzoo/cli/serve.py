@@ -8,7 +8,7 @@
 
 Models load and warm up before the server reports SERVING; SIGTERM drains (in-flight requests
 finish, new ones are refused). Logs are JSON lines on stderr. With ``--workers N``, N server
-processes share the port under a supervisor (see serving/workers.py).
+processes share the port under a supervisor (see serving/server/workers.py).
 """
 
 from __future__ import annotations
@@ -70,10 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def settings_from(args):
     """(StoreSettings, ServerSettings) from parsed arguments; errors name the option."""
-    from seqzoo.serving.batcher import BatcherSettings
     from seqzoo.serving.client import read_token
-    from seqzoo.serving.server import ServerSettings
-    from seqzoo.serving.store import StoreSettings
+    from seqzoo.serving.server.app import ServerSettings
+    from seqzoo.serving.server.batcher import BatcherSettings
+    from seqzoo.serving.server.store import StoreSettings
 
     if args.threads is not None and args.threads < 1:
         raise InputError(f"--threads must be at least 1, got {args.threads}")
@@ -104,7 +104,7 @@ def connection_age_options(seconds: float) -> list:
 
 
 def _json_logging(args, worker: int | None = None) -> None:
-    from seqzoo.serving.telemetry import json_logging
+    from seqzoo.serving.server.telemetry import json_logging
 
     json_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.INFO, worker=worker)
 
@@ -114,7 +114,7 @@ def run(args) -> int:
     if args.workers < 1:
         raise InputError(f"--workers must be at least 1, got {args.workers}")
     if args.workers > 1:
-        from seqzoo.serving.workers import available_cores, run_workers
+        from seqzoo.serving.server.workers import available_cores, run_workers
 
         _, server_settings = settings_from(args)  # bad options fail here, once, before any worker starts
         # the workers share the cores between their ONNX Runtime pools
@@ -139,8 +139,8 @@ def serve_here(args, ready, worker: int | None = None) -> None:
     As one of ``--workers`` (``worker`` is its index), it logs JSON with its index, binds the shared
     port with SO_REUSEPORT and leaves ``--metrics-port`` to the supervisor.
     """
-    from seqzoo.serving.server import serve
-    from seqzoo.serving.store import ModelStore
+    from seqzoo.serving.server.app import serve
+    from seqzoo.serving.server.store import ModelStore
 
     if worker is not None:  # a fresh spawned process: its logs carry its index
         _json_logging(args, worker)
@@ -150,7 +150,7 @@ def serve_here(args, ready, worker: int | None = None) -> None:
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     store = ModelStore(args.zoo, models=models, registry=args.registry, settings=store_settings)
     if args.genome:  # variant windows from coordinates, annotation tracks from regions
-        from seqzoo.serving.reference import set_genome
+        from seqzoo.serving.server.reference import set_genome
         set_genome(args.genome, contig_map=args.contig_map)
     run_loop(serve(store, server_settings, metrics_port=None if worker is not None else args.metrics_port,
                    poll_seconds=args.poll_seconds or None, ready=ready), args.loop)

@@ -1,7 +1,7 @@
 """The ``seqzoo.v1.Annotation`` gRPC service: genome regions in, track values out (its client is
 ``serving.client.AnnotationClient``, used by ``seqzoo annotate --server``).
 
-The server holds the genome (``seqzoo serve --genome``, ``serving/reference.py``). Annotate
+The server holds the genome (``seqzoo serve --genome``, ``serving/server/reference.py``). Annotate
 scores each region on its strand with ``serving/annotate.py``'s ``region_values`` (the rule and
 the shared pass of ``seqzoo annotate`` in process; a language model's surprisal), one chunk at a time in the model's attribution
 lane, which yields to interactive scoring, and streams each chunk's values as soon as it is done
@@ -27,7 +27,7 @@ from seqzoo.serving.annotate import (
     region_values,
     window_count,
 )
-from seqzoo.serving.reference import server_genome
+from seqzoo.serving.server.reference import server_genome
 from seqzoo.v1 import annotation_pb2 as apb
 from seqzoo.v1 import annotation_pb2_grpc as apb_grpc
 from seqzoo.zoo.errors import InputError, SeqzooError

@@ -18,9 +18,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from seqzoo.training.cli_about import about_from_args, warn_unstated
-from seqzoo.training.cli_about import add_arguments as add_about_arguments
-from seqzoo.training.cli_tracks import add_track_arguments, tracks_from_args
+from seqzoo.cli.about import about_from_args, warn_unstated
+from seqzoo.cli.about import add_arguments as add_about_arguments
+from seqzoo.cli.tracks import add_track_arguments, tracks_from_args
 from seqzoo.zoo.errors import ConflictError, InputError
 from seqzoo.zoo.options import pairs
 from seqzoo.zoo.refs import validate_name
@@ -189,6 +189,7 @@ def _check_characters(dataset, where, alphabet) -> None:
 def prepare(args, quiet: bool) -> Prepared:
     """Read, check, fold, fix the length, encode, split, and check for leaks."""
     import numpy as np
+
     from seqzoo.training import data
     from seqzoo.training.splits import split_sets, take
     from seqzoo.zoo.alphabets import ProductAlphabet, get_alphabet, structure_alphabet
@@ -318,6 +319,7 @@ def train_models(args, prep: Prepared, params: dict, workdir: Path) -> tuple:
 def evaluate(args, prep: Prepared, result, workdir: Path) -> tuple[dict, dict | None, dict]:
     """Metrics on val and test, plots, data.npz, and the baseline; returns (metrics, baseline, scores)."""
     import numpy as np
+
     from seqzoo.training.metrics import compute_metrics
     from seqzoo.training.plots import plot_history, plot_pr, plot_roc
     from seqzoo.training.train import predict
@@ -361,6 +363,7 @@ def write_run(args, prep: Prepared, result, params: dict, grid: dict | None, met
               baseline: dict | None, seconds: float, workdir: Path) -> None:
     """weights.pt, config.json and card.json into the (temporary) run directory."""
     import torch
+
     from seqzoo.training.provenance import provenance
     from seqzoo.zoo.card import input_section
 

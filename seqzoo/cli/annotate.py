@@ -19,7 +19,7 @@ import argparse
 import json
 import sys
 
-from seqzoo.serving.cli_where import add_where_arguments, executor_of
+from seqzoo.cli.where import add_where_arguments, executor_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,8 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from seqzoo.serving.ops.annotate import AnnotateSettings, annotate
     from tqdm import tqdm
+
+    from seqzoo.serving.ops.annotate import AnnotateSettings, annotate
 
     settings = AnnotateSettings(args.out, args.genome, args.regions, args.contig_map, args.genome_cache, args.stride,
                                 args.strand, tuple(args.classes or ()), args.peaks, args.threshold, args.bedgraph,

@@ -31,7 +31,7 @@ import time
 from contextlib import contextmanager
 
 from prometheus_client import CollectorRegistry, multiprocess
-from seqzoo.serving.telemetry import serve_metrics
+from seqzoo.serving.server.telemetry import serve_metrics
 
 log = logging.getLogger("seqzoo.serve")
 

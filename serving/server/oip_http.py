@@ -16,7 +16,7 @@ same numbers and the same errors:
 Errors are ``{"error": "..."}`` with 400 (bad input: every field is checked, nothing reaches a
 500), 401 (token, with ``WWW-Authenticate``), 404 (unknown model or version), 413 (a body over
 ``--max-message-mb``, the gRPC message limit), 429 (queue full), 503 (draining or unloading) or 504
-(deadline). The bearer token and the drain apply as on gRPC, by the same rule (serving/admission.py):
+(deadline). The bearer token and the drain apply as on gRPC, by the same rule (serving/server/admission.py):
 health is public unless ``--private-health``; a draining server answers 503 and lets admitted
 requests finish. ``timeout`` (request parameter, seconds, a number) is the deadline. A body is
 parsed on the decoding pool, never on the event loop that answers health; a connection idle for
@@ -34,15 +34,15 @@ import time
 import grpc
 from aiohttp import web
 from google.protobuf.json_format import MessageToDict
-from seqzoo.serving.admission import bearer_ok, is_health
-from seqzoo.serving.oip_service import parameter, server_metadata
-from seqzoo.serving.status import status_of
+from seqzoo.serving.server.admission import bearer_ok, is_health
+from seqzoo.serving.server.oip_grpc import parameter, server_metadata
+from seqzoo.serving.server.status import status_of
 from seqzoo.v1 import oip_pb2 as opb
 from seqzoo.zoo.errors import InputError, UnavailableError, quote
 
 log = logging.getLogger(__name__)
 
-# the HTTP status of each gRPC status the server answers with (serving/status.py: one error table)
+# the HTTP status of each gRPC status the server answers with (serving/server/status.py: one error table)
 HTTP_STATUS = {grpc.StatusCode.INVALID_ARGUMENT: 400, grpc.StatusCode.NOT_FOUND: 404,
                grpc.StatusCode.RESOURCE_EXHAUSTED: 429, grpc.StatusCode.DEADLINE_EXCEEDED: 504,
                grpc.StatusCode.UNAVAILABLE: 503}

@@ -16,8 +16,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from seqzoo.serving.batcher import AttributionLane, Batcher, BatcherSettings
 from seqzoo.serving.engine import Engine
+from seqzoo.serving.server.batcher import AttributionLane, Batcher, BatcherSettings
 from seqzoo.zoo.errors import InputError, NotFoundError, SeqzooError
 from seqzoo.zoo.refs import choose_version, parse_ref
 from seqzoo.zoo.registry import open_zoo, verify_version

@@ -1,6 +1,8 @@
-"""The ``seqzoo`` command: one entry point, one module per subcommand.
+"""The ``seqzoo`` command: one entry point, one module per subcommand, every parser in this package.
 
-Each subcommand module defines ``add_arguments(parser)`` and ``run(args) -> int`` and keeps
+A subcommand module turns arguments into plain values or a settings dataclass and calls the
+library (the operations' drivers are ``serving.ops``; ``where`` says ``--local/--server/--dask``
+once for all of them); no operation logic lives here. Each subcommand module defines ``add_arguments(parser)`` and ``run(args) -> int`` and keeps
 heavy imports (torch, onnxruntime) inside ``run`` so that ``seqzoo --help`` and the serving
 commands never import PyTorch.
 """
@@ -19,21 +21,21 @@ from seqzoo.zoo.errors import SeqzooError
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("seqzoo.training.cli_train", "train a CNN on sequences and publish it into the zoo"),
-    "sites": ("seqzoo.training.cli_sites", "pool the binding sites of many tasks into one multitask table"),
-    "lm": ("seqzoo.training.cli_lm", "train a genome language model (perplexity, llr variant scores) and publish it"),
-    "simulate": ("seqzoo.training.cli_simulate", "simulate planted-motif sequences (FOXO1 exercise)"),
-    "report": ("seqzoo.training.cli_report", "write the HTML interpretation report of a model version"),
-    "zoo": ("seqzoo.zoo.cli", "list, show, verify, pull, push, index and export zoo models"),
-    "serve": ("seqzoo.serving.cli_serve", "serve zoo models over gRPC"),
-    "score": ("seqzoo.serving.cli_score", "score sequences through a server or in-process"),
-    "variants": ("seqzoo.serving.cli_variants", "score the effects of VCF variants"),
-    "annotate": ("seqzoo.serving.cli_annotate", "annotate a genome: probability tracks (bigWig) and peaks"),
-    "attribute": ("seqzoo.serving.cli_attribute", "explain sequences: integrated gradients for TF-MoDISco (.npz)"),
+    "train": ("seqzoo.cli.train", "train a CNN on sequences and publish it into the zoo"),
+    "sites": ("seqzoo.cli.sites", "pool the binding sites of many tasks into one multitask table"),
+    "lm": ("seqzoo.cli.lm", "train a genome language model (perplexity, llr variant scores) and publish it"),
+    "simulate": ("seqzoo.cli.simulate", "simulate planted-motif sequences (FOXO1 exercise)"),
+    "report": ("seqzoo.cli.report", "write the HTML interpretation report of a model version"),
+    "zoo": ("seqzoo.cli.zoo", "list, show, verify, pull, push, index and export zoo models"),
+    "serve": ("seqzoo.cli.serve", "serve zoo models over gRPC"),
+    "score": ("seqzoo.cli.score", "score sequences through a server or in-process"),
+    "variants": ("seqzoo.cli.variants", "score the effects of VCF variants"),
+    "annotate": ("seqzoo.cli.annotate", "annotate a genome: probability tracks (bigWig) and peaks"),
+    "attribute": ("seqzoo.cli.attribute", "explain sequences: integrated gradients for TF-MoDISco (.npz)"),
 }
-# actions one wing adds to another's command, so the zoo wing never imports training
-EXTRA_ACTIONS: dict[str, dict[str, str]] = {"zoo": {"export": "seqzoo.training.cli_export",
-                                                     "build": "seqzoo.training.cli_build"}}
+# actions of a command that need another wing's stack (zoo export/build: training), imported with it
+EXTRA_ACTIONS: dict[str, dict[str, str]] = {"zoo": {"export": "seqzoo.cli.export",
+                                                     "build": "seqzoo.cli.build"}}
 
 
 class Parser(argparse.ArgumentParser):

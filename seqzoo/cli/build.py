@@ -2,7 +2,7 @@
 train, check against their recipes, and publish the catalogue's models the zoo lacks.
 
 An action of ``seqzoo zoo`` that lives in the training wing (it trains with PyTorch), plugged in
-by ``seqzoo/cli.py`` like ``export``. Exits 1 when any recipe failed or fell outside a tolerance.
+by ``seqzoo/cli/__init__.py`` like ``export``. Exits 1 when any recipe failed or fell outside a tolerance.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args, zoo) -> int:
+    from seqzoo.cli.zoo import emit, table
     from seqzoo.training.build import build
     from seqzoo.training.catalogue import read_catalogue
-    from seqzoo.zoo.cli import emit, table
     from seqzoo.zoo.errors import InputError
 
     if args.jobs < 1 or (args.threads is not None and args.threads < 1):
