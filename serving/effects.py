@@ -32,6 +32,7 @@ absolute value, sign kept). The outputs state the rule used.
 from __future__ import annotations
 
 import numpy as np
+from seqzoo.zoo.alphabets import sequence_letters
 from seqzoo.zoo.errors import InputError
 
 SCORES = ("ref", "alt", "diff", "abs_diff", "ratio", "log2fc", "logit_diff", "deepsea_effect", "llr")
@@ -147,17 +148,6 @@ def combine_strands(forward: dict[str, np.ndarray], reverse: dict[str, np.ndarra
             value = np.where(np.abs(f) >= np.abs(r), f, r)
         out[name] = value.astype(np.float32)
     return out
-
-
-def sequence_letters(alphabet) -> str:
-    """The nucleotide letters of a model's alphabet (the sequence part of a structure alphabet)."""
-    return getattr(alphabet, "sequence", alphabet).letters
-
-
-def is_rna(alphabet) -> bool:
-    """True when the alphabet reads U and not T (windows are transcribed T -> U for it)."""
-    letters = sequence_letters(alphabet)
-    return "U" in letters and "T" not in letters
 
 
 def check_rc_rule(alphabet, rule: str | None, strand: str) -> None:

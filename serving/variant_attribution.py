@@ -217,7 +217,7 @@ class VariantExplainer:
 
     def __init__(self, scorer, method: str, target: str, steps: int, npz: str | None, plots: str | None,
                  strand: str, length: int):
-        from seqzoo.serving.effects import sequence_letters
+        from seqzoo.zoo.alphabets import sequence_letters
 
         self.target = target
         self.scorer, self.method, self.steps = scorer, method, steps

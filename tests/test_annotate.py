@@ -187,7 +187,7 @@ def test_an_existing_output_is_never_written_over(published_model, genome, tmp_p
 
 
 def test_peaks_are_the_same_however_the_values_are_chunked():
-    from seqzoo.serving.annotate import PeakCaller
+    from seqzoo.serving.tracks import PeakCaller
 
     rng = np.random.default_rng(3)
     values = np.clip(np.convolve(rng.random(5000), np.ones(25) / 25, mode="same") * 1.6 - 0.3, 0, 1)
@@ -246,7 +246,7 @@ def test_server_and_dask_write_the_local_files(published_model, genome, tmp_path
     """The three modes give byte-equal peaks and equal tracks: --server reads the server's genome
     (a BED contig alias resolved against the server's contig list, a clipped interval), --dask
     scores pieces on a worker process."""
-    from seqzoo.serving import reference
+    from seqzoo.serving.server import reference
     from test_server import ServerThread
 
     path, _ = genome
@@ -314,7 +314,7 @@ def test_a_server_without_a_genome_says_so(published_model, tmp_path, capsys):
 
 
 def test_pieces_cover_each_position_once_on_the_stride_grid():
-    from seqzoo.serving.annotate import Region, pieces
+    from seqzoo.serving.ops.annotate import Region, pieces
 
     regions = [Region("a", 5, 1000), Region("b", 0, 7)]
     cut = list(pieces(regions, ("+", "-"), 3, size=40))
@@ -334,8 +334,8 @@ def test_the_server_stream_resumes_after_a_restart(published_model, tmp_path, ca
     once, with the values of --local."""
     import signal
 
-    from seqzoo.serving.annotate import Region, pieces
     from seqzoo.serving.client import AnnotationClient, SeqZooClient
+    from seqzoo.serving.ops.annotate import Region, pieces
     from test_one_core import ServerProcess
 
     rng = np.random.default_rng(4)
@@ -379,9 +379,10 @@ def test_tiny_regions_share_passes_and_requests_are_bounded_by_windows(published
     with the engine's own values. A request is bounded by its windows, not its region count, and
     the client splits its pieces to fit."""
     import grpc
-    from seqzoo.serving import annotate, annotation_service, reference
+    from seqzoo.serving import annotate
     from seqzoo.serving.annotate import Region
     from seqzoo.serving.client import AnnotationClient, SeqZooClient
+    from seqzoo.serving.server import annotation_service, reference
     from seqzoo.v1 import annotation_pb2 as apb
     from seqzoo.v1 import annotation_pb2_grpc as apb_grpc
     from test_server import ServerThread

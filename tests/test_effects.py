@@ -10,12 +10,11 @@ from seqzoo.serving.effects import (
     check_rc_rule,
     combine_strands,
     effect_scores,
-    is_rna,
     pair_sequences,
     parse_scores,
     scores_from_probs,
 )
-from seqzoo.zoo.alphabets import get_alphabet
+from seqzoo.zoo.alphabets import get_alphabet, is_rna
 from seqzoo.zoo.errors import InputError
 
 

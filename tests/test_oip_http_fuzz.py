@@ -243,7 +243,7 @@ def test_dropped_and_garbled_clients_are_info_lines(server, caplog):
 
 
 def test_idle_connections_are_closed(server, monkeypatch):
-    from seqzoo.serving import oip_http
+    from seqzoo.serving.server import oip_http
 
     monkeypatch.setattr(oip_http, "IDLE_SECONDS", 1.0)  # 75 s in service; the rule, not the number, is tested
     idle = ServerThread(server.root, http_port=0)

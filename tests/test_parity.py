@@ -26,7 +26,7 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from conftest import RBP, REPO, read_fasta_gz
-from seqzoo.serving import reference
+from seqzoo.serving.server import reference
 from seqzoo.training.simulate import simulate_regions, write_fasta
 from seqzoo.zoo.motifs_io import read_meme
 from test_server import ServerThread

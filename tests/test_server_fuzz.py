@@ -58,7 +58,7 @@ def assert_no_errors(server):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from seqzoo.serving import reference
+    from seqzoo.serving.server import reference
 
     root = tmp_path_factory.mktemp("zoo")
     make_version_dir(root, "toy", 1, seed=0)

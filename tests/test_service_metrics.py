@@ -10,9 +10,9 @@ import grpc
 import numpy as np
 import pytest
 from conftest import REPO, read_fasta_gz
-from seqzoo.serving import reference
 from seqzoo.serving.annotate import Region
 from seqzoo.serving.client import AnnotationClient, SeqZooClient, VariantsClient
+from seqzoo.serving.server import reference
 from seqzoo.v1 import oip_pb2 as opb
 from seqzoo.v1 import oip_pb2_grpc as opb_grpc
 from seqzoo.zoo.errors import SeqzooError

@@ -114,7 +114,7 @@ class VariantServer:
     """A real seqzoo server (SeqZoo + Variants) on a loopback port, in its own event loop thread."""
 
     def __init__(self, zoo: Path, genome: Path | None, cache: Path):
-        from seqzoo.serving import reference, variant_service
+        from seqzoo.serving.server import reference, variants_service
         from seqzoo.serving.server.app import SeqZooServer, ServerSettings
         from seqzoo.serving.server.batcher import BatcherSettings
         from seqzoo.serving.server.store import ModelStore, StoreSettings
@@ -124,7 +124,7 @@ class VariantServer:
         self.store = ModelStore(zoo, settings=StoreSettings(device="cpu", threads=1,
                                                             batcher=BatcherSettings(max_batch=512, max_delay=0.002)))
         self.server = SeqZooServer(self.store, ServerSettings(address="127.0.0.1:0", grace_seconds=2),
-                                   hooks=[variant_service.register])
+                                   hooks=[variants_service.register])
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
 

@@ -294,3 +294,14 @@ def reverse_complement(sequence: str, rna: bool = False) -> str:
 
 _DNA_COMPLEMENT = str.maketrans("ACGTUNRYSWKMBDHVacgtunryswkmbdhv", "TGCAANYRSWMKVHDBtgcaanyrswmkvhdb")
 _RNA_COMPLEMENT = str.maketrans("ACGTUNRYSWKMBDHVacgtunryswkmbdhv", "UGCAANYRSWMKVHDBugcaanyrswmkvhdb")
+
+
+def sequence_letters(alphabet) -> str:
+    """The nucleotide letters of a model's alphabet (the sequence part of a structure alphabet)."""
+    return getattr(alphabet, "sequence", alphabet).letters
+
+
+def is_rna(alphabet) -> bool:
+    """True when the alphabet reads U and not T (windows are transcribed T -> U for it)."""
+    letters = sequence_letters(alphabet)
+    return "U" in letters and "T" not in letters

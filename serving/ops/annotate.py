@@ -3,12 +3,12 @@ contig), on one or both strands, as bigWig (and bgzipped bedGraph) tracks and na
 
     annotate(AnnotateSettings(out="tracks/", genome="genome.fa"), executor)
 
-The regions are cut into pieces (``serving.annotate.pieces``); each piece is one
+The regions (a BED, or every contig) are cut into pieces (:func:`pieces`); each piece is one
 :class:`AnnotatePiece` task wherever the executor runs it: the windows' probabilities of the asked
 classes (the window rule and shared pass of ``serving.annotate.region_values``), or a language
 model's per-base surprisal. A server holds its own genome and runs the pieces whole
 (``on_server``: only coordinates and values travel). The driver feeds the values, in order, to
-the track writers and peak callers. The output folder is complete or absent (written under a
+the track writers and peak callers (``serving.tracks``). The output folder is complete or absent (written under a
 temporary name, then renamed); so is the peaks file.
 """
 
@@ -17,12 +17,64 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from seqzoo.zoo.errors import InputError
+from seqzoo.serving.annotate import CHUNK, Region
+from seqzoo.zoo.errors import InputError, SeqzooError
+from seqzoo.zoo.io.bed import read_bed
+from seqzoo.zoo.io.genome import ContigNames, Genome
+
+PIECE = 8 * CHUNK  # positions of one task (a piece of a region on one strand)
+
+
+def regions_of(genome: Genome | ContigNames, bed: str | os.PathLike | None) -> tuple[list[Region], list[str]]:
+    """The regions to annotate, in the genome's contig order, overlaps merged; and notes.
+
+    ``genome`` is the FASTA, or the contig names of a server's genome. Without ``bed``: every contig whole. BED intervals past a contig end are clipped (noted);
+    an unknown contig is an error naming the file and line.
+    """
+    order = {name: i for i, name in enumerate(genome.lengths)}
+    if bed is None:
+        return [Region(c, 0, n) for c, n in genome.lengths.items()], []
+    notes, spans = [], []
+    for record in read_bed(bed):
+        try:
+            chrom = genome.require(record.chrom)
+        except SeqzooError as exc:
+            raise exc.at(file=str(bed), line=record.line) from None
+        size = genome.lengths[chrom]
+        start, end = max(0, record.start), min(record.end, size)
+        if end < record.end:
+            notes.append(f"{bed}:{record.line}: {record.chrom}:{record.start}-{record.end} runs past the contig's "
+                         f"end ({size}); clipped")
+        if end > start:
+            spans.append((order[chrom], start, end, chrom))
+    spans.sort()
+    merged: list[Region] = []
+    for _, start, end, chrom in spans:
+        if merged and merged[-1].chrom == chrom and start <= merged[-1].end:
+            last = merged[-1]
+            merged[-1] = Region(chrom, last.start, max(last.end, end))
+        else:
+            merged.append(Region(chrom, start, end))
+    if not merged:
+        raise InputError(f"{bed}: no interval left to annotate")
+    return merged, notes
+
+
+def pieces(regions: list[Region], strands: tuple[str, ...], stride: int,
+           size: int = PIECE) -> Iterator[tuple[Region, str]]:
+    """(piece, strand) in output order: each region on each strand, cut into pieces of at most
+    ``size`` positions that start on the region's stride grid (a position's window does not
+    depend on its neighbours, so the pieces' values are the region's)."""
+    step = size * stride
+    for region in regions:
+        for strand in strands:
+            for first in range(region.start, region.end, step):
+                yield Region(region.chrom, first, min(region.end, first + step)), strand
 
 
 @dataclass(frozen=True)
@@ -125,7 +177,7 @@ def annotate(settings: AnnotateSettings, executor, progress: Callable[[int], Non
         ``model``, ``digest``, ``mode``, ``classes``, ``regions``, ``positions``, ``shared_pass``,
         ``seconds``, ``positions_per_second``, ``out``, ``files``, ``peaks``.
     """
-    from seqzoo.serving.annotate import STRANDS, check_model, class_columns, pieces, regions_of
+    from seqzoo.serving.annotate import STRANDS, check_model, class_columns
 
     settings.check(executor.where)
     scorer = executor.scorer
@@ -154,7 +206,7 @@ def _write(settings: AnnotateSettings, lengths: dict, classes: list[str], strand
            progress) -> tuple[bool, int | None]:
     """Feed the blocks of values to the tracks and peak callers; commit the folder (and the peaks)
     when every block is in. Returns (shared pass used, peaks written or None)."""
-    from seqzoo.serving.annotate import PeakCaller, Tracks, write_narrowpeak
+    from seqzoo.serving.tracks import PeakCaller, Tracks, write_narrowpeak
     from seqzoo.zoo.io.atomic import temporary_name
 
     out = Path(settings.out)

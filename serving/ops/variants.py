@@ -116,9 +116,9 @@ class VariantChunk:
     model: object = None  # the version's identity, stamped on a part
 
     def __call__(self, context, item) -> dict:
-        from seqzoo.serving.effects import is_rna
         from seqzoo.serving.ops.score import PART, task_costs
         from seqzoo.serving.windows import build_windows
+        from seqzoo.zoo.alphabets import is_rna
 
         index, records = item
         started, cpu = time.perf_counter(), time.process_time()

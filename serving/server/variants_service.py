@@ -22,7 +22,6 @@ from seqzoo.serving.effects import (
     check_rc_rule,
     check_scores,
     encode_pairs,
-    is_rna,
     parse_scores,
     scores_from_probs,
 )
@@ -31,6 +30,7 @@ from seqzoo.serving.server.reference import server_genome
 from seqzoo.serving.windows import STRANDS, build_windows
 from seqzoo.v1 import variants_pb2 as vpb
 from seqzoo.v1 import variants_pb2_grpc as vpb_grpc
+from seqzoo.zoo.alphabets import is_rna
 from seqzoo.zoo.errors import InputError
 from seqzoo.zoo.io.genome import Genome
 
