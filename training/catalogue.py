@@ -124,12 +124,13 @@ def _inside(root: Path, name: str) -> bool:
 
 @cache
 def command_options(command: str) -> frozenset[str]:
-    """The full long option names (no ``--``) that ``seqzoo train`` or ``seqzoo lm`` accepts."""
+    """The full long option names (no ``--``) that ``seqzoo train`` or ``seqzoo lm`` accepts, read from
+    the command's own parser (``seqzoo.cli.train`` / ``seqzoo.cli.lm``: a recipe is a command line)."""
     import argparse
     import importlib
 
     parser = argparse.ArgumentParser(allow_abbrev=False)
-    importlib.import_module(f"seqzoo.training.cli_{command}").add_arguments(parser)
+    importlib.import_module(f"seqzoo.cli.{command}").add_arguments(parser)
     return frozenset(o[2:] for a in parser._actions for o in a.option_strings if o.startswith("--"))
 
 

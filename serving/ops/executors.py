@@ -21,6 +21,7 @@ columns, identity, provider), ``where`` (``local``, ``server`` or ``dask``) and 
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 
 _OPENED: dict = {}  # per process: (kind, key) -> a genome, a gene annotation, track sources, an engine
 _OPENING = threading.Lock()
+_END = object()
 
 
 def opened(kind: str, key: tuple, make: Callable):
@@ -78,11 +80,19 @@ class Context:
 def in_order(function: Callable, items: Iterable, ahead: int = 1) -> Iterator:
     """``function(item)`` for each item, in order, on ``ahead + 1`` threads (the next ``ahead``
     items computed while this one is consumed); an error is raised at its item, and an early stop
-    cancels what has not started."""
+    cancels what has not started. A single item runs on the calling thread (no pool to start)."""
+    iterator = iter(items)
+    first = next(iterator, _END)
+    if first is _END:
+        return
+    second = next(iterator, _END)
+    if second is _END:
+        yield function(first)
+        return
     pending: deque = deque()
     with ThreadPoolExecutor(ahead + 1, thread_name_prefix="seqzoo-task") as pool:
         try:
-            for item in items:
+            for item in itertools.chain((first, second), iterator):
                 pending.append(pool.submit(function, item))
                 if len(pending) > ahead:
                     yield pending.popleft().result()
