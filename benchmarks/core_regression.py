@@ -5,7 +5,7 @@ checkout, interleaved in one run on the same machine and the same model.
         [--section core-regression --change "the one-core refactor (issue 11)"]
 
 The base revision is checked out as a git worktree under ``.bench/base-<rev>`` with its own venv
-(torch 2.13.0 CPU, then ``.[train,dev]``; made once, reused). Each round runs, for base then head,
+(torch 2.13.0 CPU, then ``.[train,dask,dev]``; made once, reused). Each round runs, for base then head,
 ``benchmarks/serve_bench.py --quick`` (in-process ORT, bulk / unary / stream scenarios, 10,000-request
 load, faults) and ``benchmarks/variants_bench.py --quick`` (the real VCF, 10,000 synthetic SNVs
 --local and --server, IG on 200), each checkout running its own scripts and code against the same
@@ -41,7 +41,7 @@ def base_checkout(rev: str) -> tuple[Path, Path]:
     if not (venv / ".installed").exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", "torch==2.13.0"], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", f"{tree}[train,dev]"], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", f"{tree}[train,dask,dev]"], check=True)
         (venv / ".installed").touch()
     return tree, python
 

@@ -44,8 +44,8 @@ def inputs(zoo: Path) -> dict:
     if not fasta.exists():
         sequences = []
         for name in ("pum2.test.positive.fasta.gz", "pum2.test.negative.fasta.gz"):
-            with gzip.open(REPO / "datasets" / "rbp" / name, "rt") as f:
-                sequences += [line.strip() for line in f if not line.startswith(">")]
+            with gzip.open(REPO / "datasets" / "rbp" / name, "rt") as f:  # records of several lines each
+                sequences += ["".join(r.split("\n")[1:]) for r in f.read().split(">")[1:]]
         picked = [sequences[i % len(sequences)] for i in range(20_000)]
         fasta.write_text("".join(f">w{i}\n{s}\n" for i, s in enumerate(picked)))
     bed = WORK / "region.bed"
@@ -87,9 +87,9 @@ class Server:
         self.log = open(WORK / f"serve-{self.port}.log", "w")  # noqa: SIM115
         self.proc = subprocess.Popen([str(python), "-m", "seqzoo", "serve", "--zoo", str(zoo), "--port",
                                       str(self.port), "--host", "127.0.0.1", "--models", "pum2", "--poll-seconds",
-                                      "0", "--genome", str(FASTA), "--genome-cache", str(WORK / "cache")],
+                                      "0", "--genome", str(FASTA)],
                                      stdout=self.log, stderr=self.log, cwd=zoo.parent,
-                                     env={**os.environ, "PYTHONPATH": ""})
+                                     env={**os.environ, "PYTHONPATH": "", "SEQZOO_CACHE": str(WORK / "cache")})
         from seqzoo.serving.client import SeqZooClient
 
         with SeqZooClient(f"127.0.0.1:{self.port}") as client:

@@ -18,7 +18,7 @@ from seqzoo.cli.where import add_where_arguments, executor_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from seqzoo.serving.ops.attribute import METHODS
+    from seqzoo.serving.ops import ATTRIBUTE_METHODS as METHODS
 
     parser.add_argument("--model", required=True, help="model ref: name, name:3 or name@sha256:...")
     parser.add_argument("input", help="FASTA file (.fa, .fasta, optionally .gz)")

@@ -17,7 +17,7 @@ from seqzoo.cli.where import add_where_arguments, executor_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from seqzoo.serving.ops.score import DEFAULT_PARTITION_ROWS
+    from seqzoo.serving.ops import DEFAULT_PARTITION_ROWS
 
     parser.add_argument("--model", required=True, help="model ref: name, name:latest, name:3 or name@sha256:...")
     parser.add_argument("input", help="FASTA (.fa, .fasta, optionally .gz), parquet (a 'sequence' column) or BED")

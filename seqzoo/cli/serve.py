@@ -66,6 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "through several connections")
     parser.add_argument("--genome", help="reference FASTA: variants by coordinates, annotation tracks by region")
     parser.add_argument("--contig-map", help="with --genome: two-column file, VCF contig name -> FASTA name")
+    parser.add_argument("--genome-cache", help="with --genome: folder for its decompressed copy and index ($SEQZOO_CACHE)")
 
 
 def settings_from(args):
@@ -151,7 +152,7 @@ def serve_here(args, ready, worker: int | None = None) -> None:
     store = ModelStore(args.zoo, models=models, registry=args.registry, settings=store_settings)
     if args.genome:  # variant windows from coordinates, annotation tracks from regions
         from seqzoo.serving.server.reference import set_genome
-        set_genome(args.genome, contig_map=args.contig_map)
+        set_genome(args.genome, contig_map=args.contig_map, cache=args.genome_cache)
     run_loop(serve(store, server_settings, metrics_port=None if worker is not None else args.metrics_port,
                    poll_seconds=args.poll_seconds or None, ready=ready), args.loop)
 

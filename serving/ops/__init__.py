@@ -6,3 +6,8 @@ cuts them into items, hands each to its task through ``executor.map`` and writes
 input order with the one writers. The CLI, the Python API and the server call the drivers;
 nothing else knows where the computing happens.
 """
+
+# rows (sequences or windows) one score task holds: what one worker has in memory at a time
+DEFAULT_PARTITION_ROWS = 100_000
+# what seqzoo attribute writes: integrated gradients, the input gradient, in-silico mutagenesis
+ATTRIBUTE_METHODS = ("ig", "saliency", "ism")

@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from seqzoo.serving.ops import ATTRIBUTE_METHODS as METHODS
 from seqzoo.zoo.errors import InputError, SeqzooError
 
-METHODS = ("ig", "saliency", "ism")
 METHOD_NAMES = {"ig": "integrated_gradients", "saliency": "saliency", "ism": "in_silico_mutagenesis"}
 LOGO_LETTERS_PER_INCH = 10
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from seqzoo.serving.ops import DEFAULT_PARTITION_ROWS
 from seqzoo.serving.ops.partitions import (
     FastaRange,
     Records,
@@ -40,7 +41,6 @@ from seqzoo.zoo.io.atomic import temporary_name
 from seqzoo.zoo.io.table import FORMATS, TableWriter
 
 PART = "part-{:05d}.parquet"
-DEFAULT_PARTITION_ROWS = 100_000  # rows one partition holds: what one task has in memory at a time
 
 
 @dataclass(frozen=True)
