@@ -4,8 +4,9 @@ and of this checkout, in interleaved rounds on the same machine, inputs and mode
 
     .venv/bin/python benchmarks/modes_regression.py --base 75a0e02 [--rounds 3]
 
-The base revision is a git worktree under ``.bench/base-<rev>`` with its own venv
-(core_regression.base_checkout). Per side, a ``seqzoo serve`` of that side holds the ``.bench/zoo``
+Both sides are installed alike: each revision (the base, and this checkout's commit) is a git
+worktree under ``.bench/base-<rev>`` with its own venv, a regular (not editable) install
+(core_regression.base_checkout), so neither pays for the other's import machinery. Per side, a ``seqzoo serve`` of that side holds the ``.bench/zoo``
 pum2 model and the S. aureus genome. Inputs: 20,000 PUM2 test windows (FASTA), 10,000 synthetic
 SNVs (variants_bench.synthetic_vcf), a 100 kb region at stride 1 (annotate). Each run is the
 side's own CLI in a subprocess, timed inside (``main``'s wall time; interpreter start-up left out).
@@ -104,14 +105,16 @@ class Server:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--base", default="75a0e02", help="the revision before the refactor")
+    parser.add_argument("--head", default="HEAD", help="the revision after it (default: this checkout's commit)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--no-record", action="store_true", help="print only; BENCHMARKS.md untouched")
     args = parser.parse_args()
     zoo = REPO / ".bench" / "zoo"
     ensure_model(zoo)
     data = inputs(zoo)
-    base_tree, base_python = base_checkout(args.base)
-    sides = {"base": (base_python, base_tree), "head": (Path(sys.executable), REPO)}
+    head_rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", args.head], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    sides = {"base": base_checkout(args.base)[::-1], "head": base_checkout(head_rev)[::-1]}
     servers = {side: Server(python, zoo) for side, (python, _) in sides.items()}
     times: dict[tuple, list[float]] = {}
     load_before = os.getloadavg()
@@ -137,7 +140,7 @@ def main() -> int:
             base, head = (float(np.median(times[kind, mode, side])) for side in ("base", "head"))
             ratios[kind, mode] = head / base
             rows.append(f"| {kind} | --{mode} | {base:.2f} | {head:.2f} | {head / base:.3f} |")
-    intro = (f"Base {args.base} against this checkout, {args.rounds} interleaved rounds, median seconds of each "
+    intro = (f"Base {args.base} against {head_rev} (both regular installs), {args.rounds} interleaved rounds, median seconds of each "
              f"command's `main` (pum2 model; 20,000 windows; 10,000 SNVs -> .vcf.gz; 100 kb at stride 1). Load "
              f"average {load_before[0]:.2f} before, {load_after[0]:.2f} after (2 cores; the servers of both sides "
              "idle while the other side runs).")
@@ -150,7 +153,7 @@ def main() -> int:
     if not args.no_record:
         record("modes-regression", "score, variants and annotate in every mode, before and after one driver per "
                "operation (issue 27)", f".venv/bin/python benchmarks/modes_regression.py --base {args.base} "
-               f"--rounds {args.rounds}", body)
+               f"--head {head_rev} --rounds {args.rounds}", body)
     return 0
 
 
