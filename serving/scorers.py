@@ -1,9 +1,9 @@
 """The scorers behind the one scoring loop: an in-process engine, or a seqzoo server.
 
 Both speak the model's terms (``ref``, ``digest``, ``classes``, ``length``, ``alphabet``,
-``columns``, ``card``, ``provider``) and have the same verbs, so ``seqzoo score``,
-``seqzoo variants``, the Dask workers and the Python API choose where to compute and nothing
-else:
+``columns``, ``card``, ``provider``) and have the same verbs, so the operations' tasks
+(``serving.ops``) run on either; an executor (``serving.ops.executors``) holds one: an engine in
+this process or on each Dask worker, or a server's model:
 
 - ``predict_batches(batches)``: probabilities of each batch of records, in order
   (``serving.scoring.score_records`` drives it);
@@ -261,24 +261,3 @@ class RemoteScorer(_Identified):
 
     def close(self) -> None:
         self.client.close()
-
-
-def open_scorer(model: str, *, local: bool, zoo: str | None = None, device: str = "auto", threads: int | None = None,
-                server: str | None = None, token_file: str | None = None, tls_ca: str | None = None,
-                window: int = 8, convert_tu: bool = False, timeout: float = 3600.0, call_timeout: float = 60.0):
-    """The scorer ``--local`` or ``--server`` asks for: an engine over a zoo version, or a server's.
-
-    ``timeout`` bounds a whole scoring stream, ``call_timeout`` every other call (seconds).
-    """
-    if local:
-        from seqzoo.zoo.registry import open_zoo
-
-        return LocalScorer.load(open_zoo(zoo).resolve(model), device, threads, convert_tu)
-    from seqzoo.serving.client import SeqZooClient, read_token
-
-    client = SeqZooClient(server, token=read_token(token_file), tls_ca=tls_ca, timeout=call_timeout)
-    try:
-        return RemoteScorer(client, model, window=window, convert_tu=convert_tu, timeout=timeout)
-    except BaseException:
-        client.close()
-        raise

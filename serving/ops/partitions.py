@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from seqzoo.serving.ops.executors import Context
 from seqzoo.zoo.errors import InputError, NotFoundError
 from seqzoo.zoo.io.bed import read_bed
-from seqzoo.zoo.io.fasta import FastaReader, read_range
+from seqzoo.zoo.io.fasta import FastaReader, iter_range
 
 # bytes of plain FASTA per partition: about DEFAULT_PARTITION_ROWS records of 200 nt
 BYTES_PER_ROW = 220
@@ -182,10 +182,11 @@ def read_windows(part: Windows):
                      "sequence": pa.array(sequences, pa.string())}, schema=windows_schema())
 
 
-def fasta_records(part) -> list:
-    """The FASTA records of a FastaRange or Records partition."""
+def fasta_records(part) -> Iterable:
+    """The FASTA records of a FastaRange (parsed as they are asked for: scoring starts with the
+    first batch) or Records partition."""
     if isinstance(part, FastaRange):
-        return read_range(part.path, part.start, part.end, structures=part.structures)
+        return iter_range(part.path, part.start, part.end, structures=part.structures)
     return part.records
 
 

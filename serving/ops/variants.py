@@ -114,6 +114,7 @@ class VariantChunk:
     target: str | None = None  # the class explained (attribution)
     folder: str | None = None
     model: object = None  # the version's identity, stamped on a part
+    travels: bool = False  # results go back from another process: the windows are left out unless explained
 
     def __call__(self, context, item) -> dict:
         from seqzoo.serving.ops.score import PART, task_costs
@@ -139,7 +140,8 @@ class VariantChunk:
             with VariantTable(Path(self.folder) / PART.format(index), self.model, self.length, scorer.classes,
                               list(s.scores), s.strand, s.rc_rule) as writer:
                 writer.write_chunk(records, rows, values)
-        out["windows"] = rows if s.attribution else [replace(r, ref_window=None, alt_window=None) for r in rows]
+        out["windows"] = ([replace(r, ref_window=None, alt_window=None) for r in rows]
+                          if self.travels and not s.attribution else rows)
         out["values"] = None if self.folder is not None else values
         return {**out, **task_costs(started, cpu)}
 
@@ -185,13 +187,15 @@ def score_variants(settings: VariantSettings, executor, progress: Callable[[int,
     try:
         folder, writer, explainer = _outputs(settings, scorer, reader, length, target)
         held: deque = deque()  # the chunks in flight, with their cyvcf2 records, for the writer
+        travels = executor.where == "dask"  # tasks in other processes: records and results are pickled
 
         def chunks():
             for index, chunk in enumerate(reader.chunks(settings.chunk_size)):
                 held.append(chunk)
-                yield index, plain_records(chunk)
+                yield index, plain_records(chunk) if travels else chunk
 
-        task = VariantChunk(settings, length, target, None if folder is None else str(folder.tmp), scorer.identity)
+        task = VariantChunk(settings, length, target, None if folder is None else str(folder.tmp), scorer.identity,
+                            travels)
         for result in executor.map(task, chunks()):
             chunk, rows = held.popleft(), result.pop("windows")
             values = result.pop("values")

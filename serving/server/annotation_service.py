@@ -11,7 +11,6 @@ call stops it between chunks.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,8 +30,6 @@ from seqzoo.serving.server.reference import server_genome
 from seqzoo.v1 import annotation_pb2 as apb
 from seqzoo.v1 import annotation_pb2_grpc as apb_grpc
 from seqzoo.zoo.errors import InputError, SeqzooError
-
-log = logging.getLogger(__name__)
 
 SERVICE = apb.DESCRIPTOR.services_by_name["Annotation"].full_name
 

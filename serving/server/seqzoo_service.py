@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 
 import numpy as np
 from seqzoo.serving.ig_rule import IG_STEPS, ig_rows
@@ -21,8 +20,6 @@ from seqzoo.serving.server.store import Served
 from seqzoo.v1 import seqzoo_pb2 as pb
 from seqzoo.v1 import seqzoo_pb2_grpc as pb_grpc
 from seqzoo.zoo.errors import InputError, place_json
-
-log = logging.getLogger(__name__)
 
 SERVICE = pb.DESCRIPTOR.services_by_name["SeqZoo"].full_name
 # an IG chunk of the attribution lane holds at most this many float32s (~4 MiB): the longest a

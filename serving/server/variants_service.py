@@ -13,7 +13,6 @@ genome is the server's (``serving/server/reference.py``, ``seqzoo serve --genome
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 import grpc
@@ -33,8 +32,6 @@ from seqzoo.v1 import variants_pb2_grpc as vpb_grpc
 from seqzoo.zoo.alphabets import is_rna
 from seqzoo.zoo.errors import InputError
 from seqzoo.zoo.io.genome import Genome
-
-log = logging.getLogger(__name__)
 
 SERVICE = vpb.DESCRIPTOR.services_by_name["Variants"].full_name
 MAX_VARIANTS = 32768  # per request (each is 2 or 4 windows)

@@ -249,10 +249,16 @@ def read_by_name(path: str | os.PathLike, structures: bool = False) -> dict[str,
 
 
 def read_range(path: str | os.PathLike, start: int, end: int, structures: bool = True) -> list[FastaRecord]:
-    """The records of a plain FASTA whose header starts in bytes ``[start, end)``.
+    """The records of a plain FASTA whose header starts in bytes ``[start, end)`` (:func:`iter_range`)."""
+    return list(iter_range(path, start, end, structures))
 
-    Dask workers read their own partition of a large file this way; records carry the file and
-    their name but no line number (counting lines would read the whole file before ``start``).
+
+def iter_range(path: str | os.PathLike, start: int, end: int, structures: bool = True) -> Iterator[FastaRecord]:
+    """The records of a plain FASTA whose header starts in bytes ``[start, end)``, parsed one at a time.
+
+    A scoring task reads its own partition of a large file this way (the range's bytes read at
+    once, its records parsed as they are asked for); records carry the file and their name but no
+    line number unless the range starts the file (counting lines would read all before ``start``).
     """
     path = Path(path)
     size = path.stat().st_size
@@ -260,15 +266,15 @@ def read_range(path: str | os.PathLike, start: int, end: int, structures: bool =
         begin = _record_start(f, start)
         stop = _record_start(f, end) if end < size else size
         if stop <= begin:
-            return []
+            return iter(())
         f.seek(begin)
         blob = f.read(stop - begin)
     try:
         text = blob.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 text (byte {blob[exc.start]:#04x})", file=path, offset=begin + exc.start) from None
-    return list(parse_fasta(io.StringIO(text, newline=""), str(path), structures,
-                            first_line=1 if begin == 0 else None, first_offset=begin))
+    return parse_fasta(io.StringIO(text, newline=""), str(path), structures,
+                       first_line=1 if begin == 0 else None, first_offset=begin)
 
 
 def _record_start(f, offset: int) -> int:
