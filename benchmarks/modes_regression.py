@@ -7,8 +7,9 @@ and of this checkout, in interleaved rounds on the same machine, inputs and mode
 Both sides are installed alike: each revision (the base, and this checkout's commit) is a git
 worktree under ``.bench/base-<rev>`` with its own venv, a regular (not editable) install
 (core_regression.base_checkout), so neither pays for the other's import machinery. Per side, a ``seqzoo serve`` of that side holds the ``.bench/zoo``
-pum2 model and the S. aureus genome. Inputs: 20,000 PUM2 test windows (FASTA), 10,000 synthetic
-SNVs (variants_bench.synthetic_vcf), a 100 kb region at stride 1 (annotate). Each run is the
+pum2 model and the S. aureus genome. Inputs: 60,000 PUM2 test windows (FASTA), 30,000 synthetic
+SNVs (variants_bench.synthetic_vcf), a 300 kb region at stride 1 (annotate): runs of a few seconds,
+so the start-up both sides pay alike is a small share. Each run is the
 side's own CLI in a subprocess, timed inside (``main``'s wall time; interpreter start-up left out).
 Each cell's speed is the ratio head / base of its median over rounds; which side goes first
 alternates by round, so the machine's load shifts both alike. Writes its section of BENCHMARKS.md.
@@ -39,19 +40,19 @@ MODES = ("local", "server", "dask")
 
 
 def inputs(zoo: Path) -> dict:
-    """The FASTA of 20,000 windows, the 10,000-SNV VCF and the annotation region."""
+    """The FASTA of 60,000 windows, the 30,000-SNV VCF and the annotation region."""
     WORK.mkdir(parents=True, exist_ok=True)
-    fasta = WORK / "windows.fa"
+    fasta = WORK / "windows-60k.fa"
     if not fasta.exists():
         sequences = []
         for name in ("pum2.test.positive.fasta.gz", "pum2.test.negative.fasta.gz"):
             with gzip.open(REPO / "datasets" / "rbp" / name, "rt") as f:  # records of several lines each
                 sequences += ["".join(r.split("\n")[1:]) for r in f.read().split(">")[1:]]
-        picked = [sequences[i % len(sequences)] for i in range(20_000)]
+        picked = [sequences[i % len(sequences)] for i in range(60_000)]
         fasta.write_text("".join(f">w{i}\n{s}\n" for i, s in enumerate(picked)))
     bed = WORK / "region.bed"
-    bed.write_text("NC_007795\t1000000\t1100000\tr\n")
-    return {"fasta": fasta, "vcf": synthetic_vcf(WORK / "snv_10000.vcf.gz", 10_000), "bed": bed, "zoo": zoo}
+    bed.write_text("NC_007795\t1000000\t1300000\tr\n")
+    return {"fasta": fasta, "vcf": synthetic_vcf(WORK / "snv_30000.vcf.gz", 30_000), "bed": bed, "zoo": zoo}
 
 
 def command(kind: str, mode: str, port: int, data: dict, out: Path) -> list[str]:
@@ -141,7 +142,7 @@ def main() -> int:
             ratios[kind, mode] = head / base
             rows.append(f"| {kind} | --{mode} | {base:.2f} | {head:.2f} | {head / base:.3f} |")
     intro = (f"Base {args.base} against {head_rev} (both regular installs), {args.rounds} interleaved rounds, median seconds of each "
-             f"command's `main` (pum2 model; 20,000 windows; 10,000 SNVs -> .vcf.gz; 100 kb at stride 1). Load "
+             f"command's `main` (pum2 model; 60,000 windows; 30,000 SNVs -> .vcf.gz; 300 kb at stride 1). Load "
              f"average {load_before[0]:.2f} before, {load_after[0]:.2f} after (2 cores; the servers of both sides "
              "idle while the other side runs).")
     worst = max(ratios, key=ratios.get)

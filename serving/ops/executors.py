@@ -7,10 +7,9 @@ picklable object (its settings) with ``__call__(context, item)``; its :class:`Co
 the scorer of the executor's model and the files it opens once per process (genome, gene
 annotation, track sources). So a driver is written once and runs anywhere:
 
-- ``Local``: the task runs on this process's threads, two at a time, so the Python half of one
-  (reading, cutting windows) overlaps ONNX Runtime in the other (which releases the GIL).
+- ``Local``: the tasks run one after another in this process, with an engine loaded once.
 - ``Server``: as Local, but the scorer is the server's model (``RemoteScorer``). A task with an
-  ``on_server(client, items)`` method is run whole by the server instead (annotation: the
+  ``on_server(executor, items)`` method is run whole by the server instead (annotation: the
   server holds the genome, only coordinates and values travel).
 - ``Dask``: the task runs on the workers, each with its own engine and files, loaded once per
   worker process (``worker_context``); results come back in submission order.
@@ -21,16 +20,12 @@ columns, identity, provider), ``where`` (``local``, ``server`` or ``dask``) and 
 
 from __future__ import annotations
 
-import itertools
 import threading
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 _OPENED: dict = {}  # per process: (kind, key) -> a genome, a gene annotation, track sources, an engine
 _OPENING = threading.Lock()
-_END = object()
 
 
 def opened(kind: str, key: tuple, make: Callable):
@@ -77,30 +72,14 @@ class Context:
                       lambda: record_tracks(list(specs), alphabet)) if specs else {}
 
 
-def in_order(function: Callable, items: Iterable, ahead: int = 1) -> Iterator:
-    """``function(item)`` for each item, in order, on ``ahead + 1`` threads (the next ``ahead``
-    items computed while this one is consumed); an error is raised at its item, and an early stop
-    cancels what has not started. A single item runs on the calling thread (no pool to start)."""
-    iterator = iter(items)
-    first = next(iterator, _END)
-    if first is _END:
-        return
-    second = next(iterator, _END)
-    if second is _END:
-        yield function(first)
-        return
-    pending: deque = deque()
-    with ThreadPoolExecutor(ahead + 1, thread_name_prefix="seqzoo-task") as pool:
-        try:
-            for item in itertools.chain((first, second), iterator):
-                pending.append(pool.submit(function, item))
-                if len(pending) > ahead:
-                    yield pending.popleft().result()
-            while pending:
-                yield pending.popleft().result()
-        finally:
-            for future in pending:
-                future.cancel()
+def one_by_one(task, context: Context, items: Iterable) -> Iterator:
+    """``task(context, item)`` for each item, in order, on the calling thread.
+
+    Not two at a time on threads: on 2 cores, overlapping one task's Python work with another's
+    ONNX Runtime pass (or a server's answer) made variants 5-20 % slower, not faster (the passes
+    and the GIL fought over the cores; BENCHMARKS.md "modes-regression")."""
+    for item in items:
+        yield task(context, item)
 
 
 class Local:
@@ -121,7 +100,7 @@ class Local:
         self.context = Context(scorer)
 
     def map(self, task, items: Iterable) -> Iterator:
-        return in_order(lambda item: task(self.context, item), items)
+        return one_by_one(task, self.context, items)
 
     def close(self) -> None:
         self.scorer.close()
@@ -150,7 +129,7 @@ class Server:
         on_server = getattr(task, "on_server", None)
         if on_server is not None:
             return on_server(self, items)
-        return in_order(lambda item: task(self.context, item), items)
+        return one_by_one(task, self.context, items)
 
     def close(self) -> None:
         self.client.close()
