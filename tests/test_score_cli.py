@@ -125,3 +125,30 @@ def test_real_pum2_model_reproduces_its_card_locally_and_over_the_server(publish
         np.testing.assert_allclose(read_tsv(remote)[2], want, atol=1e-4)
     finally:
         server.drain()
+
+
+def test_a_pipe_and_any_file_name_are_read_as_fasta(published_model, tmp_path):
+    """``zcat x.fa.gz | seqzoo score ... /dev/stdin`` and a FASTA named ``.txt`` score like the file;
+    a file that is not FASTA is named with its line."""
+    import subprocess
+    import sys
+
+    from conftest import RBP, read_fasta_gz
+
+    text = "".join(f">r{i}\n{s}\n" for i, s in enumerate(read_fasta_gz(RBP / "pum2.test.positive.fasta.gz", 30)))
+    (tmp_path / "in.fa").write_text(text)
+    (tmp_path / "in.txt").write_text(text)
+    (tmp_path / "bad.txt").write_text("hello\n")
+    base = [sys.executable, "-m", "seqzoo", "score", "--local", "--zoo", str(published_model.zoo_root), "--model",
+            "pum2", "--no-progress"]
+    runs = {"file": [str(tmp_path / "in.fa")], "txt": [str(tmp_path / "in.txt")], "stdin": ["/dev/stdin"]}
+    for name, args in runs.items():
+        out = subprocess.run([*base, *args, "-o", str(tmp_path / f"{name}.tsv")], input=text, text=True,
+                             capture_output=True, timeout=120, check=False)
+        assert out.returncode == 0, out.stderr
+    rows = {name: (tmp_path / f"{name}.tsv").read_text().splitlines()[1:] for name in runs}
+    assert len(rows["file"]) == 31 and rows["stdin"] == rows["file"] == rows["txt"]
+    bad = subprocess.run([*base, str(tmp_path / "bad.txt"), "-o", str(tmp_path / "bad.tsv")], capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert bad.returncode == 2 and "bad.txt:1: expected a '>' header line" in bad.stderr
+    assert not (tmp_path / "bad.tsv").exists()

@@ -64,20 +64,18 @@ class Windows:
 
 
 def input_kind(path: str | os.PathLike) -> str:
-    """``fasta``, ``fasta.gz``, ``parquet`` or ``bed`` from the file name (and gzip magic). A FASTA
-    that is not a regular file (a pipe) is ``fasta.gz``: streamed, never opened twice."""
+    """``parquet`` or ``bed`` from the file name; anything else is FASTA (its reader says so when
+    it is not): ``fasta`` (plain, read by byte ranges) or ``fasta.gz`` (gzip or bgzip by its magic,
+    or not a regular file - a pipe, ``/dev/stdin`` - streamed, never opened twice)."""
     name = str(path).lower()
     if name.endswith((".parquet", ".pq")):
         return "parquet"
     if re.search(r"\.bed(\.gz)?$", name):
         return "bed"
-    if re.search(r"\.(fa|fasta|fna)(\.gz)?$", name):
-        if not Path(path).is_file():
-            return "fasta.gz"
-        with open(path, "rb") as f:
-            return "fasta.gz" if f.read(2) == b"\x1f\x8b" else "fasta"
-    raise InputError(f"{path}: cannot tell the input's format from its name "
-                     "(expected .fa/.fasta[.gz], .parquet or .bed[.gz])")
+    if not Path(path).is_file():
+        return "fasta.gz"
+    with open(path, "rb") as f:
+        return "fasta.gz" if f.read(2) == b"\x1f\x8b" else "fasta"
 
 
 def plan_fasta(path: str, partition_rows: int, structures: bool = False) -> list[FastaRange]:
