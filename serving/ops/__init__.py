@@ -9,5 +9,7 @@ nothing else knows where the computing happens.
 
 # rows (sequences or windows) one score task holds: what one worker has in memory at a time
 DEFAULT_PARTITION_ROWS = 100_000
+# a part of a folder output (one per task, in input order; ``_SUCCESS.json`` when complete)
+PART = "part-{:05d}.parquet"
 # what seqzoo attribute writes: integrated gradients, the input gradient, in-silico mutagenesis
 ATTRIBUTE_METHODS = ("ig", "saliency", "ism")

@@ -15,7 +15,6 @@ temporary name, then renamed); so is the peaks file.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -125,7 +124,7 @@ class AnnotatePiece:
 
     def __call__(self, context, item) -> dict:
         from seqzoo.serving.annotate import class_columns, region_values
-        from seqzoo.serving.ops.score import task_costs
+        from seqzoo.serving.ops.executors import task_costs
 
         index, (region, strand) = item
         started, cpu = time.perf_counter(), time.process_time()
@@ -207,16 +206,16 @@ def _write(settings: AnnotateSettings, lengths: dict, classes: list[str], strand
     """Feed the blocks of values to the tracks and peak callers; commit the folder (and the peaks)
     when every block is in. Returns (shared pass used, peaks written or None)."""
     from seqzoo.serving.tracks import PeakCaller, Tracks, write_narrowpeak
-    from seqzoo.zoo.io.atomic import temporary_name
+    from seqzoo.zoo.io.atomic import AtomicFolder, temporary_name
 
-    out = Path(settings.out)
-    staging, peak_tmp = temporary_name(out), temporary_name(settings.peaks) if settings.peaks else None
-    staging.mkdir(parents=True)
+    Path(settings.out).parent.mkdir(parents=True, exist_ok=True)
+    folder = AtomicFolder(settings.out, empty_ok=True)
+    peak_tmp = temporary_name(settings.peaks) if settings.peaks else None
     callers = {(name, strand): PeakCaller(name, settings.threshold, settings.stride, lengths)
                for name in classes for strand in strands}
     shared, done = False, 0
     try:
-        tracks = Tracks(staging, lengths, classes, strands, settings.stride, settings.bedgraph)
+        tracks = Tracks(folder.tmp, lengths, classes, strands, settings.stride, settings.bedgraph)
         try:
             for block in blocks:
                 chrom, strand, positions, values = block["chrom"], block["strand"], block["positions"], block["values"]
@@ -232,13 +231,11 @@ def _write(settings: AnnotateSettings, lengths: dict, classes: list[str], strand
         if peak_tmp is not None:
             rows = [row for caller in callers.values() for row in caller.finish()]
             write_narrowpeak(peak_tmp, rows, {c: i for i, c in enumerate(lengths)})
-        if out.exists():
-            out.rmdir()
-        os.replace(staging, out)
+        folder.commit()
         if peak_tmp is not None:
             os.replace(peak_tmp, settings.peaks)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        folder.abort()
         if peak_tmp is not None:
             peak_tmp.unlink(missing_ok=True)
         raise

@@ -83,7 +83,7 @@ class AttributeBatch:
     target: str
 
     def __call__(self, context, item) -> dict:
-        from seqzoo.serving.ops.score import task_costs
+        from seqzoo.serving.ops.executors import task_costs
         from seqzoo.serving.scoring import locate
 
         index, batch = item

@@ -21,6 +21,7 @@ columns, identity, provider), ``where`` (``local``, ``server`` or ``dask``) and 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -70,6 +71,29 @@ class Context:
         alphabet = self.scorer.alphabet
         return opened("record-tracks", (tuple(specs), self.scorer.digest),
                       lambda: record_tracks(list(specs), alphabet)) if specs else {}
+
+
+def task_costs(started: float, cpu: float) -> dict:
+    """A task's wall and CPU seconds, where it ran and its process's peak memory (for the summary)."""
+    from seqzoo.serving.dask.cluster import peak_rss_mib, worker_name
+
+    return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu,
+            "worker": worker_name(), "peak_rss_mib": peak_rss_mib()}
+
+
+def summarise(results: Iterable[dict], started: float) -> dict:
+    """``rows``, ``parts``, ``seconds`` and per worker its parts, task and CPU seconds and peak memory."""
+    workers: dict[str, dict] = {}
+    rows = parts = 0
+    for r in results:
+        rows += r["rows"]
+        parts += 1
+        w = workers.setdefault(r["worker"], {"peak_rss_mib": 0.0, "parts": 0, "task_seconds": 0.0, "cpu_seconds": 0.0})
+        w["peak_rss_mib"] = round(max(w["peak_rss_mib"], r["peak_rss_mib"]), 1)
+        w["parts"] += 1
+        w["task_seconds"] = round(w["task_seconds"] + r["seconds"], 3)
+        w["cpu_seconds"] = round(w["cpu_seconds"] + r.get("cpu_seconds", 0.0), 3)
+    return {"rows": rows, "parts": parts, "seconds": time.monotonic() - started, "workers": dict(sorted(workers.items()))}
 
 
 def one_by_one(task, context: Context, items: Iterable) -> Iterator:

@@ -14,15 +14,14 @@ one float32 column per class; the file records the model's ref and digest.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqzoo.serving.ops import DEFAULT_PARTITION_ROWS
+from seqzoo.serving.ops import DEFAULT_PARTITION_ROWS, PART
+from seqzoo.serving.ops.executors import summarise, task_costs
 from seqzoo.serving.ops.partitions import (
     FastaRange,
     Records,
@@ -37,10 +36,8 @@ from seqzoo.serving.ops.partitions import (
     windows_schema,
 )
 from seqzoo.zoo.errors import InputError, NotFoundError, SeqzooError
-from seqzoo.zoo.io.atomic import temporary_name
+from seqzoo.zoo.io.atomic import AtomicFolder
 from seqzoo.zoo.io.table import FORMATS, TableWriter
-
-PART = "part-{:05d}.parquet"
 
 
 @dataclass(frozen=True)
@@ -132,14 +129,6 @@ def score_columns(scorer) -> dict:
     return {"id": "string", **dict.fromkeys(scorer.classes, "float32")}
 
 
-def task_costs(started: float, cpu: float) -> dict:
-    """A task's wall and CPU seconds, where it ran and its process's peak memory (for the summary)."""
-    from seqzoo.serving.dask.cluster import peak_rss_mib, worker_name
-
-    return {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu,
-            "worker": worker_name(), "peak_rss_mib": peak_rss_mib()}
-
-
 def output_columns(settings: ScoreSettings, scorer):
     """The output's columns: a FASTA's ``id`` and classes, or a table's carried columns and classes."""
     kind = input_kind(settings.input)
@@ -181,42 +170,6 @@ def plan(settings: ScoreSettings, scorer) -> Iterable:
                         int(settings.stride or scorer.length), settings.partition_rows, settings.genome_cache)
 
 
-class OutputFolder:
-    """A folder of parts assembled under a temporary name and renamed into place when complete."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        if self.path.exists():
-            raise InputError(f"{self.path} already exists; remove it or choose another output folder")
-        if not self.path.parent.is_dir():
-            raise InputError(f"{self.path.parent}: no such folder for the output")
-        self.tmp = temporary_name(self.path)
-        self.tmp.mkdir()
-
-    def commit(self, summary: dict) -> Path:
-        (self.tmp / "_SUCCESS.json").write_text(json.dumps(summary, indent=1) + "\n")
-        os.replace(self.tmp, self.path)
-        return self.path
-
-    def abort(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def summarise(results: Iterable[dict], started: float) -> dict:
-    """``rows``, ``parts``, ``seconds`` and per worker its parts, task and CPU seconds and peak memory."""
-    workers: dict[str, dict] = {}
-    rows = parts = 0
-    for r in results:
-        rows += r["rows"]
-        parts += 1
-        w = workers.setdefault(r["worker"], {"peak_rss_mib": 0.0, "parts": 0, "task_seconds": 0.0, "cpu_seconds": 0.0})
-        w["peak_rss_mib"] = round(max(w["peak_rss_mib"], r["peak_rss_mib"]), 1)
-        w["parts"] += 1
-        w["task_seconds"] = round(w["task_seconds"] + r["seconds"], 3)
-        w["cpu_seconds"] = round(w["cpu_seconds"] + r.get("cpu_seconds", 0.0), 3)
-    return {"rows": rows, "parts": parts, "seconds": time.monotonic() - started, "workers": dict(sorted(workers.items()))}
-
-
 def score(settings: ScoreSettings, executor, progress: Callable[[int], None] | None = None) -> dict:
     """Score ``settings.input`` into ``settings.output`` with the executor's model.
 
@@ -238,7 +191,7 @@ def score(settings: ScoreSettings, executor, progress: Callable[[int], None] | N
         if one_table(settings.output):  # opened before any work: an unwritable output is said at once
             writer = TableWriter(settings.output, output_columns(settings, scorer), facts)
         else:
-            folder = OutputFolder(settings.output)
+            folder = AtomicFolder(settings.output)
         task = ScorePart(settings, facts, None if folder is None else str(folder.tmp))
         for result in executor.map(task, parts):
             if writer is not None:

@@ -117,7 +117,8 @@ class VariantChunk:
     travels: bool = False  # results go back from another process: the windows are left out unless explained
 
     def __call__(self, context, item) -> dict:
-        from seqzoo.serving.ops.score import PART, task_costs
+        from seqzoo.serving.ops import PART
+        from seqzoo.serving.ops.executors import task_costs
         from seqzoo.serving.windows import build_windows
         from seqzoo.zoo.alphabets import is_rna
 
@@ -163,8 +164,7 @@ def score_variants(settings: VariantSettings, executor, progress: Callable[[int,
         count), ``parts``, ``seconds``, ``workers``, ``model``, ``digest``, ``output``.
     """
     from seqzoo.serving.effects import check_rc_rule, check_scores
-    from seqzoo.serving.ops.executors import Context
-    from seqzoo.serving.ops.score import summarise
+    from seqzoo.serving.ops.executors import Context, summarise
     from seqzoo.serving.track_sources import check_sources
     from seqzoo.serving.variant_writer import skip_code
     from seqzoo.zoo.card import default_class
@@ -230,13 +230,13 @@ def score_variants(settings: VariantSettings, executor, progress: Callable[[int,
 def _outputs(settings: VariantSettings, scorer, reader, length: int, target: str | None) -> tuple:
     """(parts folder or None, results writer or None, attribution writer or None), each opened
     under a temporary name."""
-    from seqzoo.serving.ops.score import OutputFolder
     from seqzoo.serving.variant_writer import open_writer
+    from seqzoo.zoo.io.atomic import AtomicFolder
 
     folder = writer = explainer = None
     try:
         if parts_folder(settings.output):
-            folder = OutputFolder(settings.output)
+            folder = AtomicFolder(settings.output)
         else:
             writer = open_writer(settings.output, reader.vcf, scorer.identity, length, scorer.classes,
                                  list(settings.scores), settings.strand, settings.rc_rule)

@@ -1,4 +1,5 @@
-"""Files that are complete or absent: written under a temporary name in the same folder, then renamed.
+"""Files and folders that are complete or absent: written under a temporary name in the same folder,
+then renamed.
 
 Every output seqzoo writes goes through here, so a killed process never leaves a half-written
 card, manifest, table or plot behind (``os.replace`` is atomic within one filesystem).
@@ -6,6 +7,7 @@ card, manifest, table or plot behind (``os.replace`` is atomic within one filesy
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -128,3 +130,30 @@ class AtomicFile:
             self.commit()
         else:
             self.abort()
+
+
+class AtomicFolder:
+    """A folder assembled under a temporary name beside ``path``: ``commit()`` renames it onto
+    ``path`` when complete, ``abort()`` removes it. ``path`` must not exist (with ``empty_ok``: or
+    be an empty folder, which the commit replaces)."""
+
+    def __init__(self, path: str | os.PathLike, empty_ok: bool = False):
+        self.path = Path(path)
+        if self.path.exists() and not (empty_ok and self.path.is_dir() and not any(self.path.iterdir())):
+            raise InputError(f"{self.path} already exists; remove it or choose another output folder")
+        if not self.path.parent.is_dir():
+            raise InputError(f"{self.path.parent}: no such folder for the output")
+        self.tmp = temporary_name(self.path)
+        self.tmp.mkdir()
+
+    def commit(self, summary: dict | None = None) -> Path:
+        """Rename the folder into place (with ``summary``: written first as ``_SUCCESS.json``)."""
+        if summary is not None:
+            (self.tmp / "_SUCCESS.json").write_text(json.dumps(summary, indent=1) + "\n")
+        if self.path.exists():
+            self.path.rmdir()
+        os.replace(self.tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
