@@ -22,11 +22,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from seqzoo.serving.ops import DEFAULT_PARTITION_ROWS
 from seqzoo.serving.scoring import DEFAULT_BATCH, Row
 from seqzoo.zoo.errors import InputError, NotFoundError
 
-PART = 100_000  # sequences one task holds (on Dask, one worker at a time)
-ATTRIBUTE_PART = 1024
+ATTRIBUTE_PART = 1024  # sequences one attribution task explains
 
 
 class Model:
@@ -89,7 +89,8 @@ class Model:
         tracks = _tracks(tracks, len(sequences)) or {}
         rows = [Row(i, s, t, "sequence", {name: values[i] for name, values in tracks.items()} or None)
                 for i, (s, t) in enumerate(zip(sequences, structures))]
-        parts = (rows[start:start + PART] for start in range(0, len(rows), PART))
+        size = DEFAULT_PARTITION_ROWS
+        parts = (rows[start:start + size] for start in range(0, len(rows), size))
         blocks = list(self.executor.map(ScoreRows(batch_size, convert_tu), parts))
         probs = np.concatenate(blocks) if blocks else np.zeros((0, len(self.classes)), dtype=np.float32)
         return pd.DataFrame(probs, columns=self.classes)

@@ -159,14 +159,21 @@ def score_records(records: Iterable, scorer: Scorer, batch_size: int = DEFAULT_B
         yield pending.pop(0), probs
 
 
+def probabilities(records: Iterable, scorer: Scorer, batch_size: int = DEFAULT_BATCH,
+                  each: Callable[[list], None] | None = None) -> np.ndarray:
+    """float32 [n, C] of the records, in input order; ``each(batch)`` sees every batch scored."""
+    blocks: list[np.ndarray] = []
+    for batch, probs in score_records(records, scorer, batch_size):
+        if each is not None:
+            each(batch)
+        blocks.append(probs)
+    return np.concatenate(blocks) if blocks else np.zeros((0, len(scorer.classes)), dtype=np.float32)
+
+
 def named_scores(records: Iterable, scorer: Scorer, batch_size: int = DEFAULT_BATCH) -> dict:
     """Named records' (FASTA records') ``id`` and one float32 array per class, in input order."""
     ids: list[str] = []
-    blocks: list[np.ndarray] = []
-    for batch, probs in score_records(records, scorer, batch_size):
-        ids.extend(r.name for r in batch)
-        blocks.append(probs)
-    probs = np.concatenate(blocks) if blocks else np.zeros((0, len(scorer.classes)), dtype=np.float32)
+    probs = probabilities(records, scorer, batch_size, lambda batch: ids.extend(r.name for r in batch))
     return {"id": ids, **{c: probs[:, k] for k, c in enumerate(scorer.classes)}}
 
 
@@ -213,10 +220,7 @@ def score_table(table, scorer: Scorer, batch_size: int = DEFAULT_BATCH, sequence
     for i, s in enumerate(sequences):
         if s is None:
             raise InputError("the sequence is missing", index=i, noun="row")
-    rows = [Row(i, s, t) for i, (s, t) in enumerate(zip(sequences, structures))]
-    probs = np.zeros((len(rows), len(scorer.classes)), dtype=np.float32)
-    for batch, p in score_records(rows, scorer, batch_size):
-        probs[batch[0].index:batch[-1].index + 1] = p
+    probs = probabilities([Row(i, s, t) for i, (s, t) in enumerate(zip(sequences, structures))], scorer, batch_size)
     kept = [table.column(f.name) for f in schema if f.name in table.column_names]
     columns = kept + [pa.array(probs[:, k], type=pa.float32()) for k in range(len(scorer.classes))]
     return pa.Table.from_arrays(columns, schema=schema)

@@ -92,7 +92,7 @@ class ScorePart:
         index, part = item
         started, cpu = time.perf_counter(), time.process_time()
         columns, rows = self.rows(context, part)
-        out = {"index": index, "rows": len(rows[next(iter(rows))]) if isinstance(rows, dict) else rows.num_rows}
+        out = {"index": index, "rows": len(rows["id"]) if isinstance(rows, dict) else rows.num_rows}
         if self.folder is not None:
             with TableWriter(Path(self.folder) / PART.format(index), columns, self.facts) as writer:
                 writer.write(rows)
@@ -129,9 +129,9 @@ def score_columns(scorer) -> dict:
     return {"id": "string", **dict.fromkeys(scorer.classes, "float32")}
 
 
-def output_columns(settings: ScoreSettings, scorer):
-    """The output's columns: a FASTA's ``id`` and classes, or a table's carried columns and classes."""
-    kind = input_kind(settings.input)
+def output_columns(settings: ScoreSettings, scorer, kind: str):
+    """The output's columns for an input of ``kind`` (``partitions.input_kind``): a FASTA's ``id`` and
+    classes, or a table's carried columns and classes."""
     if kind in ("fasta", "fasta.gz"):
         return score_columns(scorer)
     from seqzoo.serving.scoring import output_schema
@@ -143,11 +143,10 @@ def output_columns(settings: ScoreSettings, scorer):
     return output_schema(windows_schema(), scorer.classes)
 
 
-def plan(settings: ScoreSettings, scorer) -> Iterable:
-    """The input's partitions for the model ``scorer`` describes."""
+def plan(settings: ScoreSettings, scorer, kind: str) -> Iterable:
+    """The partitions of an input of ``kind`` for the model ``scorer`` describes."""
     from seqzoo.zoo.alphabets import ProductAlphabet
 
-    kind = input_kind(settings.input)
     structures = isinstance(scorer.alphabet, ProductAlphabet)
     if settings.genome and kind != "bed":
         raise InputError(f"--genome: only a BED input is cut into windows of a genome ({settings.input} is {kind})")
@@ -184,12 +183,13 @@ def score(settings: ScoreSettings, executor, progress: Callable[[int], None] | N
     scorer = executor.scorer
     started = time.monotonic()
     facts = {"model": scorer.ref, "digest": scorer.digest, "input": str(settings.input)}
-    parts = enumerate(plan(settings, scorer))
+    kind = input_kind(settings.input)
+    parts = enumerate(plan(settings, scorer, kind))
     folder = writer = None
-    results = []
+    results, done = [], 0
     try:
         if one_table(settings.output):  # opened before any work: an unwritable output is said at once
-            writer = TableWriter(settings.output, output_columns(settings, scorer), facts)
+            writer = TableWriter(settings.output, output_columns(settings, scorer, kind), facts)
         else:
             folder = AtomicFolder(settings.output)
         task = ScorePart(settings, facts, None if folder is None else str(folder.tmp))
@@ -197,8 +197,9 @@ def score(settings: ScoreSettings, executor, progress: Callable[[int], None] | N
             if writer is not None:
                 writer.write(result.pop("data"))
             results.append(result)
+            done += result["rows"]
             if progress is not None:
-                progress(sum(r["rows"] for r in results))
+                progress(done)
         summary = {**summarise(results, started), "model": scorer.ref, "digest": scorer.digest}
         if folder is not None:
             folder.commit(summary)
@@ -221,9 +222,6 @@ class ScoreRows:
     convert_tu: bool = False
 
     def __call__(self, context, rows):
-        import numpy as np
-        from seqzoo.serving.scoring import score_records
+        from seqzoo.serving.scoring import probabilities
 
-        scorer = context.scorer.converting(self.convert_tu)
-        blocks = [probs for _, probs in score_records(rows, scorer, self.batch)]
-        return np.concatenate(blocks) if blocks else np.zeros((0, len(scorer.classes)), dtype=np.float32)
+        return probabilities(rows, context.scorer.converting(self.convert_tu), self.batch)

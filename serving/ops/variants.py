@@ -184,6 +184,7 @@ def score_variants(settings: VariantSettings, executor, progress: Callable[[int,
     folder = writer = explainer = None
     counts: Counter = Counter()
     results: list[dict] = []
+    records = 0
     try:
         folder, writer, explainer = _outputs(settings, scorer, reader, length, target)
         held: deque = deque()  # the chunks in flight, with their cyvcf2 records, for the writer
@@ -204,11 +205,12 @@ def score_variants(settings: VariantSettings, executor, progress: Callable[[int,
             if explainer is not None:
                 explainer.write([row for row in rows if row.skip is None], result.pop("maps"))
             counts.update(skip_code(row.skip) if row.skip else "scored" for row in rows)
-            results.append({**result, "records": len(chunk)})
+            results.append(result)
+            records += len(chunk)
             if progress is not None:
-                progress(sum(r["records"] for r in results), reader.records)
+                progress(records, reader.records)
         summary = {**summarise(results, started), "model": scorer.ref, "digest": scorer.digest,
-                   "records": sum(r["records"] for r in results), "scored": counts["scored"],
+                   "records": records, "scored": counts["scored"],
                    "skipped": {k: v for k, v in sorted(counts.items()) if k != "scored"}}
         if folder is not None:
             folder.commit(summary)
