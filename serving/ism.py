@@ -58,3 +58,13 @@ def ism(engine, codes: np.ndarray, selector: np.ndarray) -> np.ndarray:
         scores = engine.predict(mutants) @ selector[i] - ref_score
         out[i, pos, base * m + struct[pos]] = scores
     return out
+
+
+def reliance(deltas: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """How much a prediction relies on each letter present, from its substitutions' changes.
+
+    ``deltas`` [..., L, A] are ISM changes (0 at the letter present), ``present`` [..., L, A] its
+    one-hot; the result is minus the mean change of the A - 1 substitutions, at the letter present
+    (0 elsewhere): the ISM logos of variant plots and the ``contributions`` of ``seqzoo attribute``.
+    """
+    return present * (-deltas.sum(axis=-1, keepdims=True) / max(deltas.shape[-1] - 1, 1))

@@ -126,11 +126,13 @@ def logo_matrix(attr: np.ndarray, window: str, method: str, columns: list[str], 
         matrix[:, base] += attr[:, col]
     if method == "ig":
         return matrix
-    own = np.zeros_like(matrix)
+    from seqzoo.serving.ism import reliance
+
+    present = np.zeros_like(matrix)
     for j, char in enumerate(window.upper().replace("T", "U") if "U" in letters else window.upper()):
         if char in letters:
-            own[j, letters.index(char)] = -matrix[j].sum() / max(len(letters) - 1, 1)
-    return own
+            present[j, letters.index(char)] = 1.0
+    return reliance(matrix, present)
 
 
 def plot_variant(path: str | os.PathLike, title: str, ref_matrix: np.ndarray, alt_matrix: np.ndarray,

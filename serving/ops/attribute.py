@@ -97,8 +97,10 @@ class AttributeBatch:
             maps = np.asarray(scorer.attribute(sequences, method, self.target, s.steps, s.convert_tu), np.float32)
         except SeqzooError as exc:
             raise locate(exc, batch) from None
-        if s.method == "ism":  # the letter present: minus the mean change of its substitutions
-            contributions = onehot * (-maps.sum(axis=2, keepdims=True) / max(maps.shape[2] - 1, 1))
+        if s.method == "ism":
+            from seqzoo.serving.ism import reliance
+
+            contributions = reliance(maps, onehot)
         else:
             contributions = maps * onehot
         return {"index": index, "names": [r.name for r in batch], "onehot": onehot, "hypothetical": maps,
