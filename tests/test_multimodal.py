@@ -56,16 +56,29 @@ def test_inputs_pack_each_track_into_its_own_codes_and_columns():
             inputs.encode(["ACGU", "ACGU"], tracks)
 
 
-@pytest.fixture(scope="module")
-def region_data(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("regions")
+def write_region_set(folder):
+    """600 simulated 40-nt sequences (FOXO1 sites in the positives' 3' UTRs) in pos.fa and neg.fa, and
+    their 60-letter region tracks in region.fa; returns ``folder``."""
     _, motifs = read_meme(seqzoo.zoo.__path__[0] + "/resources/motifs/HOCOMOCO_v11_FOXO1.meme")
     pos, neg, pos_r, neg_r = simulate_regions(motifs[0].pwm, "ACGT", 600, length=40, track_length=60, seed=3)
-    write_fasta(tmp / "pos.fa", pos, "pos")
-    write_fasta(tmp / "neg.fa", neg, "neg")
-    write_fasta(tmp / "region.fa", pos_r + neg_r, "", [f"pos_{i}" for i in range(len(pos_r))] +
+    write_fasta(folder / "pos.fa", pos, "pos")
+    write_fasta(folder / "neg.fa", neg, "neg")
+    write_fasta(folder / "region.fa", pos_r + neg_r, "", [f"pos_{i}" for i in range(len(pos_r))] +
                 [f"neg_{i}" for i in range(len(neg_r))])
-    return tmp
+    return folder
+
+
+def publish_regions(data, zoo) -> None:
+    """``seqzoo train`` a small multimodal ``regions`` model (sequence + region track) into ``zoo``."""
+    argv = ["train", "--name", "regions", "--class", f"unbound={data / 'neg.fa'}", "--class",
+            f"bound={data / 'pos.fa'}", "--track", f"region={data / 'region.fa'}",
+            "--out", str(zoo / "run"), "--zoo", str(zoo), *SMALL]
+    assert main(argv) == 0
+
+
+@pytest.fixture(scope="module")
+def region_data(tmp_path_factory):
+    return write_region_set(tmp_path_factory.mktemp("regions"))
 
 
 def test_simulated_positives_hold_their_site_in_a_3utr(region_data):
@@ -77,10 +90,7 @@ def test_simulated_positives_hold_their_site_in_a_3utr(region_data):
 @pytest.fixture(scope="module")
 def published(region_data, tmp_path_factory):
     zoo = tmp_path_factory.mktemp("mm-zoo")
-    argv = ["train", "--name", "regions", "--class", f"unbound={region_data / 'neg.fa'}", "--class",
-            f"bound={region_data / 'pos.fa'}", "--track", f"region={region_data / 'region.fa'}",
-            "--out", str(zoo / "run"), "--zoo", str(zoo), *SMALL]
-    assert main(argv) == 0
+    publish_regions(region_data, zoo)
     return zoo
 
 

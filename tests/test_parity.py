@@ -27,8 +27,7 @@ distributed = pytest.importorskip("distributed")
 
 from conftest import RBP, REPO, read_fasta_gz
 from seqzoo.serving.server import reference
-from seqzoo.training.simulate import simulate_regions, write_fasta
-from seqzoo.zoo.motifs_io import read_meme
+from test_multimodal import publish_regions, write_region_set
 from test_server import ServerThread
 
 import seqzoo
@@ -37,8 +36,6 @@ from seqzoo.cli import main
 GENOME = REPO / "datasets" / "genome" / "NCTC8325.fasta.gz"
 VCF = REPO / "datasets" / "genome" / "variant.vcf.gz"
 MODES = ("cli-local", "cli-server", "cli-dask", "api-local", "api-server", "api-dask")
-TRAIN = ["--kernel-num", "8", "--kernel-len", "6", "--neuron-num", "8", "--epochs", "3", "--patience", "2",
-         "--quiet", "--json", "--seed", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +50,7 @@ def ctx(tmp_path_factory, published_model):
     shutil.copytree(REPO / "registry" / "saureus-lm" / "1", zoo / "saureus-lm" / "1")
     c = {"tmp": tmp, "zoo": str(zoo), "cache": str(tmp / "cache")}
     _inputs(tmp, c)
-    assert main(["train", "--name", "regions", "--class", f"unbound={tmp / 'neg.fa'}", "--class",
-                 f"bound={tmp / 'pos.fa'}", "--track", f"region={tmp / 'region.fa'}", "--out", str(tmp / "run"),
-                 "--zoo", str(zoo), *TRAIN]) == 0
+    publish_regions(tmp, zoo)
     reference.set_genome(GENOME, cache=c["cache"])
     server = ServerThread(zoo)
     cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
@@ -77,12 +72,7 @@ def _inputs(tmp: Path, c: dict) -> None:
         RBP / "pum2.test.negative.fasta.gz", 20)
     (tmp / "pum2.fa").write_text("".join(f">s{i} record {i}\n{s.lower() if i % 3 else s}\n"
                                          for i, s in enumerate(sequences)))
-    _, motifs = read_meme(seqzoo.zoo.__path__[0] + "/resources/motifs/HOCOMOCO_v11_FOXO1.meme")
-    pos, neg, pos_r, neg_r = simulate_regions(motifs[0].pwm, "ACGT", 600, length=40, track_length=60, seed=3)
-    write_fasta(tmp / "pos.fa", pos, "pos")
-    write_fasta(tmp / "neg.fa", neg, "neg")
-    write_fasta(tmp / "region.fa", pos_r + neg_r, "", [f"pos_{i}" for i in range(len(pos_r))] +
-                [f"neg_{i}" for i in range(len(neg_r))])
+    write_region_set(tmp)
     with gzip.open(GENOME, "rt") as f:
         contig = f.readline()[1:].split()[0]
     c["contig"] = contig
