@@ -10,7 +10,7 @@ same file with the same model in the same run:
 
 - single process: ``seqzoo score --local --threads 1`` and with ONNX Runtime's default threads
   (both cores), ``seqzoo variants --local --threads 1``; wall time and peak RSS (wait4);
-- Dask: ``seqzoo.serving.dask`` (``score.score_partitions``) on ``LocalCluster(n_workers=2, threads_per_worker=1)``
+- Dask: the score and variants drivers (``serving.ops``) with a Dask executor on ``LocalCluster(n_workers=2, threads_per_worker=1)``
   (processes, loopback), the code behind ``--dask local:2``; wall time with and without the
   cluster's start, peak RSS of each worker; the outputs are compared row for row.
 
@@ -120,6 +120,21 @@ def run_timed(cmd: list[str]) -> tuple[float, float, float]:
     return time.monotonic() - start, peak, usage.ru_utime + usage.ru_stime
 
 
+def score_on_dask(client, input_path: str, model, output: str, partition_rows: int) -> dict:
+    from seqzoo.serving.ops.executors import Dask
+    from seqzoo.serving.ops.score import ScoreSettings, score
+
+    return score(ScoreSettings(input_path, output, partition_rows=partition_rows), Dask(model, client))
+
+
+def variants_on_dask(client, vcf: str, genome: str, model, output: str, scores: list, chunk_size: int) -> dict:
+    from seqzoo.serving.ops.executors import Dask
+    from seqzoo.serving.ops.variants import VariantSettings, score_variants
+
+    return score_variants(VariantSettings(vcf, genome, output, tuple(scores), chunk_size=chunk_size),
+                          Dask(model, client))
+
+
 def dask_run(function, workers: int, **kwargs) -> tuple[float, float, dict]:
     """(wall s including cluster start, wall s of the job alone, summary)."""
     from seqzoo.serving.dask.cluster import connect
@@ -146,8 +161,6 @@ def main() -> int:
     parser.add_argument("--skip-variants", action="store_true")
     args = parser.parse_args()
     import pyarrow.parquet as pq
-    from seqzoo.serving.dask.score import score_partitions
-    from seqzoo.serving.dask.variants import score_variants
     from seqzoo.zoo.registry import open_zoo
     from serve_bench import ensure_model  # the shared PUM2 model of the serving benchmarks
 
@@ -171,7 +184,7 @@ def main() -> int:
         results[threads or "default"] = run_timed(cmd)
     out_dir = work / "dask-windows"
     shutil.rmtree(out_dir, ignore_errors=True)
-    total, job, summary = dask_run(score_partitions, args.workers, input_path=str(windows), model=model,
+    total, job, summary = dask_run(score_on_dask, args.workers, input_path=str(windows), model=model,
                                    output=str(out_dir), partition_rows=args.partition_rows)
     local = pq.read_table(work / "local-1.parquet")
     dask = pq.read_table(out_dir)
@@ -210,7 +223,7 @@ def main() -> int:
                               "--genome", str(GENOME), "--threads", "1", "-o", str(v_out), "--quiet"])
         v_dir = work / "dask-variants"
         shutil.rmtree(v_dir, ignore_errors=True)
-        vtotal, vjob, vsum = dask_run(score_variants, args.workers, vcf=str(vcf), genome=str(GENOME), model=model,
+        vtotal, vjob, vsum = dask_run(variants_on_dask, args.workers, vcf=str(vcf), genome=str(GENOME), model=model,
                                       output=str(v_dir), scores=["diff"], chunk_size=args.partition_rows // 4)
         vl, vd = pq.read_table(v_out), pq.read_table(v_dir)
         v_same = vl.column("key").to_pylist() == vd.column("key").to_pylist()

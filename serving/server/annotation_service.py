@@ -41,7 +41,7 @@ def register(server: grpc.aio.Server, calls) -> list[str]:
 
 
 class AnnotationServicer(apb_grpc.AnnotationServicer):
-    """seqzoo.v1.Annotation over the server's request context (serving.calls) and its genome (None:
+    """seqzoo.v1.Annotation over the server's request context (serving.server.calls) and its genome (None:
     every call refused)."""
 
     def __init__(self, calls, genome=None):

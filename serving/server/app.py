@@ -15,7 +15,7 @@ off, health needs the token too). SIGTERM starts a drain (``Admission``): health
 new RPCs are answered UNAVAILABLE (clients retry them: scoring is idempotent), in-flight ones
 finish within the grace period, and only then does the server stop.
 
-Every servicer gets the one request context, ``serving.calls.Calls`` (deadline, error statuses,
+Every servicer gets the one request context, ``serving.server.calls.Calls`` (deadline, error statuses,
 metrics, decoding pool, drain). Extra services (``Variants``, ``Annotation``) plug in through
 ``SERVICE_HOOKS``: each hook is called as ``hook(server, calls)`` with the grpc.aio server,
 registers its servicer, and returns the full names of the services it added (for reflection).

@@ -3,7 +3,7 @@
 
 It holds what every call needs and says each rule once: the store of served models, the
 server's settings (limits, bearer token), the deadline of a call, the error-to-status table
-(``serving.status``: a seqzoo error's gRPC status, logged when INTERNAL), metrics (every service
+(``serving.server.status``: a seqzoo error's gRPC status, logged when INTERNAL), metrics (every service
 counts its answered calls and errors under the same names, ``seqzoo_requests{method, code}``), the
 decoding pool (large requests are decoded, genomes read and sequences folded there, so the event
 loop keeps answering) and admission (the drain). Authentication is the server's interceptor for

@@ -202,7 +202,7 @@ class OipServicer(opb_grpc.GRPCInferenceServiceServicer):
     Parameters
     ----------
     calls : Calls
-        The server's request context (serving.calls): store, limits, metrics, decoding pool.
+        The server's request context (serving.server.calls): store, limits, metrics, decoding pool.
     """
 
     def __init__(self, calls):

@@ -203,7 +203,7 @@ class OipHttp:
     ----------
     oip : OipServicer
     calls : Calls
-        The server's request context (serving.calls): drain, bearer token, body limit, metrics.
+        The server's request context (serving.server.calls): drain, bearer token, body limit, metrics.
     """
 
     def __init__(self, oip, calls):

@@ -67,7 +67,7 @@ def _tracks(request, n: int) -> dict[str, list[str]] | None:
 
 
 class VariantsServicer(vpb_grpc.VariantsServicer):
-    """seqzoo.v1.Variants over the server's request context (serving.calls) and an optional genome."""
+    """seqzoo.v1.Variants over the server's request context (serving.server.calls) and an optional genome."""
 
     def __init__(self, calls, genome: Genome | None = None):
         self.calls, self.store = calls, calls.store
